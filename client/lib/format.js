@@ -1,0 +1,27 @@
+export function formatPrice(price) {
+  const n = Number(price);
+  return Number.isFinite(n) ? `$${n.toFixed(2)}` : '';
+}
+
+// Where to go after signing in: only a local path, never another site.
+export function safeReturnPath(next) {
+  if (typeof next !== 'string' || !next.startsWith('/') || next.startsWith('//') || next.includes('\\')) {
+    return '/';
+  }
+  return next;
+}
+
+// The API takes a number or a numeric string; send a number when the input is one and
+// let the API's validation speak for anything else (blank, "abc").
+export function priceForApi(input) {
+  const text = String(input ?? '').trim();
+  const n = Number(text);
+  return text !== '' && Number.isFinite(n) ? n : text;
+}
+
+export const ORDER_STATUS_LABELS = {
+  created: 'Awaiting payment',
+  'awaiting:payment': 'Awaiting payment',
+  complete: 'Complete',
+  cancelled: 'Cancelled',
+};

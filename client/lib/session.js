@@ -1,0 +1,26 @@
+// getServerSideProps wrapper: every page learns who is signed in (for the header),
+// and protected pages send anonymous visitors to the sign-in page on the server.
+import { buildServerClient } from './server-api.js';
+
+export function signinPath(returnTo) {
+  return `/auth/signin?next=${encodeURIComponent(returnTo || '/')}`;
+}
+
+export function withSession(handler, { protect = false } = {}) {
+  return async (ctx) => {
+    const client = buildServerClient(ctx.req);
+    // A failing auth service must not take the site down: treat it as "signed out".
+    const res = await client.get('/api/users/currentuser');
+    const currentUser = (res.ok && res.data && res.data.currentUser) || null;
+
+    if (protect && !currentUser) {
+      return { redirect: { destination: signinPath(ctx.resolvedUrl), permanent: false } };
+    }
+
+    const result = handler ? await handler(ctx, { client, currentUser }) : { props: {} };
+    if (result && 'props' in result) {
+      return { ...result, props: { ...result.props, currentUser } };
+    }
+    return result;
+  };
+}

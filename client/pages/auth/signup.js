@@ -1,0 +1,15 @@
+import AuthForm from '../../components/AuthForm.js';
+import { withSession } from '../../lib/session.js';
+
+export default function SignUpPage() {
+  return (
+    <AuthForm
+      heading="Sign Up"
+      endpoint="/api/users/signup"
+      submitLabel="Sign Up"
+      passwordAutoComplete="new-password"
+    />
+  );
+}
+
+export const getServerSideProps = withSession();

@@ -1,0 +1,64 @@
+import Link from 'next/link';
+import { useRouter } from 'next/router';
+import ErrorList from '../../../components/ErrorList.js';
+import TicketForm from '../../../components/TicketForm.js';
+import useRequest from '../../../hooks/useRequest.js';
+import { priceForApi } from '../../../lib/format.js';
+import { withSession } from '../../../lib/session.js';
+import { loadTicket } from '../../../lib/tickets.js';
+
+export default function EditTicketPage({ ticket, errors: loadErrors }) {
+  const router = useRouter();
+  const { run, errors, pending } = useRequest();
+
+  if (!ticket) {
+    return (
+      <>
+        <h1 className="h2 mb-4">Edit Ticket</h1>
+        <ErrorList errors={loadErrors} title="Cannot edit this ticket" />
+        <Link href="/">Back to all tickets</Link>
+      </>
+    );
+  }
+
+  async function save({ title, price }) {
+    const res = await run('put', `/api/tickets/${ticket.id}`, { title, price: priceForApi(price) });
+    if (res.ok) await router.push(`/tickets/${ticket.id}`);
+  }
+
+  return (
+    <>
+      <h1 className="h2 mb-4">Edit Ticket</h1>
+      <TicketForm
+        initialTitle={ticket.title}
+        initialPrice={ticket.price}
+        submitLabel="Save"
+        onSubmit={save}
+        errors={errors}
+        pending={pending}
+      />
+      <Link className="d-inline-block mt-3" href={`/tickets/${ticket.id}`}>
+        Cancel
+      </Link>
+    </>
+  );
+}
+
+// Only the owner of a ticket that is not reserved gets the form; the API enforces the
+// same rules, this just spares the user a form that cannot succeed.
+export const getServerSideProps = withSession(
+  async (ctx, { client, currentUser }) => {
+    const { ticket, errors } = await loadTicket(ctx, client);
+    if (!ticket) return { props: { ticket: null, errors } };
+    if (ticket.userId !== currentUser.id) {
+      ctx.res.statusCode = 403;
+      return { props: { ticket: null, errors: [{ message: 'You can only edit your own tickets' }] } };
+    }
+    if (ticket.orderId) {
+      ctx.res.statusCode = 409;
+      return { props: { ticket: null, errors: [{ message: 'Cannot edit a reserved ticket' }] } };
+    }
+    return { props: { ticket, errors: null } };
+  },
+  { protect: true },
+);

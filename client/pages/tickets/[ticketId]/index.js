@@ -1,0 +1,80 @@
+import Link from 'next/link';
+import { useRouter } from 'next/router';
+import ErrorList from '../../../components/ErrorList.js';
+import useRequest from '../../../hooks/useRequest.js';
+import { formatPrice } from '../../../lib/format.js';
+import { withSession, signinPath } from '../../../lib/session.js';
+import { loadTicket } from '../../../lib/tickets.js';
+
+// Orders learns about a new ticket from an event, so an order for a ticket created a
+// moment ago can answer 404 briefly; retry a few times before showing the error.
+const ORDER_RETRY_DELAYS_MS = [300, 700, 1500, 2500];
+
+const wait = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+export default function TicketShowPage({ ticket, errors: loadErrors, currentUser }) {
+  const router = useRouter();
+  const { run, errors, pending } = useRequest();
+
+  if (!ticket) {
+    return (
+      <>
+        <h1 className="h2 mb-4">Ticket</h1>
+        <ErrorList errors={loadErrors} title="Could not load this ticket" />
+        <Link href="/">Back to all tickets</Link>
+      </>
+    );
+  }
+
+  async function purchase() {
+    let res = await run('post', '/api/orders', { ticketId: ticket.id });
+    for (const delay of ORDER_RETRY_DELAYS_MS) {
+      if (res.ok || res.status !== 404) break;
+      await wait(delay);
+      res = await run('post', '/api/orders', { ticketId: ticket.id });
+    }
+    if (res.ok) await router.push(`/orders/${res.data.id}`);
+  }
+
+  const isOwner = Boolean(currentUser && currentUser.id === ticket.userId);
+  const isReserved = Boolean(ticket.orderId);
+
+  return (
+    <div className="card page-narrow">
+      <div className="card-body">
+        <h1 className="card-title h2" data-testid="ticket-title">
+          {ticket.title}
+        </h1>
+        <h2 className="card-subtitle h4 mb-3 text-muted" data-testid="ticket-price">
+          Price: {formatPrice(ticket.price)}
+        </h2>
+        {isReserved && <p className="text-warning-emphasis">This ticket is reserved.</p>}
+        <ErrorList errors={errors} />
+        {!currentUser && (
+          <Link className="btn btn-primary" href={signinPath(`/tickets/${ticket.id}`)}>
+            Sign in to purchase
+          </Link>
+        )}
+        {currentUser && !isOwner && !isReserved && (
+          <button type="button" className="btn btn-primary" onClick={purchase} disabled={pending}>
+            Purchase
+          </button>
+        )}
+        {isOwner && (
+          <div className="d-flex align-items-center gap-3">
+            <span className="text-muted">This is your ticket.</span>
+            {!isReserved && (
+              <Link className="btn btn-outline-primary" href={`/tickets/${ticket.id}/edit`}>
+                Edit
+              </Link>
+            )}
+          </div>
+        )}
+      </div>
+    </div>
+  );
+}
+
+export const getServerSideProps = withSession(async (ctx, { client }) => ({
+  props: await loadTicket(ctx, client),
+}));
