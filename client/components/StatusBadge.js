@@ -5,6 +5,7 @@ const COLORS = {
   'awaiting:payment': 'text-bg-warning',
   complete: 'text-bg-success',
   cancelled: 'text-bg-secondary',
+  expired: 'text-bg-secondary',
 };
 
 export default function StatusBadge({ status }) {

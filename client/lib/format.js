@@ -24,4 +24,6 @@ export const ORDER_STATUS_LABELS = {
   'awaiting:payment': 'Awaiting payment',
   complete: 'Complete',
   cancelled: 'Cancelled',
+  // Shown by the order page once the countdown ends, until the platform cancels the order.
+  expired: 'Expired',
 };

@@ -62,7 +62,7 @@ function OrderView({ order, currentUser, serverNow, stripeKey }) {
           Price: <strong>{formatPrice(order.ticket.price)}</strong>
         </p>
         <p className="mb-3">
-          Status: <StatusBadge status={order.status} />
+          Status: <StatusBadge status={expired ? 'expired' : order.status} />
         </p>
 
         {order.status === 'complete' && (
@@ -103,7 +103,7 @@ function OrderView({ order, currentUser, serverNow, stripeKey }) {
           </>
         )}
 
-        {isOpen && (
+        {isOpen && !expired && (
           <div className="mt-3">
             <button
               type="button"

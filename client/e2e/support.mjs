@@ -1,0 +1,128 @@
+// Shared pieces of the end-to-end suite: the browser, users, and waits on conditions.
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { setTimeout as delay } from 'node:timers/promises';
+import { chromium } from 'playwright-core';
+
+export const BASE_URL = (process.env.E2E_BASE_URL || 'http://localhost:8080').replace(/\/$/, '');
+export const EXPIRATION_SECONDS = Number(process.env.E2E_EXPIRATION_SECONDS || 10);
+export const SCREENSHOT_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), 'screenshots');
+
+// Asynchronous steps (payment → order complete, expiration → ticket back on sale) are
+// given this long before a test fails.
+export const EVENTUAL_MS = 20000;
+const POLL_INTERVAL_MS = 500;
+
+const RUN_ID = `${Date.now().toString(36)}${Math.floor(Math.random() * 1e4)}`;
+let counter = 0;
+
+// A name no earlier run used: `Concert mww4wr2l8388-2`, or for emails `buyer-mww4wr2l8388-3`.
+export function unique(prefix, separator = '-') {
+  counter += 1;
+  return `${prefix}${separator}${RUN_ID}-${counter}`;
+}
+
+export async function launchBrowser() {
+  return chromium.launch({
+    executablePath: process.env.CHROMIUM_PATH || '/usr/bin/chromium',
+    headless: true,
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      '--no-first-run',
+      '--disable-quic',
+    ],
+  });
+}
+
+// A fresh browser profile (its own cookies) with one page.
+export async function newPage(browser) {
+  const context = await browser.newContext({ baseURL: BASE_URL, viewport: { width: 1100, height: 760 } });
+  const page = await context.newPage();
+  page.setDefaultTimeout(15000);
+  page.setDefaultNavigationTimeout(20000);
+  return page;
+}
+
+export async function screenshot(page, name) {
+  mkdirSync(SCREENSHOT_DIR, { recursive: true });
+  await page.screenshot({ path: path.join(SCREENSHOT_DIR, `${name}.png`), fullPage: true });
+}
+
+export function pathOf(page) {
+  return new URL(page.url()).pathname;
+}
+
+export async function waitForPath(page, pathname) {
+  await page.waitForURL((url) => url.pathname === pathname);
+}
+
+export const navLink = (page, name) => page.locator('nav.navbar').getByRole('link', { name, exact: true });
+
+export async function signUp(page, email, password = 'secret123') {
+  await page.goto('/auth/signup');
+  await page.getByLabel('Email Address').fill(email);
+  await page.getByLabel('Password').fill(password);
+  await page.getByRole('button', { name: 'Sign Up' }).click();
+  await waitForPath(page, '/');
+  await navLink(page, 'Sign Out').waitFor();
+}
+
+export async function signIn(page, email, password = 'secret123') {
+  await page.goto('/auth/signin');
+  await page.getByLabel('Email Address').fill(email);
+  await page.getByLabel('Password').fill(password);
+  await page.getByRole('button', { name: 'Sign In' }).click();
+  await waitForPath(page, '/');
+  await navLink(page, 'Sign Out').waitFor();
+}
+
+export async function newUser(browser, label) {
+  const page = await newPage(browser);
+  const email = `${unique(label)}@e2e.test`;
+  await signUp(page, email);
+  return { page, email };
+}
+
+export async function sellTicket(page, title, price) {
+  await page.goto('/tickets/new');
+  await page.getByLabel('Title').fill(title);
+  await page.getByLabel('Price').fill(String(price));
+  await page.getByRole('button', { name: 'Submit' }).click();
+  await waitForPath(page, '/');
+}
+
+// The landing page lists unreserved tickets oldest first, in pages; a ticket from this
+// run may be past the first page on a platform that has seen earlier runs.
+export async function findTicketRow(page, title) {
+  await page.goto('/');
+  for (;;) {
+    const row = page
+      .locator('[data-testid="tickets"] tbody tr')
+      .filter({ has: page.getByRole('cell', { name: title, exact: true }) });
+    if ((await row.count()) > 0) return row.first();
+    const next = page.getByTestId('next-page');
+    if ((await next.count()) === 0) return null;
+    await Promise.all([page.waitForURL((url) => url.href !== page.url()), next.click()]);
+  }
+}
+
+// Repeats check() (which loads whatever page it needs) until it returns true; fails
+// after timeoutMs. Used where the platform changes state asynchronously through events.
+export async function eventually(check, { timeoutMs = EVENTUAL_MS, what = 'the condition' } = {}) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (await check()) return;
+    if (Date.now() > deadline) throw new Error(`Timed out after ${timeoutMs} ms waiting for ${what}`);
+    // A short pause between polls so a busy platform is not hammered.
+    await delay(POLL_INTERVAL_MS);
+  }
+}
+
+export async function ticketListed(page, title) {
+  return (await findTicketRow(page, title)) !== null;
+}
