@@ -1,0 +1,135 @@
+package manifests
+
+import (
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"sigs.k8s.io/yaml"
+)
+
+func TestEveryManifestDecodesStrictly(t *testing.T) {
+	dir := k8sDir(t)
+	for _, name := range manifestFiles {
+		t.Run(name, func(t *testing.T) {
+			objs, err := LoadFile(filepath.Join(dir, name))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(objs) == 0 {
+				t.Fatal("no documents")
+			}
+			for _, o := range objs {
+				gvk := o.Obj.GetObjectKind().GroupVersionKind()
+				if gvk.Kind == "" || gvk.Version == "" {
+					t.Errorf("%s: no apiVersion/kind", o)
+				}
+			}
+		})
+	}
+}
+
+// The ingress file is also read by the local gateway of `make up`: it must
+// stay one Ingress document.
+func TestIngressFileIsOneIngress(t *testing.T) {
+	objs, err := LoadFile(filepath.Join(k8sDir(t), "ingress-srv.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(objs) != 1 || len(ingresses(objs)) != 1 {
+		t.Fatalf("ingress-srv.yaml holds %d documents, want exactly one Ingress", len(objs))
+	}
+}
+
+// A check that cannot fail proves nothing: each mutation of a real manifest,
+// made in memory, must be rejected by the same decoder.
+func TestStrictDecodingRejectsMutations(t *testing.T) {
+	original := readFile(t, filepath.Join(k8sDir(t), "auth-depl.yaml"))
+	if _, err := DecodeAll("auth-depl.yaml", []byte(original)); err != nil {
+		t.Fatalf("the unmutated file must decode: %v", err)
+	}
+	tests := []struct {
+		name, old, new, wantInError string
+	}{
+		{"misspelt spec field", "  replicas: 1", "  replica: 1", "replica"},
+		{"misspelt container field", "imagePullPolicy: IfNotPresent", "imagePullPolcy: IfNotPresent", "imagePullPolcy"},
+		{"unknown probe field", "              path: /healthz", "              paht: /healthz", "paht"},
+		{"field at the wrong level", "      serviceAccountName: auth", "      serviceAccount_name: auth", "serviceAccount_name"},
+		{"wrong type", "  replicas: 1", "  replicas: one", "replicas"},
+		{"duplicate field", "  replicas: 1", "  replicas: 1\n  replicas: 2", "replicas"},
+		{"unknown kind", "kind: Deployment", "kind: Deploymnet", "Deploymnet"},
+		{"unknown api version", "apiVersion: apps/v1", "apiVersion: apps/v1beta9", "apps/v1beta9"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if !strings.Contains(original, tt.old) {
+				t.Fatalf("auth-depl.yaml no longer contains %q: update the test", tt.old)
+			}
+			mutated := strings.Replace(original, tt.old, tt.new, 1)
+			_, err := DecodeAll("auth-depl.yaml", []byte(mutated))
+			if err == nil {
+				t.Fatal("mutated manifest decoded without error")
+			}
+			if !strings.Contains(err.Error(), tt.wantInError) {
+				t.Errorf("error does not name %q: %v", tt.wantInError, err)
+			}
+		})
+	}
+}
+
+// kustomization.yaml lists exactly the manifest files, so nothing written is
+// left out of a deployment and nothing deployed is missing from the checks.
+func TestKustomizationListsEveryManifest(t *testing.T) {
+	dir := k8sDir(t)
+	var k struct {
+		Resources []string `json:"resources"`
+	}
+	if err := yaml.Unmarshal([]byte(readFile(t, filepath.Join(dir, "kustomization.yaml"))), &k); err != nil {
+		t.Fatal(err)
+	}
+	onDisk, err := filepath.Glob(filepath.Join(dir, "*.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var files []string
+	for _, p := range onDisk {
+		if name := filepath.Base(p); name != "kustomization.yaml" {
+			files = append(files, name)
+		}
+	}
+	want := slices.Sorted(slices.Values(manifestFiles))
+	if got := slices.Sorted(slices.Values(k.Resources)); !slices.Equal(got, want) {
+		t.Errorf("kustomization resources = %v, want %v", got, want)
+	}
+	if got := slices.Sorted(slices.Values(files)); !slices.Equal(got, want) {
+		t.Errorf("files in infra/k8s = %v, want %v", got, want)
+	}
+}
+
+// `kustomize build` of the base and of every overlay succeeds and its output
+// decodes strictly; the base renders exactly the documents of the files.
+func TestKustomizeBuildDecodesStrictly(t *testing.T) {
+	root := repoRoot(t)
+	dirs := []string{filepath.Join(root, "infra", "k8s")}
+	overlays, err := os.ReadDir(filepath.Join(root, "infra", "overlays"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range overlays {
+		dirs = append(dirs, filepath.Join(root, "infra", "overlays", o.Name()))
+	}
+	for _, dir := range dirs {
+		rel, _ := filepath.Rel(root, dir)
+		t.Run(rel, func(t *testing.T) {
+			objs, err := RenderAndDecode(dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want := len(baseObjects(t)); len(objs) != want {
+				t.Errorf("rendered %d objects, want %d (one per document of infra/k8s)", len(objs), want)
+			}
+		})
+	}
+}

@@ -1,0 +1,202 @@
+package manifests
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+)
+
+// The file names of the original layout, each the home of one workload (or
+// of the ingress).
+var manifestFiles = []string{
+	"auth-depl.yaml", "auth-mongo-depl.yaml",
+	"tickets-depl.yaml", "tickets-mongo-depl.yaml",
+	"orders-depl.yaml", "orders-mongo-depl.yaml",
+	"payments-depl.yaml", "payments-mongo-depl.yaml",
+	"expiration-depl.yaml", "expiration-redis-depl.yaml",
+	"nats-depl.yaml", "client-depl.yaml", "ingress-srv.yaml",
+}
+
+// The Go services: their directory, Service name and image.
+var goServices = []string{"auth", "tickets", "orders", "expiration", "payments"}
+
+// What every service serves besides its API (contract §1, Health).
+var servedProbePaths = map[string]bool{"/healthz": true, "/readyz": true}
+
+func repoRoot(t testing.TB) string {
+	t.Helper()
+	root, err := RepoRoot(".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return root
+}
+
+func k8sDir(t testing.TB) string { return filepath.Join(repoRoot(t), "infra", "k8s") }
+
+var (
+	baseOnce sync.Once
+	baseObjs []Object
+	baseErr  error
+)
+
+// baseObjects decodes every file of infra/k8s listed in manifestFiles.
+func baseObjects(t testing.TB) []Object {
+	t.Helper()
+	baseOnce.Do(func() {
+		dir := k8sDir(t)
+		for _, name := range manifestFiles {
+			objs, err := LoadFile(filepath.Join(dir, name))
+			if err != nil {
+				baseErr = fmt.Errorf("%s: %w", name, err)
+				return
+			}
+			baseObjs = append(baseObjs, objs...)
+		}
+	})
+	if baseErr != nil {
+		t.Fatal(baseErr)
+	}
+	return baseObjs
+}
+
+// workload is a Deployment or a StatefulSet, seen through what both share.
+type workload struct {
+	Kind, Name, Source string
+	Labels             map[string]string
+	Selector           map[string]string
+	Template           corev1.PodTemplateSpec
+	ClaimTemplates     []corev1.PersistentVolumeClaim
+}
+
+func workloads(objs []Object) []workload {
+	var out []workload
+	for _, o := range objs {
+		switch w := o.Obj.(type) {
+		case *appsv1.Deployment:
+			out = append(out, workload{"Deployment", w.Name, o.Source, w.Labels, w.Spec.Selector.MatchLabels, w.Spec.Template, nil})
+		case *appsv1.StatefulSet:
+			out = append(out, workload{"StatefulSet", w.Name, o.Source, w.Labels, w.Spec.Selector.MatchLabels, w.Spec.Template, w.Spec.VolumeClaimTemplates})
+		}
+	}
+	return out
+}
+
+func services(objs []Object) map[string]*corev1.Service {
+	out := map[string]*corev1.Service{}
+	for _, o := range objs {
+		if s, ok := o.Obj.(*corev1.Service); ok {
+			out[s.Name] = s
+		}
+	}
+	return out
+}
+
+func ingresses(objs []Object) []*networkingv1.Ingress {
+	var out []*networkingv1.Ingress
+	for _, o := range objs {
+		if ing, ok := o.Obj.(*networkingv1.Ingress); ok {
+			out = append(out, ing)
+		}
+	}
+	return out
+}
+
+// selects reports whether selector (non-empty) matches labels.
+func selects(selector, labels map[string]string) bool {
+	if len(selector) == 0 {
+		return false
+	}
+	for k, v := range selector {
+		if labels[k] != v {
+			return false
+		}
+	}
+	return true
+}
+
+// containerPort resolves a Service targetPort or a probe port (a number or a
+// port name) against a pod's containers.
+func containerPort(pod corev1.PodSpec, port intstr.IntOrString) (int32, bool) {
+	for _, c := range pod.Containers {
+		for _, p := range c.Ports {
+			if port.Type == intstr.String && p.Name == port.StrVal {
+				return p.ContainerPort, true
+			}
+			if port.Type == intstr.Int && p.ContainerPort == port.IntVal {
+				return p.ContainerPort, true
+			}
+		}
+	}
+	return 0, false
+}
+
+// serviceFor returns the workload a Service selects; there must be exactly one.
+func serviceFor(t *testing.T, svc *corev1.Service, ws []workload) workload {
+	t.Helper()
+	var found []workload
+	for _, w := range ws {
+		if selects(svc.Spec.Selector, w.Template.Labels) {
+			found = append(found, w)
+		}
+	}
+	if len(found) != 1 {
+		t.Fatalf("Service %s (selector %v) selects %d workloads, want exactly 1", svc.Name, svc.Spec.Selector, len(found))
+	}
+	return found[0]
+}
+
+func envNames(c corev1.Container) map[string]corev1.EnvVar {
+	out := map[string]corev1.EnvVar{}
+	for _, e := range c.Env {
+		out[e.Name] = e
+	}
+	return out
+}
+
+func deploymentByImage(t *testing.T, objs []Object, image string) *appsv1.Deployment {
+	t.Helper()
+	for _, o := range objs {
+		if d, ok := o.Obj.(*appsv1.Deployment); ok {
+			for _, c := range d.Spec.Template.Spec.Containers {
+				if c.Image == image {
+					return d
+				}
+			}
+		}
+	}
+	t.Fatalf("no Deployment runs image %s", image)
+	return nil
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+func readFile(t testing.TB, path string) string {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(data)
+}
+
+func hasMain(dir string) bool {
+	data, err := os.ReadFile(filepath.Join(dir, "main.go"))
+	return err == nil && strings.Contains(string(data), "package main")
+}
