@@ -1,0 +1,145 @@
+// Package config reads a service's configuration from environment variables.
+// A Reader collects every problem so that start-up fails once, naming each
+// offending variable.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Reader reads typed values from the environment and remembers what was wrong.
+type Reader struct {
+	lookup   func(string) (string, bool)
+	problems []string
+	secrets  map[string]bool
+	seen     []string
+}
+
+// FromEnv reads from the process environment.
+func FromEnv() *Reader { return New(os.LookupEnv) }
+
+// New reads from lookup (tests pass a map's lookup).
+func New(lookup func(string) (string, bool)) *Reader {
+	return &Reader{lookup: lookup, secrets: map[string]bool{}}
+}
+
+func (r *Reader) get(name string) (string, bool) {
+	r.seen = append(r.seen, name)
+	v, ok := r.lookup(name)
+	v = strings.TrimSpace(v)
+	return v, ok && v != ""
+}
+
+func (r *Reader) fail(format string, args ...any) {
+	r.problems = append(r.problems, fmt.Sprintf(format, args...))
+}
+
+// Required returns the value of a variable that must be set.
+func (r *Reader) Required(name string) string {
+	v, ok := r.get(name)
+	if !ok {
+		r.fail("%s is required", name)
+	}
+	return v
+}
+
+// Secret is Required, and the value is masked when the configuration is logged.
+func (r *Reader) Secret(name string) string {
+	r.secrets[name] = true
+	return r.Required(name)
+}
+
+// String returns the variable or def when unset.
+func (r *Reader) String(name, def string) string {
+	if v, ok := r.get(name); ok {
+		return v
+	}
+	return def
+}
+
+// Int returns the variable as an integer within [min, max], or def when unset.
+func (r *Reader) Int(name string, def, min, max int) int {
+	v, ok := r.get(name)
+	if !ok {
+		return def
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < min || n > max {
+		r.fail("%s must be an integer between %d and %d, got %q", name, min, max, v)
+		return def
+	}
+	return n
+}
+
+// Bool returns the variable as a boolean (true/false/1/0), or def when unset.
+func (r *Reader) Bool(name string, def bool) bool {
+	v, ok := r.get(name)
+	if !ok {
+		return def
+	}
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		r.fail("%s must be true or false, got %q", name, v)
+		return def
+	}
+	return b
+}
+
+// Duration returns the variable as a positive Go duration ("15m", "10s"), or def when unset.
+func (r *Reader) Duration(name string, def time.Duration) time.Duration {
+	v, ok := r.get(name)
+	if !ok {
+		return def
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d <= 0 {
+		r.fail("%s must be a positive duration such as 15m or 10s, got %q", name, v)
+		return def
+	}
+	return d
+}
+
+// Err returns every problem found, or nil.
+func (r *Reader) Err() error {
+	if len(r.problems) == 0 {
+		return nil
+	}
+	return errors.New("invalid configuration: " + strings.Join(r.problems, "; "))
+}
+
+// Describe lists the variables read and their values with secrets masked,
+// for a single start-up log line.
+func (r *Reader) Describe() map[string]string {
+	out := make(map[string]string, len(r.seen))
+	for _, name := range r.seen {
+		v, ok := r.lookup(name)
+		switch {
+		case !ok:
+			out[name] = "(default)"
+		case r.secrets[name] || strings.Contains(strings.ToUpper(name), "KEY"):
+			out[name] = "***"
+		default:
+			out[name] = maskURL(v)
+		}
+	}
+	return out
+}
+
+// maskURL hides a password embedded in a connection string.
+func maskURL(v string) string {
+	at := strings.Index(v, "@")
+	scheme := strings.Index(v, "://")
+	if at < 0 || scheme < 0 || at < scheme {
+		return v
+	}
+	creds := v[scheme+3 : at]
+	if i := strings.Index(creds, ":"); i >= 0 {
+		return v[:scheme+3] + creds[:i] + ":***" + v[at:]
+	}
+	return v
+}

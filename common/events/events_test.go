@@ -1,0 +1,216 @@
+package events_test
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"ticketing.dev/common/events"
+	"ticketing.dev/common/testkit"
+)
+
+func TestPublishConsumeRoundTrip(t *testing.T) {
+	n := testkit.StartNATS(t)
+	ctx := testkit.Context(t)
+	pub := events.NewPublisher(n.JS)
+
+	got := make(chan events.Msg[events.TicketCreatedData], 1)
+	l, err := events.Listen(ctx, n.JS, testkit.Logger(t), events.TicketCreated, "test-ticket-created",
+		func(_ context.Context, m events.Msg[events.TicketCreatedData]) error {
+			got <- m
+			return nil
+		}, events.ListenerOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Stop()
+
+	want := events.TicketCreatedData{ID: "t1", Version: 0, Title: "concert", Price: 1999, UserID: "u1"}
+	if err := events.Publish(ctx, pub, events.TicketCreated, "ticket-created-t1-0", want); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case m := <-got:
+		if m.Data != want || m.ID != "ticket-created-t1-0" || m.Subject != "ticket.created" || m.Delivery != 1 {
+			t.Fatalf("got %+v", m)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("event not delivered")
+	}
+}
+
+func TestDuplicateMsgIDDeliveredOnce(t *testing.T) {
+	n := testkit.StartNATS(t)
+	ctx := testkit.Context(t)
+	pub := events.NewPublisher(n.JS)
+	for range 3 {
+		if err := events.Publish(ctx, pub, events.ExpirationComplete, "same-id", events.ExpirationCompleteData{OrderID: "o1"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := events.Publish(ctx, pub, events.ExpirationComplete, "other-id", events.ExpirationCompleteData{OrderID: "o2"}); err != nil {
+		t.Fatal(err)
+	}
+	info, err := n.JS.Stream(ctx, events.StreamName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	si, _ := info.Info(ctx)
+	if si.State.Msgs != 2 {
+		t.Fatalf("stream holds %d messages, want 2 (duplicates dropped)", si.State.Msgs)
+	}
+}
+
+func TestHandlerOutcomes(t *testing.T) {
+	tests := []struct {
+		name string
+		// handler returns this error for each delivery (1-based)
+		result         func(delivery uint64) error
+		wantDeliveries uint64
+		wantAcked      bool
+	}{
+		{"success acks at once", func(uint64) error { return nil }, 1, true},
+		{"transient failure is retried then succeeds", func(d uint64) error {
+			if d < 3 {
+				return errors.New("store down")
+			}
+			return nil
+		}, 3, true},
+		{"retry with delay", func(d uint64) error {
+			if d == 1 {
+				return events.Retry(50*time.Millisecond, errors.New("version gap"))
+			}
+			return nil
+		}, 2, true},
+		{"permanent failure stops at the bound", func(uint64) error { return errors.New("always") }, 4, false},
+		{"malformed is terminated at once", func(uint64) error { return events.Malformed(errors.New("bad")) }, 1, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			n := testkit.StartNATS(t)
+			ctx := testkit.Context(t)
+			var deliveries atomic.Uint64
+			var acked atomic.Bool
+			l, err := events.Listen(ctx, n.JS, testkit.Logger(t), events.OrderCompleted, "test",
+				func(_ context.Context, m events.Msg[events.OrderCompletedData]) error {
+					deliveries.Store(m.Delivery)
+					err := tt.result(m.Delivery)
+					if err == nil {
+						acked.Store(true)
+					}
+					return err
+				}, events.ListenerOptions{MaxDeliver: 4, MinBackoff: 20 * time.Millisecond, MaxBackoff: 50 * time.Millisecond})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer l.Stop()
+			if err := events.Publish(ctx, events.NewPublisher(n.JS), events.OrderCompleted, "e1", events.OrderCompletedData{ID: "o1", Version: 2}); err != nil {
+				t.Fatal(err)
+			}
+			testkit.Eventually(t, 5*time.Second, func() bool { return deliveries.Load() >= tt.wantDeliveries },
+				"deliveries %d, want %d", deliveries.Load(), tt.wantDeliveries)
+			// Nothing further may arrive: the message is acked or terminated.
+			waitNoPending(t, n.JS, "test")
+			if got := deliveries.Load(); got != tt.wantDeliveries {
+				t.Fatalf("deliveries = %d, want %d", got, tt.wantDeliveries)
+			}
+			if acked.Load() != tt.wantAcked {
+				t.Fatalf("acked = %v, want %v", acked.Load(), tt.wantAcked)
+			}
+		})
+	}
+}
+
+// waitNoPending waits until the consumer has nothing pending or awaiting ack.
+func waitNoPending(t *testing.T, js jetstream.JetStream, durable string) {
+	t.Helper()
+	ctx := context.Background()
+	testkit.Eventually(t, 5*time.Second, func() bool {
+		c, err := js.Consumer(ctx, events.StreamName, durable)
+		if err != nil {
+			return false
+		}
+		info, err := c.Info(ctx)
+		return err == nil && info.NumPending == 0 && info.NumAckPending == 0 && info.NumRedelivered == 0
+	}, "consumer %s still has pending messages", durable)
+}
+
+func TestMalformedPayloadTerminated(t *testing.T) {
+	n := testkit.StartNATS(t)
+	ctx := testkit.Context(t)
+	var calls atomic.Int32
+	l, err := events.Listen(ctx, n.JS, testkit.Logger(t), events.TicketCreated, "test",
+		func(context.Context, events.Msg[events.TicketCreatedData]) error {
+			calls.Add(1)
+			return nil
+		}, events.ListenerOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Stop()
+	pub := events.NewPublisher(n.JS)
+	if err := pub.PublishRaw(ctx, "ticket.created", "bad", []byte(`{"id": 12, "price": "abc"`)); err != nil {
+		t.Fatal(err)
+	}
+	if err := events.Publish(ctx, pub, events.TicketCreated, "good", events.TicketCreatedData{ID: "t"}); err != nil {
+		t.Fatal(err)
+	}
+	testkit.Eventually(t, 5*time.Second, func() bool { return calls.Load() == 1 }, "good event not handled")
+	waitNoPending(t, n.JS, "test")
+	if calls.Load() != 1 {
+		t.Fatalf("handler called %d times, want 1 (malformed never reaches it)", calls.Load())
+	}
+}
+
+func TestListenersOnOneDurableShareMessages(t *testing.T) {
+	n := testkit.StartNATS(t)
+	ctx := testkit.Context(t)
+	const total = 200
+	var mu sync.Mutex
+	seen := map[string]int{}
+	perListener := [2]int{}
+	for i := range 2 {
+		l, err := events.Listen(ctx, n.JS, testkit.Logger(t), events.OrderCompleted, "shared",
+			func(_ context.Context, m events.Msg[events.OrderCompletedData]) error {
+				mu.Lock()
+				seen[m.Data.ID]++
+				perListener[i]++
+				mu.Unlock()
+				time.Sleep(time.Millisecond) // give the other replica a chance
+				return nil
+			}, events.ListenerOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer l.Stop()
+	}
+	pub := events.NewPublisher(n.JS)
+	for i := range total {
+		id := string(rune('a'+i%26)) + time.Now().Format("150405.000000000")
+		if err := events.Publish(ctx, pub, events.OrderCompleted, id, events.OrderCompletedData{ID: id}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	testkit.Eventually(t, 10*time.Second, func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(seen) == total
+	}, "not every message handled")
+	waitNoPending(t, n.JS, "shared")
+	mu.Lock()
+	defer mu.Unlock()
+	for id, c := range seen {
+		if c != 1 {
+			t.Fatalf("message %s handled %d times", id, c)
+		}
+	}
+	if perListener[0] == 0 || perListener[1] == 0 {
+		t.Fatalf("work not shared: %v", perListener)
+	}
+}
+

@@ -1,0 +1,179 @@
+package events
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
+)
+
+// Msg is a decoded event as a handler sees it.
+type Msg[T any] struct {
+	Data      T
+	ID        string // the Nats-Msg-Id it was published with
+	Subject   string
+	Delivery  uint64 // 1 on first delivery
+	Published time.Time
+}
+
+// Handler handles one event. Returning nil acknowledges it; Retry asks for a
+// redelivery after a delay; Malformed terminates it; any other error is
+// retried with backoff until the delivery bound.
+type Handler[T any] func(ctx context.Context, msg Msg[T]) error
+
+type retryError struct {
+	after time.Duration
+	err   error
+}
+
+func (e *retryError) Error() string { return fmt.Sprintf("retry in %s: %v", e.after, e.err) }
+func (e *retryError) Unwrap() error { return e.err }
+
+// Retry asks for the event to be delivered again after the delay, for a
+// condition that time will fix (a version gap, an early expiration).
+func Retry(after time.Duration, reason error) error { return &retryError{after: after, err: reason} }
+
+type malformedError struct{ err error }
+
+func (e *malformedError) Error() string { return "malformed event: " + e.err.Error() }
+func (e *malformedError) Unwrap() error { return e.err }
+
+// Malformed marks an event that can never be handled: it is terminated.
+func Malformed(reason error) error { return &malformedError{err: reason} }
+
+// ListenerOptions tune a listener; the zero value gives the defaults.
+type ListenerOptions struct {
+	MaxDeliver int           // deliveries before giving up (default 20)
+	AckWait    time.Duration // time to handle one event before redelivery (default 30s)
+	MinBackoff time.Duration // first retry delay after a failure (default 200ms)
+	MaxBackoff time.Duration // retry delay cap (default 5s)
+}
+
+func (o *ListenerOptions) defaults() {
+	if o.MaxDeliver == 0 {
+		o.MaxDeliver = 20
+	}
+	if o.AckWait == 0 {
+		o.AckWait = 30 * time.Second
+	}
+	if o.MinBackoff == 0 {
+		o.MinBackoff = 200 * time.Millisecond
+	}
+	if o.MaxBackoff == 0 {
+		o.MaxBackoff = 5 * time.Second
+	}
+}
+
+func (o *ListenerOptions) backoff(delivery uint64) time.Duration {
+	d := o.MinBackoff
+	for i := uint64(1); i < delivery && d < o.MaxBackoff; i++ {
+		d *= 2
+	}
+	return min(d, o.MaxBackoff)
+}
+
+// Listener consumes one subject through a durable consumer. Several
+// listeners with the same durable (replicas of a service) share the events.
+type Listener struct {
+	cc  jetstream.ConsumeContext
+	log *slog.Logger
+}
+
+// Listen provisions the durable consumer for topic and starts handling its
+// events. Each event is handled once it is decoded; acks follow success.
+func Listen[T any](ctx context.Context, js jetstream.JetStream, log *slog.Logger, topic Topic[T],
+	durable string, h Handler[T], opts ListenerOptions) (*Listener, error) {
+	opts.defaults()
+	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	cons, err := js.CreateOrUpdateConsumer(cctx, StreamName, jetstream.ConsumerConfig{
+		Durable:       durable,
+		FilterSubject: topic.Subject,
+		AckPolicy:     jetstream.AckExplicitPolicy,
+		AckWait:       opts.AckWait,
+		MaxDeliver:    opts.MaxDeliver,
+		DeliverPolicy: jetstream.DeliverAllPolicy,
+		MaxAckPending: 1000,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("consumer %s: %w", durable, err)
+	}
+	log = log.With("subject", topic.Subject, "durable", durable)
+	tracer := otel.Tracer("ticketing.dev/common/events")
+	handle := func(m jetstream.Msg) {
+		meta, err := m.Metadata()
+		if err != nil {
+			log.Error("event without metadata, terminating", "err", err)
+			_ = m.Term()
+			return
+		}
+		hctx := otel.GetTextMapPropagator().Extract(context.Background(), propagation.HeaderCarrier(http.Header(m.Headers())))
+		hctx, span := tracer.Start(hctx, "handle "+topic.Subject, trace.WithSpanKind(trace.SpanKindConsumer))
+		defer span.End()
+		hctx, cancel := context.WithTimeout(hctx, opts.AckWait)
+		defer cancel()
+
+		msg := Msg[T]{
+			ID:        m.Headers().Get("Nats-Msg-Id"),
+			Subject:   m.Subject(),
+			Delivery:  meta.NumDelivered,
+			Published: meta.Timestamp,
+		}
+		if err := json.Unmarshal(m.Data(), &msg.Data); err != nil {
+			log.ErrorContext(hctx, "malformed event, terminating", "msg_id", msg.ID, "err", err)
+			_ = m.TermWithReason("malformed payload")
+			return
+		}
+		err = h(hctx, msg)
+		var retry *retryError
+		var malformed *malformedError
+		switch {
+		case err == nil:
+			if err := m.Ack(); err != nil {
+				log.WarnContext(hctx, "ack failed; the event will be redelivered", "msg_id", msg.ID, "err", err)
+			}
+		case errors.As(err, &malformed):
+			log.ErrorContext(hctx, "event can never be handled, terminating", "msg_id", msg.ID, "err", err)
+			_ = m.TermWithReason(err.Error())
+		case int(meta.NumDelivered) >= opts.MaxDeliver:
+			log.ErrorContext(hctx, "event failed on its last delivery, giving up", "msg_id", msg.ID,
+				"delivery", meta.NumDelivered, "err", err)
+			_ = m.TermWithReason("delivery bound reached")
+		case errors.As(err, &retry):
+			log.DebugContext(hctx, "event deferred", "msg_id", msg.ID, "delivery", meta.NumDelivered, "reason", err)
+			_ = m.NakWithDelay(retry.after)
+		default:
+			delay := opts.backoff(meta.NumDelivered)
+			log.WarnContext(hctx, "event failed, will retry", "msg_id", msg.ID, "delivery", meta.NumDelivered,
+				"retry_in", delay, "err", err)
+			_ = m.NakWithDelay(delay)
+		}
+	}
+	cc, err := cons.Consume(handle, jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
+		log.Warn("consume error", "err", err)
+	}))
+	if err != nil {
+		return nil, fmt.Errorf("consume %s: %w", durable, err)
+	}
+	return &Listener{cc: cc, log: log}, nil
+}
+
+// Stop stops fetching, lets the event in hand finish and returns when the
+// listener is closed (or after ten seconds).
+func (l *Listener) Stop() {
+	l.cc.Drain()
+	select {
+	case <-l.cc.Closed():
+	case <-time.After(10 * time.Second):
+		l.log.Warn("listener did not drain in time")
+		l.cc.Stop()
+	}
+}

@@ -1,0 +1,119 @@
+package httpx
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/go-chi/chi/v5/middleware"
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
+
+	"ticketing.dev/common/apperr"
+	"ticketing.dev/common/logging"
+	"ticketing.dev/common/session"
+)
+
+// NewRouter returns a chi router with the shared middleware: request id,
+// tracing, access log, panic recovery and the current user; unknown routes
+// and methods answer with the error envelope.
+func NewRouter(log *slog.Logger, keys *session.Keys) chi.Router {
+	r := chi.NewRouter()
+	r.Use(middleware.RequestID, withRequestID, tracing, accessLog(log), recoverer(log), CurrentUser(keys))
+	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
+		WriteError(log, w, r, apperr.RouteNotFound())
+	})
+	r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) {
+		WriteError(log, w, r, apperr.MethodNotAllowed())
+	})
+	return r
+}
+
+func withRequestID(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id := middleware.GetReqID(r.Context())
+		w.Header().Set("X-Request-Id", id)
+		next.ServeHTTP(w, r.WithContext(logging.WithRequestID(r.Context(), id)))
+	})
+}
+
+func tracing(next http.Handler) http.Handler {
+	tracer := otel.Tracer("ticketing.dev/common/httpx")
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx := otel.GetTextMapPropagator().Extract(r.Context(), propagation.HeaderCarrier(r.Header))
+		ctx, span := tracer.Start(ctx, r.Method+" "+r.URL.Path, trace.WithSpanKind(trace.SpanKindServer))
+		defer span.End()
+		next.ServeHTTP(w, r.WithContext(ctx))
+		if rc := chi.RouteContext(ctx); rc != nil && rc.RoutePattern() != "" {
+			span.SetName(r.Method + " " + rc.RoutePattern())
+		}
+	})
+}
+
+func accessLog(log *slog.Logger) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			start := time.Now()
+			ww := middleware.NewWrapResponseWriter(w, r.ProtoMajor)
+			next.ServeHTTP(ww, r)
+			log.InfoContext(r.Context(), "request", "method", r.Method, "path", r.URL.Path,
+				"status", ww.Status(), "bytes", ww.BytesWritten(), "duration_ms", time.Since(start).Milliseconds())
+		})
+	}
+}
+
+func recoverer(log *slog.Logger) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			defer func() {
+				if v := recover(); v != nil {
+					if v == http.ErrAbortHandler {
+						panic(v)
+					}
+					trace.SpanFromContext(r.Context()).SetAttributes(attribute.Bool("panic", true))
+					WriteError(log, w, r, apperr.Internal(fmt.Errorf("panic: %v", v)))
+				}
+			}()
+			next.ServeHTTP(w, r)
+		})
+	}
+}
+
+type userKey struct{}
+
+// CurrentUser puts the user of a valid session cookie into the request's
+// context; an absent or invalid cookie leaves the request anonymous.
+func CurrentUser(keys *session.Keys) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if u, ok := keys.FromRequest(r); ok {
+				r = r.WithContext(context.WithValue(r.Context(), userKey{}, u))
+			}
+			next.ServeHTTP(w, r)
+		})
+	}
+}
+
+// UserFrom returns the signed-in user, if any.
+func UserFrom(ctx context.Context) (session.User, bool) {
+	u, ok := ctx.Value(userKey{}).(session.User)
+	return u, ok
+}
+
+// RequireAuth answers 401 Not authorized to anonymous requests.
+func RequireAuth(log *slog.Logger) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if _, ok := UserFrom(r.Context()); !ok {
+				WriteError(log, w, r, apperr.NotAuthorized())
+				return
+			}
+			next.ServeHTTP(w, r)
+		})
+	}
+}

@@ -1,0 +1,81 @@
+// Package mongodb connects to a MongoDB-wire store and holds the helpers the
+// stores of every service share.
+package mongodb
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+	"go.mongodb.org/mongo-driver/v2/mongo/readpref"
+	"go.mongodb.org/mongo-driver/v2/x/mongo/driver/topology"
+
+	"ticketing.dev/common/apperr"
+)
+
+// Connect opens a client for uri and returns the database named in the URI's
+// path, or defaultDB when the path names none. It pings before returning.
+func Connect(ctx context.Context, uri, defaultDB string) (*mongo.Client, *mongo.Database, error) {
+	u, err := url.Parse(uri)
+	if err != nil {
+		return nil, nil, fmt.Errorf("MONGO_URI is not a URL: %w", err)
+	}
+	name := strings.TrimPrefix(u.Path, "/")
+	if name == "" {
+		name = defaultDB
+	}
+	opts := options.Client().ApplyURI(uri).
+		SetConnectTimeout(5 * time.Second).
+		SetServerSelectionTimeout(5 * time.Second).
+		SetTimeout(10 * time.Second)
+	client, err := mongo.Connect(opts)
+	if err != nil {
+		return nil, nil, err
+	}
+	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := client.Ping(pctx, readpref.Primary()); err != nil {
+		_ = client.Disconnect(context.Background())
+		return nil, nil, fmt.Errorf("mongodb at %s: %w", u.Host, err)
+	}
+	return client, client.Database(name), nil
+}
+
+// Ping is a readiness check.
+func Ping(client *mongo.Client) func(context.Context) error {
+	return func(ctx context.Context) error { return client.Ping(ctx, readpref.Primary()) }
+}
+
+// ParseID parses a 24-hex ObjectId.
+func ParseID(s string) (bson.ObjectID, bool) {
+	id, err := bson.ObjectIDFromHex(s)
+	return id, err == nil
+}
+
+// Classify turns a driver error into an apperr: an unreachable store becomes
+// Unavailable (503), anything else Internal (500).
+func Classify(err error) error {
+	if err == nil {
+		return nil
+	}
+	var ae *apperr.Error
+	if errors.As(err, &ae) {
+		return err
+	}
+	if mongo.IsNetworkError(err) || mongo.IsTimeout(err) || errors.Is(err, context.DeadlineExceeded) ||
+		errors.Is(err, mongo.ErrClientDisconnected) || isServerSelection(err) {
+		return apperr.Unavailable(err)
+	}
+	return apperr.Internal(err)
+}
+
+func isServerSelection(err error) bool {
+	var sse topology.ServerSelectionError
+	return errors.As(err, &sse)
+}

@@ -1,0 +1,113 @@
+// Package outbox keeps the events a document change implies inside the
+// changed document itself, written by the same single-document update, and
+// relays them to JetStream until each publish is confirmed. A crash between
+// the write and the publish loses nothing: the relay finds the event on its
+// next sweep, and Nats-Msg-Id makes a second publish harmless.
+//
+// A document holds its pending events in a map keyed by event id, with a
+// counter so that pending documents can be found with an indexable query:
+//
+//	{ ..., "outbox": {"<id>": {subject, data, seq, at}}, "outboxN": 1 }
+package outbox
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+
+	"ticketing.dev/common/events"
+)
+
+// Entry is a pending event as stored in a document.
+type Entry struct {
+	Subject string    `bson:"subject"`
+	Data    string    `bson:"data"`
+	Seq     int64     `bson:"seq"`
+	At      time.Time `bson:"at"`
+}
+
+// Fields are embedded (bson:",inline") in every document that has an outbox.
+type Fields struct {
+	Outbox  map[string]Entry `bson:"outbox,omitempty"`
+	OutboxN int              `bson:"outboxN"`
+}
+
+// Event is an event ready to be stored.
+type Event struct {
+	ID    string
+	Entry Entry
+}
+
+// New encodes an event. id must be stable for the change it reports (the
+// same change always yields the same id) and is used as Nats-Msg-Id; seq
+// orders the events of one document (use the document's version).
+func New[T any](topic events.Topic[T], id string, seq int64, data T) (Event, error) {
+	if id == "" || strings.ContainsAny(id, ".$") {
+		return Event{}, fmt.Errorf("outbox: event id %q must be non-empty without '.' or '$'", id)
+	}
+	b, err := json.Marshal(data)
+	if err != nil {
+		return Event{}, fmt.Errorf("outbox: encode %s: %w", topic.Subject, err)
+	}
+	return Event{ID: id, Entry: Entry{Subject: topic.Subject, Data: string(b), Seq: seq, At: time.Now().UTC()}}, nil
+}
+
+// ID builds a stable event id from its parts: ID("ticket.updated", id, 3)
+// gives "ticket-updated-<id>-3".
+func ID(subject string, parts ...any) string {
+	s := strings.ReplaceAll(subject, ".", "-")
+	for _, p := range parts {
+		s += "-" + strings.ReplaceAll(fmt.Sprint(p), ".", "-")
+	}
+	return s
+}
+
+// Add puts events into a document that is about to be inserted.
+func (f *Fields) Add(evts ...Event) {
+	if f.Outbox == nil {
+		f.Outbox = make(map[string]Entry, len(evts))
+	}
+	for _, e := range evts {
+		if _, dup := f.Outbox[e.ID]; !dup {
+			f.OutboxN++
+		}
+		f.Outbox[e.ID] = e.Entry
+	}
+}
+
+// Update returns update with the events added to its $set and the pending
+// counter to its $inc, so they are written by the same atomic update.
+// update's $set and $inc, when present, must be bson.D.
+func Update(update bson.D, evts ...Event) bson.D {
+	if len(evts) == 0 {
+		return update
+	}
+	set := bson.D{}
+	for _, e := range evts {
+		set = append(set, bson.E{Key: "outbox." + e.ID, Value: e.Entry})
+	}
+	inc := bson.D{{Key: "outboxN", Value: len(evts)}}
+	out := make(bson.D, 0, len(update)+2)
+	var haveSet, haveInc bool
+	for _, op := range update {
+		switch op.Key {
+		case "$set":
+			op.Value = append(append(bson.D{}, op.Value.(bson.D)...), set...)
+			haveSet = true
+		case "$inc":
+			op.Value = append(append(bson.D{}, op.Value.(bson.D)...), inc...)
+			haveInc = true
+		}
+		out = append(out, op)
+	}
+	if !haveSet {
+		out = append(out, bson.E{Key: "$set", Value: set})
+	}
+	if !haveInc {
+		out = append(out, bson.E{Key: "$inc", Value: inc})
+	}
+	return out
+}

@@ -1,0 +1,149 @@
+package outbox
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sort"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
+	"ticketing.dev/common/events"
+)
+
+// Relay publishes the pending events of one collection.
+type Relay struct {
+	coll  *mongo.Collection
+	pub   *events.Publisher
+	log   *slog.Logger
+	kick  chan any
+	sweep time.Duration
+}
+
+// NewRelay returns a relay for coll. It sweeps the whole collection every
+// sweep interval (for events a crashed writer left behind) and publishes a
+// document's events right away when told with Notify.
+func NewRelay(coll *mongo.Collection, pub *events.Publisher, log *slog.Logger, sweep time.Duration) *Relay {
+	return &Relay{
+		coll:  coll,
+		pub:   pub,
+		log:   log.With("component", "outbox", "collection", coll.Name()),
+		kick:  make(chan any, 1024),
+		sweep: sweep,
+	}
+}
+
+// EnsureIndex creates the index the sweep query uses.
+func (r *Relay) EnsureIndex(ctx context.Context) error {
+	_, err := r.coll.Indexes().CreateOne(ctx, mongo.IndexModel{Keys: bson.D{{Key: "outboxN", Value: 1}}})
+	return err
+}
+
+// Notify asks the relay to publish the events of the document with this _id
+// now. It never blocks: when the queue is full the next sweep does the work.
+func (r *Relay) Notify(id any) {
+	select {
+	case r.kick <- id:
+	default:
+	}
+}
+
+// Run sweeps once, then publishes on every Notify and every sweep interval
+// until ctx ends.
+func (r *Relay) Run(ctx context.Context) {
+	t := time.NewTicker(r.sweep)
+	defer t.Stop()
+	r.sweepOnce(ctx)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case id := <-r.kick:
+			if err := r.publishDoc(ctx, bson.D{{Key: "_id", Value: id}}); err != nil && ctx.Err() == nil {
+				r.log.Warn("publish pending events failed; will retry on next sweep", "id", id, "err", err)
+			}
+		case <-t.C:
+			r.sweepOnce(ctx)
+		}
+	}
+}
+
+// Flush publishes everything pending now; tests and shutdown use it.
+func (r *Relay) Flush(ctx context.Context) error {
+	cur, err := r.coll.Find(ctx, bson.D{{Key: "outboxN", Value: bson.D{{Key: "$gt", Value: 0}}}},
+		options.Find().SetProjection(bson.D{{Key: "_id", Value: 1}}))
+	if err != nil {
+		return err
+	}
+	var ids []struct {
+		ID any `bson:"_id"`
+	}
+	if err := cur.All(ctx, &ids); err != nil {
+		return err
+	}
+	var errs []error
+	for _, d := range ids {
+		if err := r.publishDoc(ctx, bson.D{{Key: "_id", Value: d.ID}}); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (r *Relay) sweepOnce(ctx context.Context) {
+	if err := r.Flush(ctx); err != nil && ctx.Err() == nil {
+		r.log.Warn("outbox sweep incomplete; will retry", "err", err)
+	}
+}
+
+type pending struct {
+	ID     any              `bson:"_id"`
+	Outbox map[string]Entry `bson:"outbox"`
+}
+
+// publishDoc publishes the document's events in seq order, removing each
+// one once JetStream has confirmed it. It stops at the first failure so
+// that the order is kept.
+func (r *Relay) publishDoc(ctx context.Context, filter bson.D) error {
+	var doc pending
+	err := r.coll.FindOne(ctx, filter, options.FindOne().SetProjection(bson.D{{Key: "outbox", Value: 1}})).Decode(&doc)
+	if errors.Is(err, mongo.ErrNoDocuments) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	ids := make([]string, 0, len(doc.Outbox))
+	for id := range doc.Outbox {
+		ids = append(ids, id)
+	}
+	sort.Slice(ids, func(i, j int) bool {
+		a, b := doc.Outbox[ids[i]], doc.Outbox[ids[j]]
+		if a.Seq != b.Seq {
+			return a.Seq < b.Seq
+		}
+		return a.At.Before(b.At)
+	})
+	for _, id := range ids {
+		e := doc.Outbox[id]
+		if err := r.pub.PublishRaw(ctx, e.Subject, id, []byte(e.Data)); err != nil {
+			return err
+		}
+		// The $exists guard makes the decrement happen once even when two
+		// relays (replicas) publish the same event.
+		_, err := r.coll.UpdateOne(ctx,
+			bson.D{{Key: "_id", Value: doc.ID}, {Key: "outbox." + id, Value: bson.D{{Key: "$exists", Value: true}}}},
+			bson.D{
+				{Key: "$unset", Value: bson.D{{Key: "outbox." + id, Value: ""}}},
+				{Key: "$inc", Value: bson.D{{Key: "outboxN", Value: -1}}},
+			})
+		if err != nil {
+			return err
+		}
+		r.log.Debug("event published", "subject", e.Subject, "msg_id", id)
+	}
+	return nil
+}

@@ -1,0 +1,88 @@
+// Package server runs a service's HTTP server with health and readiness
+// probes and shuts it down gracefully when its context ends (SIGTERM).
+package server
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+
+	"ticketing.dev/common/httpx"
+)
+
+// Check reports whether a dependency is reachable.
+type Check func(ctx context.Context) error
+
+// Health mounts GET /healthz (the process is alive) and GET /readyz (every
+// check passes within two seconds; otherwise 503 naming the failing ones).
+func Health(r chi.Router, log *slog.Logger, checks map[string]Check) {
+	r.Get("/healthz", func(w http.ResponseWriter, _ *http.Request) {
+		httpx.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	r.Get("/readyz", func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+		defer cancel()
+		failed := map[string]string{}
+		for name, check := range checks {
+			if err := check(ctx); err != nil {
+				failed[name] = err.Error()
+			}
+		}
+		if len(failed) > 0 {
+			log.WarnContext(r.Context(), "not ready", "failed", failed)
+			httpx.WriteJSON(w, http.StatusServiceUnavailable, map[string]any{"status": "unavailable", "failed": failed})
+			return
+		}
+		httpx.WriteJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+	})
+}
+
+// ShutdownTimeout bounds how long in-flight requests may take after SIGTERM.
+const ShutdownTimeout = 15 * time.Second
+
+// Run serves h on addr until ctx ends, then stops accepting connections and
+// waits for in-flight requests.
+func Run(ctx context.Context, log *slog.Logger, addr string, h http.Handler) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return err
+	}
+	return Serve(ctx, log, ln, h)
+}
+
+// Serve is Run on an existing listener.
+func Serve(ctx context.Context, log *slog.Logger, ln net.Listener, h http.Handler) error {
+	srv := &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       15 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       60 * time.Second,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	errc := make(chan error, 1)
+	go func() {
+		log.Info("http server listening", "addr", ln.Addr().String())
+		errc <- srv.Serve(ln)
+	}()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	log.Info("http server shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), ShutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		return err
+	}
+	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}

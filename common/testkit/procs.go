@@ -1,0 +1,113 @@
+package testkit
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// FreePort returns a TCP port that was free a moment ago.
+func FreePort(t testing.TB) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// startProcess runs a helper server that dies with the test binary.
+func startProcess(t testing.TB, name string, args ...string) *exec.Cmd {
+	t.Helper()
+	cmd := exec.Command(name, args...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start %s: %v", name, err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+	})
+	return cmd
+}
+
+// RedisURL returns REDIS_URL when set; otherwise it starts the machine's
+// redis-server on a free port for this test. Tests must still keep their
+// keys apart (RandomName) since REDIS_URL may be shared.
+func RedisURL(t testing.TB) string {
+	t.Helper()
+	if url := os.Getenv("REDIS_URL"); url != "" {
+		return url
+	}
+	bin, err := exec.LookPath("redis-server")
+	if err != nil {
+		t.Fatal("Redis is needed: set REDIS_URL=redis://host:port, or install redis-server " +
+			"(apt-get install redis-server) so the tests can start one")
+	}
+	port := FreePort(t)
+	startProcess(t, bin, "--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+		"--dir", t.TempDir())
+	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	if err := waitTCP(addr, 10*time.Second); err != nil {
+		t.Fatalf("redis-server did not start: %v", err)
+	}
+	return "redis://" + addr
+}
+
+var (
+	stripeOnce sync.Once
+	stripeURL  string
+	stripeErr  error
+)
+
+// StripeMockURL returns STRIPE_API_BASE when set; otherwise it starts
+// stripe-mock (from PATH or $(go env GOPATH)/bin) once for the test binary.
+func StripeMockURL(t testing.TB) string {
+	t.Helper()
+	if url := os.Getenv("STRIPE_API_BASE"); url != "" {
+		return url
+	}
+	stripeOnce.Do(func() {
+		bin, err := exec.LookPath("stripe-mock")
+		if err != nil {
+			home, _ := os.UserHomeDir()
+			gopath := os.Getenv("GOPATH")
+			if gopath == "" {
+				gopath = filepath.Join(home, "go")
+			}
+			bin = filepath.Join(gopath, "bin", "stripe-mock")
+			if _, err := os.Stat(bin); err != nil {
+				stripeErr = fmt.Errorf("stripe-mock is needed: go install github.com/stripe/stripe-mock@v0.203.0, " +
+					"or set STRIPE_API_BASE to a running one")
+				return
+			}
+		}
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			stripeErr = err
+			return
+		}
+		addr := ln.Addr().String()
+		_ = ln.Close()
+		cmd := exec.Command(bin, "-http-addr", addr)
+		cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Setpgid: true}
+		if stripeErr = cmd.Start(); stripeErr != nil {
+			return
+		}
+		if stripeErr = waitTCP(addr, 30*time.Second); stripeErr == nil {
+			stripeURL = "http://" + addr
+		}
+	})
+	if stripeErr != nil {
+		t.Fatal(stripeErr)
+	}
+	return stripeURL
+}

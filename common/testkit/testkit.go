@@ -1,0 +1,62 @@
+// Package testkit starts the real dependencies tests need, each isolated per
+// test: an in-process NATS JetStream on a random port, a MongoDB-wire store
+// (MONGO_URL, or an embedded FerretDB), Redis (REDIS_URL, or a redis-server
+// started on a free port) and stripe-mock.
+package testkit
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"os"
+	"testing"
+	"time"
+
+	"ticketing.dev/common/session"
+)
+
+// Logger writes to the test's output, at LOG_LEVEL=debug when asked,
+// warnings and errors otherwise.
+func Logger(t testing.TB) *slog.Logger {
+	level := slog.LevelWarn
+	if os.Getenv("LOG_LEVEL") == "debug" {
+		level = slog.LevelDebug
+	}
+	return slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: level}))
+}
+
+// Context returns a context that ends with the test.
+func Context(t testing.TB) context.Context {
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// Eventually polls cond every 10 ms until it holds or timeout passes.
+func Eventually(t testing.TB, timeout time.Duration, cond func() bool, format string, args ...any) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("condition not met within %s: "+format, append([]any{timeout}, args...)...)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// JWTKey is the signing key tests use.
+const JWTKey = "test-jwt-key"
+
+// Keys returns session keys for JWTKey.
+func Keys() *session.Keys { return session.NewKeys(JWTKey) }
+
+// SessionCookie returns a valid session cookie for a user, minted the way any
+// holder of JWT_KEY may (the contract allows it).
+func SessionCookie(t testing.TB, userID, email string) *http.Cookie {
+	t.Helper()
+	token, err := Keys().Mint(userID, email, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return session.Cookie(token, false)
+}
