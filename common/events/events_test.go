@@ -213,4 +213,3 @@ func TestListenersOnOneDurableShareMessages(t *testing.T) {
 		t.Fatalf("work not shared: %v", perListener)
 	}
 }
-

@@ -1,0 +1,149 @@
+package outbox_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+
+	"ticketing.dev/common/events"
+	"ticketing.dev/common/outbox"
+	"ticketing.dev/common/testkit"
+)
+
+type doc struct {
+	ID            bson.ObjectID `bson:"_id"`
+	Title         string        `bson:"title"`
+	Version       int64         `bson:"version"`
+	outbox.Fields `bson:",inline"`
+}
+
+func ticketEvent(t *testing.T, id bson.ObjectID, version int64, title string) outbox.Event {
+	t.Helper()
+	e, err := outbox.New(events.TicketUpdated, outbox.ID("ticket.updated", id.Hex(), version), version,
+		events.TicketUpdatedData{ID: id.Hex(), Version: version, Title: title})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+// A writer that crashed after its write left events in the document; a new
+// relay (as after a restart) publishes them in order and clears them.
+func TestRelayPublishesWhatACrashedWriterLeft(t *testing.T) {
+	ctx := testkit.Context(t)
+	db := testkit.Mongo(t)
+	n := testkit.StartNATS(t)
+	coll := db.Collection("tickets")
+	rec := testkit.Record(t, n.JS, events.TicketUpdated)
+
+	id := bson.NewObjectID()
+	d := doc{ID: id, Title: "a", Version: 0}
+	d.Add(ticketEvent(t, id, 0, "a"))
+	if _, err := coll.InsertOne(ctx, d); err != nil {
+		t.Fatal(err)
+	}
+	// two more changes, each with its event, by single-document updates
+	for v := int64(1); v <= 2; v++ {
+		title := string(rune('a' + v))
+		upd := outbox.Update(bson.D{
+			{Key: "$set", Value: bson.D{{Key: "title", Value: title}}},
+			{Key: "$inc", Value: bson.D{{Key: "version", Value: 1}}},
+		}, ticketEvent(t, id, v, title))
+		res, err := coll.UpdateOne(ctx, bson.D{{Key: "_id", Value: id}, {Key: "version", Value: v - 1}}, upd)
+		if err != nil || res.ModifiedCount != 1 {
+			t.Fatalf("update v%d: %v %+v", v, err, res)
+		}
+	}
+	var stored doc
+	if err := coll.FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Decode(&stored); err != nil {
+		t.Fatal(err)
+	}
+	if stored.OutboxN != 3 || len(stored.Outbox) != 3 {
+		t.Fatalf("pending = %d/%d, want 3", stored.OutboxN, len(stored.Outbox))
+	}
+
+	relay := outbox.NewRelay(coll, events.NewPublisher(n.JS), testkit.Logger(t), time.Hour)
+	if err := relay.EnsureIndex(ctx); err != nil {
+		t.Fatal(err)
+	}
+	go relay.Run(ctx) // its first sweep finds the leftovers
+
+	got := rec.WaitFor(t, 3, 5*time.Second)
+	for i, m := range got {
+		if m.Data.Version != int64(i) {
+			t.Fatalf("event %d has version %d: out of order", i, m.Data.Version)
+		}
+	}
+	testkit.Eventually(t, 5*time.Second, func() bool {
+		var after doc
+		_ = coll.FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Decode(&after)
+		return after.OutboxN == 0 && len(after.Outbox) == 0
+	}, "outbox not cleared")
+
+	// publishing again (a second relay, a replay) adds nothing: same ids dedupe
+	if err := relay.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if all := rec.Quiet(200 * time.Millisecond); len(all) != 3 {
+		t.Fatalf("%d events after flush, want 3", len(all))
+	}
+}
+
+func TestRelayNotifyPublishesPromptly(t *testing.T) {
+	ctx := testkit.Context(t)
+	db := testkit.Mongo(t)
+	n := testkit.StartNATS(t)
+	coll := db.Collection("tickets")
+	rec := testkit.Record(t, n.JS, events.TicketUpdated)
+	relay := outbox.NewRelay(coll, events.NewPublisher(n.JS), testkit.Logger(t), time.Hour)
+	go relay.Run(ctx)
+
+	id := bson.NewObjectID()
+	d := doc{ID: id, Title: "x"}
+	d.Add(ticketEvent(t, id, 0, "x"))
+	if _, err := coll.InsertOne(ctx, d); err != nil {
+		t.Fatal(err)
+	}
+	relay.Notify(id)
+	got := rec.WaitFor(t, 1, 5*time.Second)
+	if got[0].Data.ID != id.Hex() || got[0].ID != outbox.ID("ticket.updated", id.Hex(), 0) {
+		t.Fatalf("got %+v", got[0])
+	}
+}
+
+// While NATS is down the events stay in the document; once it is back the
+// relay delivers them.
+func TestRelayRetriesUntilConfirmed(t *testing.T) {
+	ctx := testkit.Context(t)
+	db := testkit.Mongo(t)
+	n := testkit.StartNATS(t)
+	coll := db.Collection("tickets")
+
+	id := bson.NewObjectID()
+	d := doc{ID: id}
+	d.Add(ticketEvent(t, id, 0, "x"))
+	if _, err := coll.InsertOne(ctx, d); err != nil {
+		t.Fatal(err)
+	}
+	// a publisher whose stream does not exist cannot get a confirmation
+	if err := n.JS.DeleteStream(ctx, events.StreamName); err != nil {
+		t.Fatal(err)
+	}
+	relay := outbox.NewRelay(coll, events.NewPublisher(n.JS), testkit.Logger(t), 50*time.Millisecond)
+	if err := relay.Flush(ctx); err == nil {
+		t.Fatal("flush succeeded without a stream to confirm it")
+	}
+	var still doc
+	_ = coll.FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Decode(&still)
+	if still.OutboxN != 1 {
+		t.Fatalf("event dropped after failed publish: pending %d", still.OutboxN)
+	}
+	if err := events.EnsureStream(context.Background(), n.JS); err != nil {
+		t.Fatal(err)
+	}
+	rec := testkit.Record(t, n.JS, events.TicketUpdated)
+	go relay.Run(ctx)
+	rec.WaitFor(t, 1, 5*time.Second)
+}
