@@ -210,17 +210,17 @@ describe(`ticketing client at ${BASE_URL}`, () => {
     assert.match(await seller.getByTestId('ticket-price').innerText(), /\$45\.25/);
 
     const { page: buyer } = await newUser(browser, 'buyer');
-    // Orders learns about the edit through ticket.updated; wait until it shows the new title.
     const orderId = await purchase(buyer, edited);
-    await buyer.getByRole('heading', { name: `Order for ${edited}` }).waitFor();
+    await buyer.getByTestId('countdown').waitFor();
 
-    // While reserved, the owner is not offered the edit form.
+    // While reserved, the owner is not offered the edit form. The order must still be
+    // open afterwards to be cancelled, so this wait is bounded by half the window.
     await eventually(
       async () => {
         await seller.goto(ticketPath);
         return (await seller.getByText('This ticket is reserved.').count()) > 0;
       },
-      { what: 'the ticket to show as reserved' },
+      { timeoutMs: (EXPIRATION_SECONDS * 1000) / 2, what: 'the ticket to show as reserved' },
     );
     assert.equal(await seller.getByRole('link', { name: 'Edit' }).count(), 0);
 
