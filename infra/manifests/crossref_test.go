@@ -1,0 +1,369 @@
+package manifests
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+)
+
+func TestEveryServiceSelectsAWorkload(t *testing.T) {
+	objs := baseObjects(t)
+	ws := workloads(objs)
+	for _, name := range sortedKeys(services(objs)) {
+		svc := services(objs)[name]
+		t.Run(name, func(t *testing.T) {
+			w := serviceFor(t, svc, ws)
+			if !selects(w.Selector, w.Template.Labels) {
+				t.Errorf("%s %s: its selector %v does not match its own pod labels", w.Kind, w.Name, w.Selector)
+			}
+			if svc.Spec.Type != "" && svc.Spec.Type != corev1.ServiceTypeClusterIP {
+				t.Errorf("type %s, want ClusterIP", svc.Spec.Type)
+			}
+			for _, p := range svc.Spec.Ports {
+				target := p.TargetPort
+				if target.Type == intstr.Int && target.IntVal == 0 {
+					target = intstr.FromInt32(p.Port)
+				}
+				if _, ok := containerPort(w.Template.Spec, target); !ok {
+					t.Errorf("port %d: targetPort %s is no container port of %s %s", p.Port, target.String(), w.Kind, w.Name)
+				}
+			}
+		})
+	}
+}
+
+// Every workload is reachable through a Service of its own name-srv (the
+// original layout's naming), and the API services listen on port 3000.
+func TestServiceNamesAndPorts(t *testing.T) {
+	svcs := services(baseObjects(t))
+	tests := []struct {
+		service string
+		port    int32
+	}{
+		{"auth-srv", 3000}, {"tickets-srv", 3000}, {"orders-srv", 3000}, {"payments-srv", 3000},
+		{"expiration-srv", 3000}, {"client-srv", 3000},
+		{"auth-mongo-srv", 27017}, {"tickets-mongo-srv", 27017}, {"orders-mongo-srv", 27017},
+		{"payments-mongo-srv", 27017}, {"expiration-redis-srv", 6379}, {"nats-srv", 4222},
+	}
+	for _, tt := range tests {
+		svc, ok := svcs[tt.service]
+		if !ok {
+			t.Errorf("no Service %s", tt.service)
+			continue
+		}
+		if !slices.ContainsFunc(svc.Spec.Ports, func(p corev1.ServicePort) bool { return p.Port == tt.port }) {
+			t.Errorf("Service %s does not expose port %d", tt.service, tt.port)
+		}
+	}
+}
+
+// The connection strings in the Deployments name Services and ports that
+// exist: a typo in a host name would only show as a crash loop in a cluster.
+func TestConnectionURLsNameServices(t *testing.T) {
+	objs := baseObjects(t)
+	svcs := services(objs)
+	url := regexp.MustCompile(`^(mongodb|nats|redis|http)://([a-z0-9.-]+):(\d+)`)
+	for _, w := range workloads(objs) {
+		for _, c := range w.Template.Spec.Containers {
+			for _, e := range c.Env {
+				m := url.FindStringSubmatch(e.Value)
+				if m == nil || strings.Contains(m[2], ".") { // a dotted host is outside this kustomization
+					continue
+				}
+				svc, ok := svcs[m[2]]
+				if !ok {
+					t.Errorf("%s %s: %s=%s names no Service", w.Kind, w.Name, e.Name, e.Value)
+					continue
+				}
+				if !slices.ContainsFunc(svc.Spec.Ports, func(p corev1.ServicePort) bool { return fmt.Sprint(p.Port) == m[3] }) {
+					t.Errorf("%s %s: %s=%s: Service %s has no port %s", w.Kind, w.Name, e.Name, e.Value, m[2], m[3])
+				}
+			}
+		}
+	}
+}
+
+// route is one Ingress rule as a gateway sees it.
+type route struct {
+	Path, Service string
+	Port          int32
+}
+
+func TestIngressRoutesToExistingServices(t *testing.T) {
+	objs := baseObjects(t)
+	svcs := services(objs)
+	ings := ingresses(objs)
+	if len(ings) != 1 {
+		t.Fatalf("%d Ingresses, want 1", len(ings))
+	}
+	ing := ings[0]
+	if ing.Spec.IngressClassName == nil || *ing.Spec.IngressClassName == "" {
+		t.Error("no ingressClassName")
+	}
+	if ing.Spec.DefaultBackend != nil || len(ing.Spec.TLS) != 0 {
+		t.Error("defaultBackend and tls are not part of the routing contract the gateway implements")
+	}
+	for key := range ing.Annotations {
+		// Rewrites and regular expressions would route differently in the
+		// gateway of `make up`, which implements plain Prefix rules only.
+		if strings.Contains(key, "rewrite") || strings.Contains(key, "regex") {
+			t.Errorf("annotation %s changes routing beyond plain Prefix rules", key)
+		}
+	}
+	if len(ing.Spec.Rules) != 1 || ing.Spec.Rules[0].Host != "ticketing.dev" {
+		t.Fatalf("want one rule for host ticketing.dev, got %+v", ing.Spec.Rules)
+	}
+	var got []route
+	for _, p := range ing.Spec.Rules[0].HTTP.Paths {
+		if p.PathType == nil || *p.PathType != networkingv1.PathTypePrefix {
+			t.Errorf("path %s: pathType must be Prefix", p.Path)
+		}
+		b := p.Backend.Service
+		if b == nil {
+			t.Errorf("path %s: no service backend", p.Path)
+			continue
+		}
+		svc, ok := svcs[b.Name]
+		if !ok {
+			t.Errorf("path %s: no Service %s", p.Path, b.Name)
+			continue
+		}
+		if !slices.ContainsFunc(svc.Spec.Ports, func(sp corev1.ServicePort) bool {
+			return (b.Port.Name != "" && sp.Name == b.Port.Name) || (b.Port.Number != 0 && sp.Port == b.Port.Number)
+		}) {
+			t.Errorf("path %s: Service %s has no port %+v", p.Path, b.Name, b.Port)
+		}
+		got = append(got, route{p.Path, b.Name, b.Port.Number})
+	}
+	// Contract §6: the routing table.
+	want := []route{
+		{"/api/users", "auth-srv", 3000},
+		{"/api/tickets", "tickets-srv", 3000},
+		{"/api/orders", "orders-srv", 3000},
+		{"/api/payments", "payments-srv", 3000},
+		{"/", "client-srv", 3000},
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("routes = %v, want %v", got, want)
+	}
+}
+
+// Probes of the Go services use the paths the services serve (contract §1,
+// Health), on their HTTP port; liveness never depends on the store.
+func TestServiceProbesUseServedPaths(t *testing.T) {
+	objs := baseObjects(t)
+	for _, svc := range goServices {
+		t.Run(svc, func(t *testing.T) {
+			d := deploymentByImage(t, objs, "ticketing/"+svc)
+			pod := d.Spec.Template.Spec
+			for _, c := range pod.Containers {
+				probes := map[string]*corev1.Probe{"liveness": c.LivenessProbe, "readiness": c.ReadinessProbe}
+				wantPath := map[string]string{"liveness": "/healthz", "readiness": "/readyz"}
+				for kind, p := range probes {
+					if p == nil || p.HTTPGet == nil {
+						t.Errorf("%s: no HTTP %s probe", c.Name, kind)
+						continue
+					}
+					if !servedProbePaths[p.HTTPGet.Path] {
+						t.Errorf("%s: %s probe path %s is not served", c.Name, kind, p.HTTPGet.Path)
+					}
+					if p.HTTPGet.Path != wantPath[kind] {
+						t.Errorf("%s: %s probe on %s, want %s", c.Name, kind, p.HTTPGet.Path, wantPath[kind])
+					}
+					if port, ok := containerPort(pod, p.HTTPGet.Port); !ok || port != 3000 {
+						t.Errorf("%s: %s probe port %s is not container port 3000", c.Name, kind, p.HTTPGet.Port.String())
+					}
+				}
+			}
+		})
+	}
+}
+
+// Every Secret key a workload reads is documented with the command that
+// creates it, so a fresh cluster gets exactly the keys the pods look up.
+func TestSecretKeysAreDocumented(t *testing.T) {
+	readme := readFile(t, filepath.Join(repoRoot(t), "infra", "README.md"))
+	refs := map[string]bool{}
+	for _, w := range workloads(baseObjects(t)) {
+		for _, c := range w.Template.Spec.Containers {
+			for _, e := range c.Env {
+				if r := e.ValueFrom; r != nil && r.SecretKeyRef != nil {
+					refs[r.SecretKeyRef.Name+"/"+r.SecretKeyRef.Key] = true
+				}
+			}
+		}
+	}
+	if len(refs) == 0 {
+		t.Fatal("no secretKeyRef found: JWT_KEY and STRIPE_KEY must come from Secrets")
+	}
+	for _, ref := range sortedKeys(refs) {
+		name, key, _ := strings.Cut(ref, "/")
+		cmd := regexp.MustCompile(`kubectl create secret generic ` + regexp.QuoteMeta(name) + `\b[^\n]*--from-literal=` + regexp.QuoteMeta(key) + `=`)
+		if !cmd.MatchString(readme) {
+			t.Errorf("infra/README.md has no `kubectl create secret generic %s ... --from-literal=%s=...`", name, key)
+		}
+	}
+	for _, want := range []string{"jwt-secret/JWT_KEY", "stripe-secret/STRIPE_KEY"} {
+		if !refs[want] {
+			t.Errorf("no workload reads %s (contract §6)", want)
+		}
+	}
+}
+
+func TestWorkloadsAreHardened(t *testing.T) {
+	objs := baseObjects(t)
+	accounts := map[string]*corev1.ServiceAccount{}
+	for _, o := range objs {
+		if sa, ok := o.Obj.(*corev1.ServiceAccount); ok {
+			accounts[o.Source+"/"+sa.Name] = sa
+		}
+	}
+	for _, w := range workloads(objs) {
+		t.Run(w.Kind+"/"+w.Name, func(t *testing.T) {
+			pod := w.Template.Spec
+			checkLabels(t, "workload", w.Labels)
+			checkLabels(t, "pod template", w.Template.Labels)
+			sa, ok := accounts[w.Source+"/"+pod.ServiceAccountName]
+			if !ok {
+				t.Errorf("serviceAccountName %q is not a ServiceAccount of %s", pod.ServiceAccountName, w.Source)
+			} else if sa.AutomountServiceAccountToken == nil || *sa.AutomountServiceAccountToken {
+				t.Errorf("ServiceAccount %s mounts an API token nobody uses", sa.Name)
+			}
+			if pod.AutomountServiceAccountToken == nil || *pod.AutomountServiceAccountToken {
+				t.Error("pod mounts an API token nobody uses")
+			}
+			psc := pod.SecurityContext
+			if psc == nil || psc.RunAsNonRoot == nil || !*psc.RunAsNonRoot {
+				t.Error("pod securityContext.runAsNonRoot is not true")
+			}
+			if psc == nil || psc.RunAsUser == nil || *psc.RunAsUser == 0 {
+				t.Error("pod securityContext.runAsUser is not a non-zero number")
+			}
+			if psc == nil || psc.SeccompProfile == nil || psc.SeccompProfile.Type != corev1.SeccompProfileTypeRuntimeDefault {
+				t.Error("pod seccompProfile is not RuntimeDefault")
+			}
+			volumes := map[string]bool{}
+			for _, v := range pod.Volumes {
+				volumes[v.Name] = true
+			}
+			for _, c := range w.ClaimTemplates {
+				volumes[c.Name] = true
+			}
+			for _, c := range pod.Containers {
+				checkContainer(t, c, volumes)
+			}
+		})
+	}
+}
+
+func checkLabels(t *testing.T, what string, labels map[string]string) {
+	t.Helper()
+	for _, key := range []string{"app.kubernetes.io/name", "app.kubernetes.io/component"} {
+		if labels[key] == "" {
+			t.Errorf("%s: no label %s", what, key)
+		}
+	}
+	if labels["app.kubernetes.io/part-of"] != "ticketing" {
+		t.Errorf("%s: label app.kubernetes.io/part-of is not ticketing", what)
+	}
+}
+
+func checkContainer(t *testing.T, c corev1.Container, volumes map[string]bool) {
+	t.Helper()
+	for _, res := range []corev1.ResourceName{corev1.ResourceCPU, corev1.ResourceMemory} {
+		if _, ok := c.Resources.Requests[res]; !ok {
+			t.Errorf("%s: no %s request", c.Name, res)
+		}
+		if _, ok := c.Resources.Limits[res]; !ok {
+			t.Errorf("%s: no %s limit", c.Name, res)
+		}
+	}
+	if c.LivenessProbe == nil || c.ReadinessProbe == nil {
+		t.Errorf("%s: needs liveness and readiness probes", c.Name)
+	}
+	sc := c.SecurityContext
+	if sc == nil {
+		t.Fatalf("%s: no securityContext", c.Name)
+	}
+	if sc.AllowPrivilegeEscalation == nil || *sc.AllowPrivilegeEscalation {
+		t.Errorf("%s: allowPrivilegeEscalation is not false", c.Name)
+	}
+	if sc.ReadOnlyRootFilesystem == nil || !*sc.ReadOnlyRootFilesystem {
+		t.Errorf("%s: readOnlyRootFilesystem is not true", c.Name)
+	}
+	if sc.Capabilities == nil || !slices.Equal(sc.Capabilities.Drop, []corev1.Capability{"ALL"}) || len(sc.Capabilities.Add) != 0 {
+		t.Errorf("%s: capabilities must drop ALL and add none", c.Name)
+	}
+	if sc.Privileged != nil && *sc.Privileged {
+		t.Errorf("%s: privileged", c.Name)
+	}
+	for _, m := range c.VolumeMounts {
+		if !volumes[m.Name] {
+			t.Errorf("%s: volumeMount %s has no volume or claim template", c.Name, m.Name)
+		}
+	}
+	if c.Image == "" || (!strings.HasPrefix(c.Image, "ticketing/") && !strings.Contains(c.Image, ":")) {
+		t.Errorf("%s: third-party image %q must name a tag", c.Name, c.Image)
+	}
+}
+
+// The stores keep their data on persistent volumes.
+func TestStatefulStoresUsePersistentVolumes(t *testing.T) {
+	dataPath := map[string]string{"mongo": "/data/db", "redis": "/data", "nats": "/data"}
+	var seen int
+	for _, w := range workloads(baseObjects(t)) {
+		if w.Kind != "StatefulSet" {
+			continue
+		}
+		seen++
+		if len(w.ClaimTemplates) == 0 {
+			t.Errorf("StatefulSet %s has no volumeClaimTemplates", w.Name)
+			continue
+		}
+		claim := w.ClaimTemplates[0].Name
+		c := w.Template.Spec.Containers[0]
+		if !slices.ContainsFunc(c.VolumeMounts, func(m corev1.VolumeMount) bool {
+			return m.Name == claim && m.MountPath == dataPath[c.Name]
+		}) {
+			t.Errorf("StatefulSet %s: container %s does not mount claim %s at %s", w.Name, c.Name, claim, dataPath[c.Name])
+		}
+	}
+	if seen != 6 { // four MongoDBs, Redis, NATS
+		t.Errorf("%d StatefulSets, want 6", seen)
+	}
+}
+
+func TestDockerfilesBuildStaticNonRootImages(t *testing.T) {
+	root := repoRoot(t)
+	for _, svc := range goServices {
+		t.Run(svc, func(t *testing.T) {
+			df := readFile(t, filepath.Join(root, svc, "Dockerfile"))
+			for _, want := range []string{
+				"CGO_ENABLED=0",
+				"go build -ldflags=\"-s -w\" -o /out/" + svc + " ./" + svc,
+				"COPY common/ common/",
+				"COPY " + svc + "/ " + svc + "/",
+				"./common|./" + svc + ")",
+				"FROM gcr.io/distroless/static-debian12:nonroot",
+				"USER 65532:65532",
+				"EXPOSE 3000",
+				`ENTRYPOINT ["/` + svc + `"]`,
+			} {
+				if !strings.Contains(df, want) {
+					t.Errorf("%s/Dockerfile lacks %q", svc, want)
+				}
+			}
+		})
+	}
+	if _, err := os.Stat(filepath.Join(root, ".dockerignore")); err != nil {
+		t.Error(err)
+	}
+}
