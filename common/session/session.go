@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -109,11 +110,11 @@ func DecodeCookie(value string) (string, error) {
 // name). Any problem means anonymous: ok is false.
 func (k *Keys) FromRequest(r *http.Request) (User, bool) {
 	for _, name := range []string{CookieName, LegacyCookieName} {
-		c, err := r.Cookie(name)
-		if err != nil {
+		value, ok := cookieValue(r, name)
+		if !ok {
 			continue
 		}
-		token, err := DecodeCookie(c.Value)
+		token, err := DecodeCookie(value)
 		if err != nil {
 			continue
 		}
@@ -122,6 +123,20 @@ func (k *Keys) FromRequest(r *http.Request) (User, bool) {
 		}
 	}
 	return User{}, false
+}
+
+// cookieValue reads a cookie by name from the Cookie headers. net/http's
+// parser drops names with ':' (the legacy "express:sess"), so parse by hand.
+func cookieValue(r *http.Request, name string) (string, bool) {
+	for _, line := range r.Header.Values("Cookie") {
+		for part := range strings.SplitSeq(line, ";") {
+			k, v, ok := strings.Cut(strings.TrimSpace(part), "=")
+			if ok && k == name {
+				return strings.Trim(v, `"`), true
+			}
+		}
+	}
+	return "", false
 }
 
 // Cookie is the Set-Cookie for a token.

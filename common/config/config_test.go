@@ -1,0 +1,43 @@
+package config_test
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"ticketing.dev/common/config"
+)
+
+func TestReader(t *testing.T) {
+	env := map[string]string{
+		"PORT": "4000", "WINDOW": "10s", "BAD_WINDOW": "soon", "SECURE": "false",
+		"JWT_KEY": "s3cret", "MONGO_URI": "mongodb://user:pw@host:27017/db",
+	}
+	r := config.New(func(k string) (string, bool) { v, ok := env[k]; return v, ok })
+	if got := r.Int("PORT", 3000, 1, 65535); got != 4000 {
+		t.Errorf("PORT = %d", got)
+	}
+	if got := r.Duration("WINDOW", time.Minute); got != 10*time.Second {
+		t.Errorf("WINDOW = %s", got)
+	}
+	if got := r.Bool("SECURE", true); got {
+		t.Error("SECURE should be false")
+	}
+	r.Secret("JWT_KEY")
+	r.Required("MONGO_URI")
+	r.Required("NATS_URL")
+	r.Duration("BAD_WINDOW", time.Minute)
+	err := r.Err()
+	if err == nil {
+		t.Fatal("no error for missing NATS_URL and bad BAD_WINDOW")
+	}
+	for _, want := range []string{"NATS_URL is required", "BAD_WINDOW must be a positive duration"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q lacks %q", err, want)
+		}
+	}
+	d := r.Describe()
+	if d["JWT_KEY"] != "***" || strings.Contains(d["MONGO_URI"], "pw") || d["NATS_URL"] != "(default)" {
+		t.Errorf("describe leaks or misreports: %v", d)
+	}
+}

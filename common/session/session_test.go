@@ -1,0 +1,106 @@
+package session_test
+
+import (
+	"encoding/base64"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+
+	"ticketing.dev/common/session"
+)
+
+func TestMintVerifyRoundTrip(t *testing.T) {
+	keys := session.NewKeys("secret")
+	token, err := keys.Mint("64b000000000000000000001", "a@b.co", time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, err := keys.Verify(token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u.ID != "64b000000000000000000001" || u.Email != "a@b.co" || u.ExpiresAt-u.IssuedAt != 3600 {
+		t.Fatalf("got %+v", u)
+	}
+}
+
+func sign(t *testing.T, method jwt.SigningMethod, key any, claims jwt.MapClaims) string {
+	t.Helper()
+	s, err := jwt.NewWithClaims(method, claims).SignedString(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func TestVerifyRejects(t *testing.T) {
+	keys := session.NewKeys("secret")
+	now := time.Now()
+	valid := jwt.MapClaims{"id": "u1", "email": "a@b.co", "iat": now.Unix(), "exp": now.Add(time.Hour).Unix()}
+	good, _ := keys.Mint("u1", "a@b.co", time.Hour)
+	parts := strings.Split(good, ".")
+	tampered := parts[0] + "." + base64.RawURLEncoding.EncodeToString([]byte(`{"id":"admin","email":"x@y.z","exp":9999999999}`)) + "." + parts[2]
+
+	tests := []struct {
+		name  string
+		token string
+	}{
+		{"tampered payload", tampered},
+		{"wrong key", sign(t, jwt.SigningMethodHS256, []byte("other"), valid)},
+		{"expired", sign(t, jwt.SigningMethodHS256, []byte("secret"), jwt.MapClaims{"id": "u1", "email": "a@b.co", "exp": now.Add(-time.Minute).Unix()})},
+		{"no expiry", sign(t, jwt.SigningMethodHS256, []byte("secret"), jwt.MapClaims{"id": "u1", "email": "a@b.co"})},
+		{"alg none", sign(t, jwt.SigningMethodNone, jwt.UnsafeAllowNoneSignatureType, valid)},
+		{"HS512 with the right key", sign(t, jwt.SigningMethodHS512, []byte("secret"), valid)},
+		{"missing id", sign(t, jwt.SigningMethodHS256, []byte("secret"), jwt.MapClaims{"email": "a@b.co", "exp": now.Add(time.Hour).Unix()})},
+		{"garbage", "not-a-jwt"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if u, err := keys.Verify(tt.token); err == nil {
+				t.Fatalf("accepted: %+v", u)
+			}
+		})
+	}
+}
+
+func TestCookieFormatAndRequest(t *testing.T) {
+	keys := session.NewKeys("secret")
+	token, _ := keys.Mint("u1", "a@b.co", time.Hour)
+	c := session.Cookie(token, true)
+	raw, err := base64.StdEncoding.DecodeString(c.Value)
+	if err != nil || string(raw) != `{"jwt":"`+token+`"}` {
+		t.Fatalf("cookie value %q decodes to %q (%v)", c.Value, raw, err)
+	}
+	if c.Name != "session" || c.Path != "/" || !c.HttpOnly || !c.Secure || c.SameSite != http.SameSiteLaxMode {
+		t.Fatalf("attributes: %+v", c)
+	}
+	if !strings.Contains(session.ClearCookie(false).String(), "Max-Age=0") {
+		t.Fatalf("clear cookie does not expire: %s", session.ClearCookie(false))
+	}
+
+	tests := []struct {
+		name   string
+		cookie *http.Cookie
+		wantOK bool
+	}{
+		{"session cookie", &http.Cookie{Name: "session", Value: c.Value}, true},
+		{"legacy express:sess", &http.Cookie{Name: "express:sess", Value: c.Value}, true},
+		{"not base64", &http.Cookie{Name: "session", Value: "%%%"}, false},
+		{"no jwt inside", &http.Cookie{Name: "session", Value: base64.StdEncoding.EncodeToString([]byte(`{}`))}, false},
+		{"other cookie", &http.Cookie{Name: "other", Value: c.Value}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := httptest.NewRequest("GET", "/", nil)
+			r.AddCookie(tt.cookie)
+			u, ok := keys.FromRequest(r)
+			if ok != tt.wantOK || (ok && u.ID != "u1") {
+				t.Fatalf("ok=%v user=%+v", ok, u)
+			}
+		})
+	}
+}
