@@ -1,0 +1,99 @@
+package ratelimit
+
+import (
+	"sync"
+	"testing"
+	"time"
+)
+
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *clock) advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+func TestLimiter(t *testing.T) {
+	t.Parallel()
+	c := &clock{t: time.Unix(1_700_000_000, 0)}
+	l := newLimiter(10, c.now)
+
+	for i := range 10 {
+		if d := l.Allow("a@b.c"); d != 0 {
+			t.Fatalf("attempt %d refused (retry after %s), want allowed", i+1, d)
+		}
+	}
+	d := l.Allow("a@b.c")
+	if d <= 0 || d > 6*time.Second {
+		t.Fatalf("11th attempt: retry after %s, want in (0, 6s]", d)
+	}
+	if d := l.Allow("other@b.c"); d != 0 {
+		t.Fatalf("another key is limited too (retry after %s)", d)
+	}
+	// Refused attempts are not counted: after the announced wait, one more goes through.
+	for range 5 {
+		l.Allow("a@b.c")
+	}
+	c.advance(6 * time.Second)
+	if d := l.Allow("a@b.c"); d != 0 {
+		t.Fatalf("after the wait: refused (retry after %s)", d)
+	}
+	if d := l.Allow("a@b.c"); d == 0 {
+		t.Fatal("only one token refills in 6 s, but two attempts went through")
+	}
+}
+
+func TestLimiterForgetsIdleKeys(t *testing.T) {
+	t.Parallel()
+	c := &clock{t: time.Unix(1_700_000_000, 0)}
+	l := newLimiter(60, c.now)
+	for _, key := range []string{"a", "b", "c"} {
+		l.Allow(key)
+	}
+	if n := l.Len(); n != 3 {
+		t.Fatalf("Len = %d, want 3", n)
+	}
+	c.advance(30 * time.Second)
+	l.Allow("d")
+	if n := l.Len(); n != 4 {
+		t.Fatalf("keys swept before a full refill period: Len = %d, want 4", n)
+	}
+	c.advance(31 * time.Second)
+	l.Allow("e")
+	// At one token a second, a, b, c and d have all refilled and are forgotten.
+	if n := l.Len(); n != 1 {
+		t.Fatalf("after a minute: Len = %d, want 1 (only e)", n)
+	}
+}
+
+func TestLimiterIsSafeForConcurrentUse(t *testing.T) {
+	t.Parallel()
+	l := PerMinute(100)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	allowed := 0
+	for range 200 {
+		wg.Go(func() {
+			if l.Allow("k") == 0 {
+				mu.Lock()
+				allowed++
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	// The bucket may refill a token or two while the goroutines run.
+	if allowed < 100 || allowed > 102 {
+		t.Fatalf("allowed %d of 200 concurrent attempts, want 100", allowed)
+	}
+}

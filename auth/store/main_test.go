@@ -1,0 +1,9 @@
+package store_test
+
+import (
+	"testing"
+
+	"ticketing.dev/auth/internal/testdb"
+)
+
+func TestMain(m *testing.M) { testdb.Main(m) }
