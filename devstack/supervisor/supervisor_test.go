@@ -1,0 +1,147 @@
+package supervisor
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func eventually(t *testing.T, timeout time.Duration, cond func() bool, msg string) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("not within %s: %s", timeout, msg)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func alive(pid int) bool {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return false
+	}
+	// A zombie ("Z") is dead: it waits only for its parent to reap it.
+	fields := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
+	return len(fields) > 0 && fields[0] != "Z"
+}
+
+func TestOutputIsPrefixedPerLine(t *testing.T) {
+	t.Parallel()
+	var buf syncBuffer
+	out := NewOutput(&buf)
+	w := out.Writer("auth")
+	_, _ = w.Write([]byte("one\ntw"))
+	_, _ = w.Write([]byte("o\r\nthree"))
+	_ = w.Close()
+	if got, want := buf.String(), "[auth] one\n[auth] two\n[auth] three\n"; got != want {
+		t.Fatalf("got %q, want %q", got, want)
+	}
+}
+
+func TestRestartsAfterSIGKILLAndStopsTheWholeGroup(t *testing.T) {
+	t.Parallel()
+	var buf syncBuffer
+	sup := New(NewOutput(&buf))
+	sup.MinBackoff = 20 * time.Millisecond
+	dir := t.TempDir()
+	// The shell starts a grandchild that records its pid, as npm starts node.
+	p := sup.Start(Spec{
+		Name:    "svc",
+		Restart: true,
+		Command: func() *exec.Cmd {
+			return exec.Command("sh", "-c", `sleep 300 & echo $! > "$0/child"; echo started; wait`, dir)
+		},
+		StopTimeout: 5 * time.Second,
+	})
+	eventually(t, 5*time.Second, func() bool { return p.Pid() != 0 && strings.Contains(buf.String(), "[svc] started") }, "first start")
+	first := p.Pid()
+	if err := p.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 5*time.Second, func() bool { return p.Starts() == 2 && p.Pid() != 0 && p.Pid() != first }, "restart")
+	if !strings.Contains(buf.String(), "[supervisor] svc ended unexpectedly") {
+		t.Fatalf("no restart note in:\n%s", buf.String())
+	}
+	var child int
+	eventually(t, 5*time.Second, func() bool {
+		b, _ := os.ReadFile(dir + "/child")
+		child, _ = strconv.Atoi(strings.TrimSpace(string(b)))
+		return child != 0 && alive(child)
+	}, "grandchild running")
+	second := p.Pid()
+
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	p.Stop(ctx)
+	select {
+	case <-p.Done():
+	default:
+		t.Fatal("Stop returned before the process ended")
+	}
+	eventually(t, 5*time.Second, func() bool { return !alive(second) && !alive(child) }, "process group gone")
+}
+
+func TestNoRestartWhenNotAsked(t *testing.T) {
+	t.Parallel()
+	var buf syncBuffer
+	sup := New(NewOutput(&buf))
+	p := sup.Start(Spec{Name: "once", Command: func() *exec.Cmd { return exec.Command("sh", "-c", "exit 3") }})
+	select {
+	case <-p.Done():
+	case <-time.After(5 * time.Second):
+		t.Fatal("did not end")
+	}
+	if p.Starts() != 1 || p.LastExit() == nil || !strings.Contains(p.LastExit().Error(), "exit status 3") {
+		t.Fatalf("starts=%d last=%v", p.Starts(), p.LastExit())
+	}
+}
+
+func TestSIGKILLAfterTimeout(t *testing.T) {
+	t.Parallel()
+	var buf syncBuffer
+	sup := New(NewOutput(&buf))
+	p := sup.Start(Spec{
+		Name:        "stubborn",
+		Command:     func() *exec.Cmd { return exec.Command("sh", "-c", `trap "" TERM; echo ready; while :; do sleep 0.05; done`) },
+		StopTimeout: 300 * time.Millisecond,
+	})
+	eventually(t, 5*time.Second, func() bool { return strings.Contains(buf.String(), "[stubborn] ready") }, "start")
+	pid := p.Pid()
+	start := time.Now()
+	p.Stop(context.Background())
+	if d := time.Since(start); d > 5*time.Second {
+		t.Fatalf("stop took %s", d)
+	}
+	if alive(pid) {
+		t.Fatal("still alive")
+	}
+	if !strings.Contains(buf.String(), "did not stop within") {
+		t.Fatalf("no kill note:\n%s", buf.String())
+	}
+}
