@@ -102,7 +102,7 @@ spec:
 		{"a.test", "/api", "api"},
 		{"a.test", "/other", "root"},
 		{"b.test", "/api/x", "bapi"},
-		{"b.test", "/other", ""}, // b.test has no "/": 404
+		{"b.test", "/other", ""},    // b.test has no "/": 404
 		{"localhost", "/api/x", ""}, // two hosts: an unknown host is not guessed
 	}
 	for _, tc := range tests {

@@ -127,8 +127,10 @@ func TestSIGKILLAfterTimeout(t *testing.T) {
 	var buf syncBuffer
 	sup := New(NewOutput(&buf))
 	p := sup.Start(Spec{
-		Name:        "stubborn",
-		Command:     func() *exec.Cmd { return exec.Command("sh", "-c", `trap "" TERM; echo ready; while :; do sleep 0.05; done`) },
+		Name: "stubborn",
+		Command: func() *exec.Cmd {
+			return exec.Command("sh", "-c", `trap "" TERM; echo ready; while :; do sleep 0.05; done`)
+		},
 		StopTimeout: 300 * time.Millisecond,
 	})
 	eventually(t, 5*time.Second, func() bool { return strings.Contains(buf.String(), "[stubborn] ready") }, "start")
