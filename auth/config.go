@@ -1,0 +1,37 @@
+package main
+
+import (
+	"time"
+
+	"ticketing.dev/common/config"
+)
+
+// Config is auth's configuration, read from the environment.
+type Config struct {
+	Port         int
+	MongoURI     string
+	JWTKey       string
+	TokenTTL     time.Duration
+	CookieSecure bool
+	// Attempts a minute at sign-up and sign-in, counted per replica.
+	RateLimitPerEmail int
+	RateLimitPerAddr  int
+	// TrustedProxyHops: how many proxies in front append to X-Forwarded-For.
+	// 0 (the default) ignores the header: behind a gateway every client then
+	// shares the gateway's address and RATE_LIMIT_PER_ADDR.
+	TrustedProxyHops int
+}
+
+func loadConfig(r *config.Reader) (Config, error) {
+	c := Config{
+		Port:              r.Int("PORT", 3000, 1, 65535),
+		MongoURI:          r.Required("MONGO_URI"),
+		JWTKey:            r.Secret("JWT_KEY"),
+		TokenTTL:          r.Duration("TOKEN_TTL", 24*time.Hour),
+		CookieSecure:      r.Bool("COOKIE_SECURE", true),
+		RateLimitPerEmail: r.Int("RATE_LIMIT_PER_EMAIL", 10, 1, 1_000_000),
+		RateLimitPerAddr:  r.Int("RATE_LIMIT_PER_ADDR", 300, 1, 1_000_000),
+		TrustedProxyHops:  r.Int("TRUSTED_PROXY_HOPS", 0, 0, 10),
+	}
+	return c, r.Err()
+}

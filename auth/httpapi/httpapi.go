@@ -1,0 +1,250 @@
+// Package httpapi serves auth's routes under /api/users: sign up, sign in,
+// sign out and the current user.
+package httpapi
+
+import (
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"strings"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+
+	"ticketing.dev/auth/password"
+	"ticketing.dev/auth/ratelimit"
+	"ticketing.dev/auth/store"
+	"ticketing.dev/common/apperr"
+	"ticketing.dev/common/httpx"
+	"ticketing.dev/common/server"
+	"ticketing.dev/common/session"
+)
+
+// Deps is everything the handler needs.
+type Deps struct {
+	Log    *slog.Logger
+	Keys   *session.Keys
+	Users  *store.Users
+	Hasher *password.Hasher
+	// Checks are the readiness checks of /readyz.
+	Checks map[string]server.Check
+
+	TokenTTL     time.Duration
+	CookieSecure bool
+	// PerEmail and PerAddr limit sign-up and sign-in attempts.
+	PerEmail *ratelimit.Limiter
+	PerAddr  *ratelimit.Limiter
+	// TrustedProxyHops is how many proxies in front of the service append to
+	// X-Forwarded-For; 0 ignores the header and uses the connection's address.
+	TrustedProxyHops int
+}
+
+type api struct{ Deps }
+
+// New returns the service's whole HTTP handler.
+func New(d Deps) http.Handler {
+	a := &api{d}
+	r := httpx.NewRouter(d.Log, d.Keys)
+	server.Health(r, d.Log, d.Checks)
+	r.Route("/api/users", func(r chi.Router) {
+		r.Post("/signup", httpx.Handle(d.Log, a.signup))
+		r.Post("/signin", httpx.Handle(d.Log, a.signin))
+		r.Post("/signout", httpx.Handle(d.Log, a.signout))
+		r.Get("/currentuser", httpx.Handle(d.Log, a.currentUser))
+	})
+	return r
+}
+
+type signupRequest struct {
+	Email    string `json:"email" validate:"required,max=254,email" msg:"Email must be valid"`
+	Password string `json:"password" validate:"min=4,max=20" msg:"Password must be between 4 and 20 characters"`
+}
+
+func (s *signupRequest) Normalize() {
+	s.Email = normalizeEmail(s.Email)
+	s.Password = strings.TrimSpace(s.Password)
+}
+
+type signinRequest struct {
+	Email    string `json:"email" validate:"required,max=254,email" msg:"Email must be valid"`
+	Password string `json:"password" validate:"required" msg:"You must supply a password"`
+}
+
+func (s *signinRequest) Normalize() {
+	s.Email = normalizeEmail(s.Email)
+	s.Password = strings.TrimSpace(s.Password)
+}
+
+func normalizeEmail(email string) string { return strings.ToLower(strings.TrimSpace(email)) }
+
+type userResponse struct {
+	ID    string `json:"id"`
+	Email string `json:"email"`
+}
+
+var errInvalidCredentials = apperr.BadRequest("Invalid credentials")
+
+func (a *api) signup(w http.ResponseWriter, r *http.Request) error {
+	if err := a.limitAddr(r); err != nil {
+		return err
+	}
+	var req signupRequest
+	if err := httpx.Decode(w, r, &req); err != nil {
+		return err
+	}
+	if err := a.limitEmail(req.Email); err != nil {
+		return err
+	}
+	// Checked first only to spare a hash; the unique index decides.
+	if _, found, err := a.Users.ByEmail(r.Context(), req.Email); err != nil {
+		return err
+	} else if found {
+		return apperr.BadRequest("Email in use")
+	}
+	hash, err := a.Hasher.Hash(r.Context(), req.Password)
+	if err != nil {
+		return err
+	}
+	user, err := a.Users.Create(r.Context(), req.Email, hash)
+	if errors.Is(err, store.ErrEmailInUse) {
+		return apperr.BadRequest("Email in use")
+	}
+	if err != nil {
+		return err
+	}
+	return a.startSession(w, http.StatusCreated, user)
+}
+
+func (a *api) signin(w http.ResponseWriter, r *http.Request) error {
+	if err := a.limitAddr(r); err != nil {
+		return err
+	}
+	var req signinRequest
+	if err := httpx.Decode(w, r, &req); err != nil {
+		return err
+	}
+	if err := a.limitEmail(req.Email); err != nil {
+		return err
+	}
+	user, found, err := a.Users.ByEmail(r.Context(), req.Email)
+	if err != nil {
+		return err
+	}
+	if !found {
+		// As slow as a wrong password, so timing does not tell which emails exist.
+		if err := a.Hasher.VerifyDummy(r.Context(), req.Password); err != nil {
+			return err
+		}
+		return errInvalidCredentials
+	}
+	ok, err := a.Hasher.Verify(r.Context(), user.PasswordHash, req.Password)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return errInvalidCredentials
+	}
+	return a.startSession(w, http.StatusOK, user)
+}
+
+func (a *api) startSession(w http.ResponseWriter, status int, user store.User) error {
+	id := user.ID.Hex()
+	token, err := a.Keys.Mint(id, user.Email, a.TokenTTL)
+	if err != nil {
+		return apperr.Internal(err)
+	}
+	http.SetCookie(w, session.Cookie(token, a.CookieSecure))
+	httpx.WriteJSON(w, status, userResponse{ID: id, Email: user.Email})
+	return nil
+}
+
+func (a *api) signout(w http.ResponseWriter, r *http.Request) error {
+	clear := session.ClearCookie(a.CookieSecure)
+	http.SetCookie(w, clear)
+	// A legacy cookie would otherwise keep the user signed in. net/http
+	// refuses cookie names with ':' both ways, so read and write it by hand.
+	if hasCookie(r, session.LegacyCookieName) {
+		w.Header().Add("Set-Cookie", session.LegacyCookieName+strings.TrimPrefix(clear.String(), clear.Name))
+	}
+	httpx.WriteJSON(w, http.StatusOK, struct{}{})
+	return nil
+}
+
+// hasCookie reports whether the request carries a cookie of that name.
+func hasCookie(r *http.Request, name string) bool {
+	for _, line := range r.Header.Values("Cookie") {
+		for part := range strings.SplitSeq(line, ";") {
+			if k, _, ok := strings.Cut(strings.TrimSpace(part), "="); ok && k == name {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+type currentUserResponse struct {
+	CurrentUser *session.User `json:"currentUser"`
+}
+
+func (a *api) currentUser(w http.ResponseWriter, r *http.Request) error {
+	var resp currentUserResponse
+	if u, ok := httpx.UserFrom(r.Context()); ok {
+		resp.CurrentUser = &u
+	}
+	httpx.WriteJSON(w, http.StatusOK, resp)
+	return nil
+}
+
+func (a *api) limitAddr(r *http.Request) error {
+	if d := a.PerAddr.Allow(clientAddr(r, a.TrustedProxyHops)); d > 0 {
+		return apperr.TooManyRequests(d)
+	}
+	return nil
+}
+
+func (a *api) limitEmail(email string) error {
+	if d := a.PerEmail.Allow(email); d > 0 {
+		return apperr.TooManyRequests(d)
+	}
+	return nil
+}
+
+// clientAddr is the address rate limits count against. With hops trusted
+// proxies in front, the client is the entry the outermost of them appended
+// to X-Forwarded-For (entries further left are the client's own claims and
+// could be forged); otherwise it is the connection's peer.
+func clientAddr(r *http.Request, hops int) string {
+	peer := r.RemoteAddr
+	if host, _, err := net.SplitHostPort(peer); err == nil {
+		peer = host
+	}
+	if hops <= 0 {
+		return canonicalIP(peer)
+	}
+	var entries []string
+	for _, h := range r.Header.Values("X-Forwarded-For") {
+		for e := range strings.SplitSeq(h, ",") {
+			if e = strings.TrimSpace(e); e != "" {
+				entries = append(entries, e)
+			}
+		}
+	}
+	if len(entries) == 0 {
+		return canonicalIP(peer)
+	}
+	i := max(len(entries)-hops, 0)
+	if _, err := netip.ParseAddr(entries[i]); err != nil {
+		return canonicalIP(peer)
+	}
+	return canonicalIP(entries[i])
+}
+
+func canonicalIP(s string) string {
+	addr, err := netip.ParseAddr(s)
+	if err != nil {
+		return s
+	}
+	return addr.Unmap().String()
+}

@@ -1,0 +1,457 @@
+package httpapi_test
+
+import (
+	"crypto/hmac"
+	"crypto/sha512"
+	"encoding/base64"
+	"encoding/json"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"ticketing.dev/common/session"
+	"ticketing.dev/common/testkit"
+)
+
+var objectID = regexp.MustCompile(`^[0-9a-f]{24}$`)
+
+const (
+	msgEmail      = "Email must be valid"
+	msgPassword   = "Password must be between 4 and 20 characters"
+	msgNoPassword = "You must supply a password"
+)
+
+// oversized is a syntactically valid body just over the 1 MiB limit.
+var oversized = `{"email":"` + strings.Repeat("a", 1<<20) + `@example.com","password":"secret"}`
+
+func TestSignup(t *testing.T) {
+	t.Parallel()
+	svc := newService(t, options{})
+	svc.signup(t, "taken@example.com", "secret")
+
+	for _, tc := range []struct {
+		name      string
+		body      string
+		status    int
+		wantBody  string // for errors
+		wantEmail string // for success
+	}{
+		// Success
+		{name: "valid", body: credentials("new@example.com", "secret"), status: 201, wantEmail: "new@example.com"},
+		{name: "email trimmed and lower-cased", body: credentials("  Mixed.Case@Example.COM ", "secret"), status: 201, wantEmail: "mixed.case@example.com"},
+		{name: "password of 4", body: credentials("four@example.com", "abcd"), status: 201, wantEmail: "four@example.com"},
+		{name: "password of 20", body: credentials("twenty@example.com", strings.Repeat("p", 20)), status: 201, wantEmail: "twenty@example.com"},
+		{name: "password over 20 only by surrounding spaces", body: credentials("spaces@example.com", "   "+strings.Repeat("p", 20)+"  "), status: 201, wantEmail: "spaces@example.com"},
+		{name: "20 multi-byte characters", body: credentials("runes@example.com", strings.Repeat("é", 20)), status: 201, wantEmail: "runes@example.com"},
+
+		// Validation
+		{name: "invalid email", body: credentials("not-an-email", "secret"), status: 400, wantBody: errorsBody(msgEmail, "email")},
+		{name: "blank email", body: credentials("   ", "secret"), status: 400, wantBody: errorsBody(msgEmail, "email")},
+		{name: "email not a string", body: `{"email":42,"password":"secret"}`, status: 400, wantBody: errorsBody(msgEmail, "email")},
+		{name: "short password", body: credentials("short@example.com", "abc"), status: 400, wantBody: errorsBody(msgPassword, "password")},
+		{name: "short once trimmed", body: credentials("trim@example.com", "  abc  "), status: 400, wantBody: errorsBody(msgPassword, "password")},
+		{name: "long password", body: credentials("long@example.com", strings.Repeat("p", 21)), status: 400, wantBody: errorsBody(msgPassword, "password")},
+		{name: "missing password", body: `{"email":"nopw@example.com"}`, status: 400, wantBody: errorsBody(msgPassword, "password")},
+		{name: "missing email", body: `{"password":"secret"}`, status: 400, wantBody: errorsBody(msgEmail, "email")},
+		{name: "both invalid", body: credentials("nope", "x"), status: 400, wantBody: errorsBody(msgEmail, "email", msgPassword, "password")},
+		{name: "empty object", body: `{}`, status: 400, wantBody: errorsBody(msgEmail, "email", msgPassword, "password")},
+		{name: "empty body", body: ``, status: 400, wantBody: errorsBody(msgEmail, "email", msgPassword, "password")},
+
+		// Email in use
+		{name: "duplicate email", body: credentials("taken@example.com", "other1"), status: 400, wantBody: errorsBody("Email in use", "")},
+		{name: "duplicate differing in case and spaces", body: credentials("  TAKEN@Example.Com  ", "other1"), status: 400, wantBody: errorsBody("Email in use", "")},
+
+		// Body
+		{name: "malformed JSON", body: `{"email":`, status: 400, wantBody: errorsBody("Invalid JSON body", "")},
+		{name: "not an object", body: `"hello"`, status: 400, wantBody: errorsBody("Invalid JSON body", "")},
+		{name: "oversized body", body: oversized, status: 413, wantBody: errorsBody("Request body too large", "")},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			res := svc.do(t, http.MethodPost, "/api/users/signup", tc.body)
+			assertStatus(t, res, tc.status)
+			if tc.status != http.StatusCreated {
+				assertJSON(t, res.body, tc.wantBody)
+				if len(res.Cookies()) != 0 {
+					t.Fatalf("a failed signup set cookies: %v", res.Header.Values("Set-Cookie"))
+				}
+				return
+			}
+			var user struct{ ID, Email string }
+			if err := json.Unmarshal(res.body, &user); err != nil {
+				t.Fatal(err)
+			}
+			if !objectID.MatchString(user.ID) || user.Email != tc.wantEmail {
+				t.Fatalf("body = %s, want an ObjectId and email %q", res.body, tc.wantEmail)
+			}
+			assertJSON(t, res.body, `{"id":"`+user.ID+`","email":"`+tc.wantEmail+`"}`)
+			u, err := testkit.Keys().Verify(mustToken(t, sessionCookie(t, res)))
+			if err != nil || u.ID != user.ID || u.Email != tc.wantEmail {
+				t.Fatalf("session of the cookie: %+v, %v", u, err)
+			}
+		})
+	}
+}
+
+func TestSignin(t *testing.T) {
+	t.Parallel()
+	svc := newService(t, options{})
+	signupRes := svc.do(t, http.MethodPost, "/api/users/signup", credentials("User@Example.com", "  right-pw  "))
+	assertStatus(t, signupRes, 201)
+	var created struct{ ID string }
+	_ = json.Unmarshal(signupRes.body, &created)
+	svc.signup(t, "spaced@example.com", "   "+strings.Repeat("s", 20)+"  ")
+
+	ok := func(email string) string { return `{"id":"` + created.ID + `","email":"` + email + `"}` }
+	invalid := errorsBody("Invalid credentials", "")
+	for _, tc := range []struct {
+		name     string
+		body     string
+		status   int
+		wantBody string
+	}{
+		{"right password", credentials("user@example.com", "right-pw"), 200, ok("user@example.com")},
+		{"email in other case and spaces", credentials("  USER@example.COM ", "right-pw"), 200, ok("user@example.com")},
+		{"password with surrounding spaces", credentials("user@example.com", " right-pw "), 200, ok("user@example.com")},
+		{"wrong password", credentials("user@example.com", "wrong-pw"), 400, invalid},
+		{"password in other case", credentials("user@example.com", "RIGHT-PW"), 400, invalid},
+		{"unknown email", credentials("nobody@example.com", "right-pw"), 400, invalid},
+		{"invalid email", credentials("user-at-example.com", "right-pw"), 400, errorsBody(msgEmail, "email")},
+		{"missing password", `{"email":"user@example.com"}`, 400, errorsBody(msgNoPassword, "password")},
+		{"blank password", credentials("user@example.com", "   "), 400, errorsBody(msgNoPassword, "password")},
+		{"missing email", `{"password":"right-pw"}`, 400, errorsBody(msgEmail, "email")},
+		{"empty body", ``, 400, errorsBody(msgEmail, "email", msgNoPassword, "password")},
+		{"password not a string", `{"email":"user@example.com","password":123}`, 400, errorsBody(msgNoPassword, "password")},
+		{"malformed JSON", `{"email":"user@example.com",`, 400, errorsBody("Invalid JSON body", "")},
+		{"oversized body", oversized, 413, errorsBody("Request body too large", "")},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			res := svc.do(t, http.MethodPost, "/api/users/signin", tc.body)
+			assertStatus(t, res, tc.status)
+			assertJSON(t, res.body, tc.wantBody)
+			if tc.status == 200 {
+				u, err := testkit.Keys().Verify(mustToken(t, sessionCookie(t, res)))
+				if err != nil || u.ID != created.ID {
+					t.Fatalf("session of the cookie: %+v, %v", u, err)
+				}
+			} else if len(res.Cookies()) != 0 {
+				t.Fatalf("a failed signin set cookies: %v", res.Header.Values("Set-Cookie"))
+			}
+		})
+	}
+
+	t.Run("password over 20 only by surrounding spaces", func(t *testing.T) {
+		t.Parallel()
+		res := svc.do(t, http.MethodPost, "/api/users/signin", credentials("spaced@example.com", strings.Repeat("s", 20)))
+		assertStatus(t, res, 200)
+	})
+}
+
+func TestSessionCookieAttributes(t *testing.T) {
+	t.Parallel()
+	for _, secure := range []bool{true, false} {
+		t.Run("COOKIE_SECURE="+strconv.FormatBool(secure), func(t *testing.T) {
+			t.Parallel()
+			svc := newService(t, options{cookieSecure: secure})
+			email := "cookie@example.com"
+			for _, route := range []struct {
+				path   string
+				status int
+			}{{"/api/users/signup", 201}, {"/api/users/signin", 200}} {
+				before := time.Now().Unix()
+				res := svc.do(t, http.MethodPost, route.path, credentials(email, "secret"))
+				assertStatus(t, res, route.status)
+				if n := len(res.Header.Values("Set-Cookie")); n != 1 {
+					t.Fatalf("%s: %d Set-Cookie headers, want 1", route.path, n)
+				}
+				c := sessionCookie(t, res)
+				if c.Path != "/" || !c.HttpOnly || c.SameSite != http.SameSiteLaxMode || c.Secure != secure {
+					t.Fatalf("%s: cookie %q: want Path=/, HttpOnly, SameSite=Lax, Secure=%v",
+						route.path, res.Header.Get("Set-Cookie"), secure)
+				}
+				if c.MaxAge != 0 || !c.Expires.IsZero() {
+					t.Fatalf("%s: cookie %q is not a session cookie", route.path, res.Header.Get("Set-Cookie"))
+				}
+				// The value is base64 of {"jwt":"<token>"} (cookie-session's format).
+				raw, err := base64.StdEncoding.DecodeString(c.Value)
+				if err != nil {
+					t.Fatalf("cookie value is not standard base64: %v", err)
+				}
+				var body map[string]string
+				if err := json.Unmarshal(raw, &body); err != nil || len(body) != 1 || body["jwt"] == "" {
+					t.Fatalf("cookie holds %s, want {\"jwt\":...}", raw)
+				}
+				u, err := testkit.Keys().Verify(body["jwt"])
+				if err != nil {
+					t.Fatal(err)
+				}
+				if u.Email != email || u.IssuedAt < before || u.ExpiresAt-u.IssuedAt != int64(tokenTTL/time.Second) {
+					t.Fatalf("claims %+v: want email %s, iat ≥ %d, exp = iat + %s", u, email, before, tokenTTL)
+				}
+			}
+		})
+	}
+}
+
+func TestSignout(t *testing.T) {
+	t.Parallel()
+	svc := newService(t, options{cookieSecure: true})
+	valid := testkit.SessionCookie(t, "5f0000000000000000000001", "a@example.com")
+	legacy := &http.Cookie{Name: session.LegacyCookieName, Value: valid.Value}
+
+	for _, tc := range []struct {
+		name    string
+		cookies []*http.Cookie
+		cleared []string
+	}{
+		{"signed in", []*http.Cookie{valid}, []string{session.CookieName}},
+		{"anonymous", nil, []string{session.CookieName}},
+		{"legacy cookie", []*http.Cookie{legacy}, []string{session.CookieName, session.LegacyCookieName}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			res := svc.do(t, http.MethodPost, "/api/users/signout", "", tc.cookies...)
+			assertStatus(t, res, 200)
+			assertJSON(t, res.body, `{}`)
+			// Parsed by hand: net/http drops cookie names with ':'.
+			setCookies := res.Header.Values("Set-Cookie")
+			if len(setCookies) != len(tc.cleared) {
+				t.Fatalf("Set-Cookie = %q, want %d", setCookies, len(tc.cleared))
+			}
+			for i, sc := range setCookies {
+				attrs := strings.Split(sc, "; ")
+				want := []string{tc.cleared[i] + "=", "Path=/", "Expires=Thu, 01 Jan 1970 00:00:00 GMT",
+					"Max-Age=0", "HttpOnly", "Secure", "SameSite=Lax"}
+				if strings.Join(attrs, "; ") != strings.Join(want, "; ") {
+					t.Fatalf("Set-Cookie %q, want %q", sc, strings.Join(want, "; "))
+				}
+			}
+		})
+	}
+}
+
+func TestCurrentUser(t *testing.T) {
+	t.Parallel()
+	svc := newService(t, options{})
+	const id, email = "5f0000000000000000000001", "a@example.com"
+	keys := testkit.Keys()
+
+	mint := func(k *session.Keys, ttl time.Duration) string {
+		token, err := k.Mint(id, email, ttl)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return token
+	}
+	cookie := func(name, token string) *http.Cookie {
+		return &http.Cookie{Name: name, Value: session.EncodeCookie(token)}
+	}
+	valid := mint(keys, time.Hour)
+	parts := strings.Split(valid, ".")
+	header, payload, sig := parts[0], parts[1], parts[2]
+	tamperedClaims := base64.RawURLEncoding.EncodeToString([]byte(
+		`{"id":"5f0000000000000000000002","email":"admin@example.com","iat":1,"exp":` + strconv.FormatInt(time.Now().Add(time.Hour).Unix(), 10) + `}`))
+	noneHeader := base64.RawURLEncoding.EncodeToString([]byte(`{"alg":"none","typ":"JWT"}`))
+	// Correctly signed with JWT_KEY, but HS512: verifiers pin HS256.
+	hs512 := signedWith(`{"alg":"HS512","typ":"JWT"}`, payload, testkit.JWTKey)
+
+	for _, tc := range []struct {
+		name    string
+		cookies []*http.Cookie
+		signed  bool
+	}{
+		{"no cookie", nil, false},
+		{"valid cookie", []*http.Cookie{cookie(session.CookieName, valid)}, true},
+		{"testkit cookie", []*http.Cookie{testkit.SessionCookie(t, id, email)}, true},
+		{"legacy express:sess cookie", []*http.Cookie{cookie(session.LegacyCookieName, valid)}, true},
+		{"unpadded base64", []*http.Cookie{{Name: session.CookieName, Value: strings.TrimRight(session.EncodeCookie(valid), "=")}}, true},
+		{"tampered claims", []*http.Cookie{cookie(session.CookieName, header+"."+tamperedClaims+"."+sig)}, false},
+		{"tampered signature", []*http.Cookie{cookie(session.CookieName, header+"."+payload+"."+flipFirst(sig))}, false},
+		{"expired", []*http.Cookie{cookie(session.CookieName, mint(keys, -time.Minute))}, false},
+		{"alg none", []*http.Cookie{cookie(session.CookieName, noneHeader+"."+payload+".")}, false},
+		{"other HMAC algorithm", []*http.Cookie{cookie(session.CookieName, hs512)}, false},
+		{"wrongly signed", []*http.Cookie{cookie(session.CookieName, mint(session.NewKeys("another-key"), time.Hour))}, false},
+		{"not base64", []*http.Cookie{{Name: session.CookieName, Value: "%%%not-base64"}}, false},
+		{"no jwt inside", []*http.Cookie{{Name: session.CookieName, Value: base64.StdEncoding.EncodeToString([]byte(`{"foo":"bar"}`))}}, false},
+		{"raw token, not wrapped", []*http.Cookie{{Name: session.CookieName, Value: valid}}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			res := svc.do(t, http.MethodGet, "/api/users/currentuser", "", tc.cookies...)
+			assertStatus(t, res, 200)
+			if !tc.signed {
+				assertJSON(t, res.body, `{"currentUser":null}`)
+				return
+			}
+			var body struct {
+				CurrentUser map[string]any `json:"currentUser"`
+			}
+			if err := json.Unmarshal(res.body, &body); err != nil {
+				t.Fatal(err)
+			}
+			u := body.CurrentUser
+			if len(u) != 4 || u["id"] != id || u["email"] != email || u["iat"] == nil || u["exp"] == nil {
+				t.Fatalf("body = %s, want currentUser {id, email, iat, exp}", res.body)
+			}
+		})
+	}
+}
+
+// TestSessionFlow follows a browser's cookie jar through the whole cycle.
+func TestSessionFlow(t *testing.T) {
+	t.Parallel()
+	svc := newService(t, options{})
+	srv := httptest.NewServer(svc.handler)
+	t.Cleanup(srv.Close)
+	jar, _ := cookiejar.New(nil)
+	client := &http.Client{Jar: jar, Timeout: 10 * time.Second}
+
+	step := func(method, path, body string, status int) map[string]any {
+		t.Helper()
+		req, _ := http.NewRequest(method, srv.URL+path, strings.NewReader(body))
+		res, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		var out map[string]any
+		_ = json.NewDecoder(res.Body).Decode(&out)
+		if res.StatusCode != status {
+			t.Fatalf("%s %s: %d %v, want %d", method, path, res.StatusCode, out, status)
+		}
+		return out
+	}
+	signedIn := func() bool { return step("GET", "/api/users/currentuser", "", 200)["currentUser"] != nil }
+
+	if signedIn() {
+		t.Fatal("signed in before signing up")
+	}
+	step("POST", "/api/users/signup", credentials("flow@example.com", "secret"), 201)
+	if !signedIn() {
+		t.Fatal("not signed in after signup")
+	}
+	step("POST", "/api/users/signout", "", 200)
+	if signedIn() {
+		t.Fatal("still signed in after signout")
+	}
+	step("POST", "/api/users/signin", credentials("flow@example.com", "secret"), 200)
+	if !signedIn() {
+		t.Fatal("not signed in after signin")
+	}
+}
+
+func TestRouting(t *testing.T) {
+	t.Parallel()
+	svc := newService(t, options{})
+	notFound := errorsBody("Not Found", "")
+	notAllowed := errorsBody("Method Not Allowed", "")
+	for _, tc := range []struct {
+		method, path string
+		status       int
+		wantBody     string
+	}{
+		{"GET", "/api/users/nope", 404, notFound},
+		{"POST", "/api/users", 404, notFound},
+		{"GET", "/", 404, notFound},
+		{"GET", "/api/users/signup", 405, notAllowed},
+		{"PUT", "/api/users/signin", 405, notAllowed},
+		{"GET", "/api/users/signout", 405, notAllowed},
+		{"POST", "/api/users/currentuser", 405, notAllowed},
+		{"GET", "/healthz", 200, `{"status":"ok"}`},
+		{"GET", "/readyz", 200, `{"status":"ready"}`},
+	} {
+		t.Run(tc.method+" "+tc.path, func(t *testing.T) {
+			t.Parallel()
+			res := svc.do(t, tc.method, tc.path, "")
+			assertStatus(t, res, tc.status)
+			assertJSON(t, res.body, tc.wantBody)
+			if ct := res.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
+				t.Fatalf("Content-Type = %q", ct)
+			}
+		})
+	}
+}
+
+func TestStoreUnavailable(t *testing.T) {
+	t.Parallel()
+	svc := newService(t, options{})
+	if err := svc.db.Client().Disconnect(testkit.Context(t)); err != nil {
+		t.Fatal(err)
+	}
+	unavailable := errorsBody("Service unavailable, try again later", "")
+	for _, path := range []string{"/api/users/signup", "/api/users/signin"} {
+		res := svc.do(t, http.MethodPost, path, credentials("down@example.com", "secret"))
+		assertStatus(t, res, 503)
+		assertJSON(t, res.body, unavailable)
+	}
+	res := svc.do(t, http.MethodGet, "/readyz", "")
+	assertStatus(t, res, 503)
+}
+
+func TestConcurrentSignupsWithOneEmail(t *testing.T) {
+	t.Parallel()
+	svc := newService(t, options{})
+	const n = 20
+	statuses := make([]int, n)
+	bodies := make([]string, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			// The same address, spelled differently.
+			email := []string{"race@example.com", " Race@Example.com", "RACE@EXAMPLE.COM "}[i%3]
+			res := svc.do(t, http.MethodPost, "/api/users/signup", credentials(email, "secret"))
+			statuses[i], bodies[i] = res.StatusCode, string(res.body)
+		})
+	}
+	wg.Wait()
+	created := 0
+	for i, status := range statuses {
+		switch status {
+		case 201:
+			created++
+		case 400:
+			assertJSON(t, []byte(bodies[i]), errorsBody("Email in use", ""))
+		default:
+			t.Errorf("signup %d: %d %s", i, status, bodies[i])
+		}
+	}
+	if created != 1 {
+		t.Fatalf("%d signups succeeded, want exactly 1 (statuses %v)", created, statuses)
+	}
+	if got := svc.countUsers(t); got != 1 {
+		t.Fatalf("%d users stored, want 1", got)
+	}
+}
+
+func mustToken(t testing.TB, c *http.Cookie) string {
+	t.Helper()
+	token, err := session.DecodeCookie(c.Value)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return token
+}
+
+// flipFirst changes the first character (the last one of a base64 text may
+// carry only padding bits, which decoders ignore).
+func flipFirst(s string) string {
+	if s[0] == 'A' {
+		return "B" + s[1:]
+	}
+	return "A" + s[1:]
+}
+
+// signedWith builds a JWT with the given header, signed with HMAC-SHA512.
+func signedWith(header, payload, key string) string {
+	h := base64.RawURLEncoding.EncodeToString([]byte(header))
+	mac := hmac.New(sha512.New, []byte(key))
+	mac.Write([]byte(h + "." + payload))
+	return h + "." + payload + "." + base64.RawURLEncoding.EncodeToString(mac.Sum(nil))
+}
