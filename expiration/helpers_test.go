@@ -1,0 +1,212 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hibiken/asynq"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/redis/go-redis/v9"
+
+	"ticketing.dev/common/events"
+	"ticketing.dev/common/outbox"
+	"ticketing.dev/common/testkit"
+	"ticketing.dev/expiration/listeners"
+)
+
+// harness is a real Redis and an embedded JetStream, with a queue of its own.
+type harness struct {
+	nats      *testkit.NATS
+	rdb       *redis.Client
+	queue     string
+	inspector *asynq.Inspector
+	pub       *events.Publisher
+}
+
+func newHarness(t testing.TB) *harness {
+	t.Helper()
+	n := testkit.StartNATS(t)
+	opts, err := redis.ParseURL(testkit.RedisURL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rdb := redis.NewClient(opts)
+	t.Cleanup(func() { _ = rdb.Close() })
+	h := &harness{
+		nats:      n,
+		rdb:       rdb,
+		queue:     testkit.RandomName("expiration-test-"),
+		inspector: asynq.NewInspectorFromRedisClient(rdb),
+		pub:       events.NewPublisher(n.JS),
+	}
+	// REDIS_URL may be shared: leave nothing behind.
+	t.Cleanup(func() { _ = h.inspector.DeleteQueue(h.queue, true) })
+	return h
+}
+
+// start runs the service's work (worker and listeners) as run does; the
+// returned stop may be called early and is also called when the test ends.
+func (h *harness) start(t testing.TB) (stop func()) {
+	t.Helper()
+	svc, err := startService(testkit.Context(t), testkit.Logger(t), h.nats.JS, h.rdb, h.queue)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var once sync.Once
+	stop = func() { once.Do(svc.stop) }
+	t.Cleanup(stop)
+	return stop
+}
+
+// orderCreated publishes order.created; a distinct msgID makes JetStream
+// deliver a repeat instead of dropping it, as a redelivery would.
+func (h *harness) orderCreated(t testing.TB, id string, expiresAt time.Time, msgID string) {
+	t.Helper()
+	err := events.Publish(context.Background(), h.pub, events.OrderCreated, msgID, events.OrderCreatedData{
+		ID: id, Version: 0, Status: events.StatusCreated, UserID: "u1", ExpiresAt: expiresAt,
+		Ticket: events.OrderTicket{ID: newID(), Price: 1000},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func (h *harness) orderCancelled(t testing.TB, id string) {
+	t.Helper()
+	err := events.Publish(context.Background(), h.pub, events.OrderCancelled, outbox.ID("order.cancelled", id, 1),
+		events.OrderCancelledData{ID: id, Version: 1, Ticket: events.TicketRef{ID: newID()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// task returns the order's job, or nil when there is none.
+func (h *harness) task(t testing.TB, orderID string) *asynq.TaskInfo {
+	t.Helper()
+	info, err := h.inspector.GetTaskInfo(h.queue, orderID)
+	if errors.Is(err, asynq.ErrTaskNotFound) || errors.Is(err, asynq.ErrQueueNotFound) {
+		return nil
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return info
+}
+
+func (h *harness) waitScheduled(t testing.TB, orderID string) {
+	t.Helper()
+	testkit.Eventually(t, 5*time.Second, func() bool { return h.task(t, orderID) != nil },
+		"order %s not scheduled", orderID)
+}
+
+// waitHandled waits until the durable has handled (acked) n events.
+func (h *harness) waitHandled(t testing.TB, subject string, n uint64) {
+	t.Helper()
+	durable := events.Durable(listeners.QueueGroup, subject)
+	testkit.Eventually(t, 5*time.Second, func() bool {
+		c, err := h.nats.JS.Consumer(context.Background(), events.StreamName, durable)
+		if err != nil {
+			return false
+		}
+		info, err := c.Info(context.Background())
+		return err == nil && info.AckFloor.Consumer >= n && info.NumAckPending == 0
+	}, "%s did not handle %d events", durable, n)
+}
+
+// waitNoRunningJobs waits until no job is due or running: every job that was
+// going to publish has published.
+func (h *harness) waitNoRunningJobs(t testing.TB) {
+	t.Helper()
+	testkit.Eventually(t, 5*time.Second, func() bool {
+		q, err := h.inspector.GetQueueInfo(h.queue)
+		return err == nil && q.Active == 0 && q.Pending == 0 && q.Scheduled == 0 && q.Retry == 0
+	}, "jobs still due or running in %s", h.queue)
+}
+
+// storedExpirations counts the expiration.complete events in the stream.
+func (h *harness) storedExpirations(t testing.TB) uint64 {
+	t.Helper()
+	ctx := context.Background()
+	stream, err := h.nats.JS.Stream(ctx, events.StreamName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := stream.Info(ctx, jetstream.WithSubjectFilter(events.ExpirationComplete.Subject))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return info.State.Subjects[events.ExpirationComplete.Subject]
+}
+
+// firing is an expiration.complete as stored by JetStream.
+type firing struct {
+	OrderID string
+	MsgID   string
+	At      time.Time // when the stream stored it
+}
+
+type firings struct {
+	mu  sync.Mutex
+	all []firing
+}
+
+// recordFirings records every expiration.complete with its stored time.
+func recordFirings(t testing.TB, js jetstream.JetStream) *firings {
+	t.Helper()
+	f := &firings{}
+	cons, err := js.OrderedConsumer(context.Background(), events.StreamName, jetstream.OrderedConsumerConfig{
+		FilterSubjects: []string{events.ExpirationComplete.Subject},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cc, err := cons.Consume(func(m jetstream.Msg) {
+		meta, err := m.Metadata()
+		if err != nil {
+			t.Errorf("no metadata: %v", err)
+			return
+		}
+		var data events.ExpirationCompleteData
+		if err := json.Unmarshal(m.Data(), &data); err != nil {
+			t.Errorf("expiration.complete is not valid: %v", err)
+			return
+		}
+		f.mu.Lock()
+		f.all = append(f.all, firing{OrderID: data.OrderID, MsgID: m.Headers().Get("Nats-Msg-Id"), At: meta.Timestamp})
+		f.mu.Unlock()
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cc.Stop)
+	return f
+}
+
+func (f *firings) list() []firing {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]firing(nil), f.all...)
+}
+
+func (f *firings) of(orderID string) []firing {
+	var out []firing
+	for _, e := range f.list() {
+		if e.OrderID == orderID {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+func (f *firings) waitFor(t testing.TB, orderID string, timeout time.Duration) firing {
+	t.Helper()
+	testkit.Eventually(t, timeout, func() bool { return len(f.of(orderID)) > 0 }, "order %s did not expire", orderID)
+	return f.of(orderID)[0]
+}
+
+// newID returns a 24-hex id like a MongoDB ObjectId.
+func newID() string { return testkit.RandomName("") + testkit.RandomName("") }
