@@ -1,0 +1,171 @@
+// Package httpapi serves the orders API: /api/orders and the health probes.
+package httpapi
+
+import (
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+	"go.mongodb.org/mongo-driver/v2/bson"
+
+	"ticketing.dev/common/apperr"
+	"ticketing.dev/common/httpx"
+	"ticketing.dev/common/money"
+	"ticketing.dev/common/mongodb"
+	"ticketing.dev/common/outbox"
+	"ticketing.dev/common/server"
+	"ticketing.dev/common/session"
+	"ticketing.dev/orders/order"
+	"ticketing.dev/orders/store"
+)
+
+// Deps are what the API needs.
+type Deps struct {
+	Log     *slog.Logger
+	Keys    *session.Keys
+	Orders  *store.Orders
+	Tickets *store.Tickets
+	// Window is how long a new order holds its ticket before it expires.
+	Window time.Duration
+	// Now is the clock (time.Now when nil).
+	Now func() time.Time
+	// Checks are the readiness checks behind /readyz.
+	Checks map[string]server.Check
+}
+
+// New returns the service's whole HTTP handler.
+func New(d Deps) http.Handler {
+	if d.Now == nil {
+		d.Now = time.Now
+	}
+	h := handlers{Deps: d}
+	r := httpx.NewRouter(d.Log, d.Keys)
+	server.Health(r, d.Log, d.Checks)
+	r.Route("/api/orders", func(r chi.Router) {
+		r.Use(httpx.RequireAuth(d.Log))
+		r.Post("/", httpx.Handle(d.Log, h.create))
+		r.Get("/", httpx.Handle(d.Log, h.list))
+		r.Get("/{id}", httpx.Handle(d.Log, h.show))
+		r.Delete("/{id}", httpx.Handle(d.Log, h.cancel))
+		r.Patch("/{id}", httpx.Handle(d.Log, h.cancel))
+	})
+	return r
+}
+
+type handlers struct{ Deps }
+
+type createRequest struct {
+	TicketID string `json:"ticketId" validate:"required,mongodb" msg:"TicketId must be provided"`
+}
+
+func (h handlers) create(w http.ResponseWriter, r *http.Request) error {
+	user, _ := httpx.UserFrom(r.Context())
+	var req createRequest
+	if err := httpx.Decode(w, r, &req); err != nil {
+		return err
+	}
+	ticketID, _ := mongodb.ParseID(req.TicketID) // validated above
+	t, err := h.Tickets.Get(r.Context(), ticketID)
+	if err != nil {
+		return err
+	}
+	o, created, err := order.New(user.ID, order.Ticket{ID: t.ID, Title: t.Title, Price: t.Price, Version: t.Version},
+		h.Now(), h.Window)
+	if err != nil {
+		return apperr.Internal(err)
+	}
+	if err := h.Orders.Create(r.Context(), o, created); err != nil {
+		return err
+	}
+	httpx.WriteJSON(w, http.StatusCreated, toJSON(o))
+	return nil
+}
+
+func (h handlers) list(w http.ResponseWriter, r *http.Request) error {
+	user, _ := httpx.UserFrom(r.Context())
+	orders, err := h.Orders.ListByUser(r.Context(), user.ID)
+	if err != nil {
+		return err
+	}
+	out := make([]orderJSON, len(orders))
+	for i, o := range orders {
+		out[i] = toJSON(o)
+	}
+	httpx.WriteJSON(w, http.StatusOK, out)
+	return nil
+}
+
+func (h handlers) show(w http.ResponseWriter, r *http.Request) error {
+	user, _ := httpx.UserFrom(r.Context())
+	id, err := orderID(r)
+	if err != nil {
+		return err
+	}
+	o, err := h.Orders.Get(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	if o.UserID != user.ID {
+		return apperr.NotAuthorized()
+	}
+	httpx.WriteJSON(w, http.StatusOK, toJSON(o))
+	return nil
+}
+
+func (h handlers) cancel(w http.ResponseWriter, r *http.Request) error {
+	user, _ := httpx.UserFrom(r.Context())
+	id, err := orderID(r)
+	if err != nil {
+		return err
+	}
+	_, err = h.Orders.Update(r.Context(), id, func(o *order.Order) (*outbox.Event, error) {
+		if o.UserID != user.ID {
+			return nil, apperr.NotAuthorized()
+		}
+		return o.Cancel()
+	})
+	if err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func orderID(r *http.Request) (bson.ObjectID, error) {
+	id, ok := mongodb.ParseID(chi.URLParam(r, "id"))
+	if !ok {
+		return id, apperr.BadRequest("Order id must be a valid id")
+	}
+	return id, nil
+}
+
+type orderJSON struct {
+	ID        string     `json:"id"`
+	UserID    string     `json:"userId"`
+	Status    string     `json:"status"`
+	ExpiresAt string     `json:"expiresAt"`
+	Version   int64      `json:"version"`
+	Ticket    ticketJSON `json:"ticket"`
+}
+
+type ticketJSON struct {
+	ID      string      `json:"id"`
+	Title   string      `json:"title"`
+	Price   money.Cents `json:"price"`
+	Version int64       `json:"version"`
+}
+
+// isoMillis is JavaScript's Date.toISOString layout, which clients expect.
+const isoMillis = "2006-01-02T15:04:05.000Z"
+
+func toJSON(o order.Order) orderJSON {
+	return orderJSON{
+		ID:        o.ID.Hex(),
+		UserID:    o.UserID,
+		Status:    o.Status,
+		ExpiresAt: o.ExpiresAt.UTC().Format(isoMillis),
+		Version:   o.Version,
+		Ticket:    ticketJSON{ID: o.Ticket.ID.Hex(), Title: o.Ticket.Title, Price: o.Ticket.Price, Version: o.Ticket.Version},
+	}
+}

@@ -1,0 +1,442 @@
+package httpapi_test
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
+	"ticketing.dev/common/events"
+	"ticketing.dev/common/outbox"
+	"ticketing.dev/common/testkit"
+	"ticketing.dev/orders/internal/testenv"
+	"ticketing.dev/orders/order"
+)
+
+const (
+	alice = "aaaaaaaaaaaaaaaaaaaaaaaa"
+	bob   = "bbbbbbbbbbbbbbbbbbbbbbbb"
+)
+
+func TestMain(m *testing.M) { testenv.Main(m) }
+
+func cookieOf(t *testing.T, user string) *http.Cookie {
+	return testkit.SessionCookie(t, user, user+"@test.dev")
+}
+
+// errorsOf returns the error envelope of a response.
+func errorsOf(t *testing.T, res testenv.Response) []map[string]string {
+	t.Helper()
+	var body struct {
+		Errors []map[string]string `json:"errors"`
+	}
+	res.Decode(t, &body)
+	return body.Errors
+}
+
+func wantError(t *testing.T, res testenv.Response, status int, message, field string) {
+	t.Helper()
+	if res.Status != status {
+		t.Fatalf("status = %d, want %d; body %s", res.Status, status, res.Body)
+	}
+	errs := errorsOf(t, res)
+	if len(errs) != 1 || errs[0]["message"] != message || errs[0]["field"] != field {
+		t.Fatalf("errors = %v, want one {message %q, field %q}", errs, message, field)
+	}
+}
+
+func TestCreateOrder(t *testing.T) {
+	t.Parallel()
+	e := testenv.Start(t, testenv.Options{Window: 10 * time.Minute})
+	rec := testkit.Record(t, e.NATS.JS, events.OrderCreated)
+	tk := e.Ticket(t, "concert", 1999)
+
+	before := time.Now().UTC().Truncate(time.Millisecond)
+	res := e.Do(t, http.MethodPost, "/api/orders", map[string]string{"ticketId": tk.ID.Hex()}, cookieOf(t, alice))
+	after := time.Now().UTC()
+	if res.Status != http.StatusCreated {
+		t.Fatalf("status %d: %s", res.Status, res.Body)
+	}
+	var raw map[string]any
+	res.Decode(t, &raw)
+	if _, ok := raw["_id"]; ok {
+		t.Fatalf("body exposes _id: %s", res.Body)
+	}
+	var o testenv.Order
+	res.Decode(t, &o)
+	if o.UserID != alice || o.Status != "created" || o.Version != 0 || len(o.ID) != 24 {
+		t.Fatalf("order = %+v", o)
+	}
+	if o.Ticket.ID != tk.ID.Hex() || o.Ticket.Title != "concert" || o.Ticket.Price != 1999 || o.Ticket.Version != 0 {
+		t.Fatalf("nested ticket = %+v", o.Ticket)
+	}
+	if !strings.Contains(string(res.Body), `"price":19.99`) {
+		t.Fatalf("price not in currency units: %s", res.Body)
+	}
+	exp, err := time.Parse("2006-01-02T15:04:05.000Z", o.ExpiresAt)
+	if err != nil {
+		t.Fatalf("expiresAt %q is not ISO-8601 UTC with milliseconds: %v", o.ExpiresAt, err)
+	}
+	if exp.Before(before.Add(10*time.Minute)) || exp.After(after.Add(10*time.Minute)) {
+		t.Fatalf("expiresAt %s is not now + 10m", o.ExpiresAt)
+	}
+
+	got := rec.WaitFor(t, 1, 5*time.Second)
+	m := got[0]
+	if m.ID != "order-created-"+o.ID+"-0" {
+		t.Fatalf("event id %q", m.ID)
+	}
+	want := events.OrderCreatedData{ID: o.ID, Version: 0, Status: "created", UserID: alice, ExpiresAt: exp,
+		Ticket: events.OrderTicket{ID: tk.ID.Hex(), Price: 1999}}
+	if !m.Data.ExpiresAt.Equal(want.ExpiresAt) {
+		t.Fatalf("event expiresAt %s, want %s", m.Data.ExpiresAt, want.ExpiresAt)
+	}
+	m.Data.ExpiresAt = want.ExpiresAt
+	if m.Data != want {
+		t.Fatalf("order.created = %+v, want %+v", m.Data, want)
+	}
+}
+
+func TestCreateOrderErrors(t *testing.T) {
+	t.Parallel()
+	e := testenv.Start(t, testenv.Options{})
+	reserved := e.Ticket(t, "reserved", 500)
+	e.CreateOrder(t, reserved.ID, cookieOf(t, bob))
+
+	const mustProvide = "TicketId must be provided"
+	tests := []struct {
+		name    string
+		body    any
+		cookie  *http.Cookie
+		status  int
+		message string
+		field   string
+	}{
+		{"anonymous", map[string]string{"ticketId": reserved.ID.Hex()}, nil, 401, "Not authorized", ""},
+		{"empty body", nil, cookieOf(t, alice), 400, mustProvide, "ticketId"},
+		{"missing ticketId", map[string]string{}, cookieOf(t, alice), 400, mustProvide, "ticketId"},
+		{"blank ticketId", map[string]string{"ticketId": ""}, cookieOf(t, alice), 400, mustProvide, "ticketId"},
+		{"ticketId not an ObjectId", map[string]string{"ticketId": "abc"}, cookieOf(t, alice), 400, mustProvide, "ticketId"},
+		{"ticketId a number", `{"ticketId": 12}`, cookieOf(t, alice), 400, mustProvide, "ticketId"},
+		{"malformed JSON", `{"ticketId":`, cookieOf(t, alice), 400, "Invalid JSON body", ""},
+		{"ticket unknown", map[string]string{"ticketId": bson.NewObjectID().Hex()}, cookieOf(t, alice), 404, "Ticket not found", ""},
+		{"ticket reserved", map[string]string{"ticketId": reserved.ID.Hex()}, cookieOf(t, alice), 400, "Ticket is already reserved", ""},
+		{"ticket reserved by the caller", map[string]string{"ticketId": reserved.ID.Hex()}, cookieOf(t, bob), 400, "Ticket is already reserved", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			wantError(t, e.Do(t, http.MethodPost, "/api/orders", tt.body, tt.cookie), tt.status, tt.message, tt.field)
+		})
+	}
+}
+
+// Orders answers from its replica: a ticket whose ticket.created has not
+// been handled yet is unknown, and becomes orderable once it is.
+func TestOrderNeedsTheReplica(t *testing.T) {
+	t.Parallel()
+	e := testenv.Start(t, testenv.Options{})
+	ctx := testkit.Context(t)
+	id := bson.NewObjectID()
+	body := map[string]string{"ticketId": id.Hex()}
+
+	wantError(t, e.Do(t, http.MethodPost, "/api/orders", body, cookieOf(t, alice)), 404, "Ticket not found", "")
+
+	if err := events.Publish(ctx, e.Pub, events.TicketCreated, outbox.ID("ticket.created", id.Hex(), 0),
+		events.TicketCreatedData{ID: id.Hex(), Version: 0, Title: "opera", Price: 4550, UserID: bob}); err != nil {
+		t.Fatal(err)
+	}
+	var res testenv.Response
+	testkit.Eventually(t, 5*time.Second, func() bool {
+		res = e.Do(t, http.MethodPost, "/api/orders", body, cookieOf(t, alice))
+		return res.Status != http.StatusNotFound
+	}, "ticket never reached the replica")
+	if res.Status != http.StatusCreated {
+		t.Fatalf("status %d: %s", res.Status, res.Body)
+	}
+	var o testenv.Order
+	res.Decode(t, &o)
+	if o.Ticket.Title != "opera" || o.Ticket.Price != 4550 {
+		t.Fatalf("nested ticket = %+v", o.Ticket)
+	}
+}
+
+func TestListOrders(t *testing.T) {
+	t.Parallel()
+	e := testenv.Start(t, testenv.Options{})
+	var want []string
+	for i := range 3 {
+		o := e.CreateOrder(t, e.Ticket(t, "t", 100).ID, cookieOf(t, alice))
+		want = append(want, o.ID)
+		if i == 1 {
+			e.CreateOrder(t, e.Ticket(t, "t", 100).ID, cookieOf(t, bob))
+		}
+	}
+	// A cancelled order is still listed.
+	if res := e.Do(t, http.MethodDelete, "/api/orders/"+want[0], nil, cookieOf(t, alice)); res.Status != 204 {
+		t.Fatalf("cancel: %d %s", res.Status, res.Body)
+	}
+
+	res := e.Do(t, http.MethodGet, "/api/orders", nil, cookieOf(t, alice))
+	if res.Status != http.StatusOK {
+		t.Fatalf("status %d: %s", res.Status, res.Body)
+	}
+	var got []testenv.Order
+	res.Decode(t, &got)
+	if len(got) != len(want) {
+		t.Fatalf("got %d orders, want %d: %s", len(got), len(want), res.Body)
+	}
+	for i := range got {
+		if got[i].ID != want[i] || got[i].UserID != alice {
+			t.Fatalf("order %d = %+v, want id %s (oldest first, only the caller's)", i, got[i], want[i])
+		}
+	}
+	if got[0].Status != "cancelled" {
+		t.Fatalf("first order status %q", got[0].Status)
+	}
+
+	res = e.Do(t, http.MethodGet, "/api/orders", nil, cookieOf(t, "cccccccccccccccccccccccc"))
+	if res.Status != http.StatusOK || strings.TrimSpace(string(res.Body)) != "[]" {
+		t.Fatalf("no orders: %d %s, want 200 []", res.Status, res.Body)
+	}
+	wantError(t, e.Do(t, http.MethodGet, "/api/orders", nil, nil), 401, "Not authorized", "")
+}
+
+func TestShowOrder(t *testing.T) {
+	t.Parallel()
+	e := testenv.Start(t, testenv.Options{})
+	o := e.CreateOrder(t, e.Ticket(t, "show", 2500).ID, cookieOf(t, alice))
+
+	errorCases := []struct {
+		name    string
+		id      string
+		cookie  *http.Cookie
+		status  int
+		message string
+	}{
+		{"anonymous", o.ID, nil, 401, "Not authorized"},
+		{"malformed id", "not-an-id", cookieOf(t, alice), 400, "Order id must be a valid id"},
+		{"unknown order", bson.NewObjectID().Hex(), cookieOf(t, alice), 404, "Order not found"},
+		{"not the owner", o.ID, cookieOf(t, bob), 401, "Not authorized"},
+	}
+	for _, tt := range errorCases {
+		t.Run(tt.name, func(t *testing.T) {
+			wantError(t, e.Do(t, http.MethodGet, "/api/orders/"+tt.id, nil, tt.cookie), tt.status, tt.message, "")
+		})
+	}
+	t.Run("owner", func(t *testing.T) {
+		res := e.Do(t, http.MethodGet, "/api/orders/"+o.ID, nil, cookieOf(t, alice))
+		if res.Status != http.StatusOK {
+			t.Fatalf("status %d: %s", res.Status, res.Body)
+		}
+		var got testenv.Order
+		res.Decode(t, &got)
+		if got != o {
+			t.Fatalf("got %+v, want %+v", got, o)
+		}
+	})
+}
+
+func TestCancelOrder(t *testing.T) {
+	t.Parallel()
+	e := testenv.Start(t, testenv.Options{})
+	ctx := testkit.Context(t)
+	rec := testkit.Record(t, e.NATS.JS, events.OrderCancelled)
+
+	for _, method := range []string{http.MethodDelete, http.MethodPatch} {
+		t.Run(method, func(t *testing.T) {
+			tk := e.Ticket(t, "cancel", 700)
+			o := e.CreateOrder(t, tk.ID, cookieOf(t, alice))
+			path := "/api/orders/" + o.ID
+
+			errorCases := []struct {
+				name    string
+				path    string
+				cookie  *http.Cookie
+				status  int
+				message string
+			}{
+				{"anonymous", path, nil, 401, "Not authorized"},
+				{"malformed id", "/api/orders/123", cookieOf(t, alice), 400, "Order id must be a valid id"},
+				{"unknown order", "/api/orders/" + bson.NewObjectID().Hex(), cookieOf(t, alice), 404, "Order not found"},
+				{"not the owner", path, cookieOf(t, bob), 401, "Not authorized"},
+			}
+			for _, tt := range errorCases {
+				wantError(t, e.Do(t, method, tt.path, nil, tt.cookie), tt.status, tt.message, "")
+			}
+
+			for range 2 { // the second cancel is a no-op
+				res := e.Do(t, method, path, nil, cookieOf(t, alice))
+				if res.Status != http.StatusNoContent || len(res.Body) != 0 {
+					t.Fatalf("cancel: %d %q, want 204 and no body", res.Status, res.Body)
+				}
+			}
+			got, err := e.Orders.Get(ctx, mustID(t, o.ID))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.Status != events.StatusCancelled || got.Version != 1 {
+				t.Fatalf("after cancel: status %q version %d", got.Status, got.Version)
+			}
+			// The ticket is free again.
+			e.CreateOrder(t, tk.ID, cookieOf(t, bob))
+
+			testkit.Eventually(t, 5*time.Second, func() bool { return len(cancelledFor(rec, o.ID)) >= 1 },
+				"order.cancelled not published")
+			rec.Quiet(300 * time.Millisecond)
+			evts := cancelledFor(rec, o.ID)
+			want := events.OrderCancelledData{ID: o.ID, Version: 1, Ticket: events.TicketRef{ID: tk.ID.Hex()}}
+			if len(evts) != 1 || evts[0].Data != want || evts[0].ID != "order-cancelled-"+o.ID+"-1" {
+				t.Fatalf("order.cancelled events = %+v, want exactly one %+v", evts, want)
+			}
+		})
+	}
+
+	t.Run("complete order", func(t *testing.T) {
+		o := e.CreateOrder(t, e.Ticket(t, "paid", 700).ID, cookieOf(t, alice))
+		if _, err := e.Orders.Update(ctx, mustID(t, o.ID), func(o *order.Order) (*outbox.Event, error) {
+			return o.Complete()
+		}); err != nil {
+			t.Fatal(err)
+		}
+		wantError(t, e.Do(t, http.MethodDelete, "/api/orders/"+o.ID, nil, cookieOf(t, alice)),
+			400, "Cannot cancel a completed order", "")
+		got, err := e.Orders.Get(ctx, mustID(t, o.ID))
+		if err != nil || got.Status != events.StatusComplete || got.Version != 1 {
+			t.Fatalf("after refused cancel: %+v %v", got, err)
+		}
+		if n := len(cancelledFor(rec, o.ID)); n != 0 {
+			t.Fatalf("%d order.cancelled published for a complete order", n)
+		}
+	})
+}
+
+func cancelledFor(rec *testkit.Recorder[events.OrderCancelledData], id string) []events.Msg[events.OrderCancelledData] {
+	var out []events.Msg[events.OrderCancelledData]
+	for _, m := range rec.All() {
+		if m.Data.ID == id {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+func mustID(t *testing.T, hex string) bson.ObjectID {
+	t.Helper()
+	id, err := bson.ObjectIDFromHex(hex)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return id
+}
+
+// Of any number of concurrent orders for one ticket exactly one succeeds;
+// the others are told the ticket is reserved, never an internal error.
+func TestConcurrentOrdersReserveOnce(t *testing.T) {
+	t.Parallel()
+	e := testenv.Start(t, testenv.Options{DB: testenv.DB(t, 0)})
+	created := testkit.Record(t, e.NATS.JS, events.OrderCreated)
+	tk := e.Ticket(t, "race", 1000)
+	const n = 50
+
+	var wg sync.WaitGroup
+	results := make([]testenv.Response, n)
+	start := make(chan struct{})
+	for i := range n {
+		wg.Go(func() {
+			user := bson.NewObjectID().Hex()
+			<-start
+			results[i] = e.Do(t, http.MethodPost, "/api/orders", map[string]string{"ticketId": tk.ID.Hex()}, cookieOf(t, user))
+		})
+	}
+	close(start)
+	wg.Wait()
+
+	var winner testenv.Order
+	wins := 0
+	for _, res := range results {
+		switch res.Status {
+		case http.StatusCreated:
+			wins++
+			res.Decode(t, &winner)
+		case http.StatusBadRequest:
+			if errs := errorsOf(t, res); len(errs) != 1 || errs[0]["message"] != "Ticket is already reserved" {
+				t.Fatalf("400 with %s", res.Body)
+			}
+		default:
+			t.Fatalf("status %d: %s", res.Status, res.Body)
+		}
+	}
+	if wins != 1 {
+		t.Fatalf("%d orders created, want exactly 1", wins)
+	}
+	// Let the relay clear the order's outbox before the cancel updates the
+	// same document: this client does not serialise FerretDB's updates.
+	created.WaitFor(t, 1, 5*time.Second)
+	testkit.Eventually(t, 5*time.Second, func() bool {
+		n, err := e.PendingEvents(testkit.Context(t))
+		return err == nil && n == 0
+	}, "order.created still pending")
+
+	cancel := e.Do(t, http.MethodDelete, "/api/orders/"+winner.ID, nil, cookieOf(t, winner.UserID))
+	if cancel.Status != http.StatusNoContent {
+		t.Fatalf("cancel: %d %s", cancel.Status, cancel.Body)
+	}
+	again := e.CreateOrder(t, tk.ID, cookieOf(t, alice))
+	if again.ID == winner.ID {
+		t.Fatal("the old order came back")
+	}
+}
+
+// A store that cannot be reached is a 503, not a 500.
+func TestStoreUnreachable(t *testing.T) {
+	t.Parallel()
+	uri, stop, err := testkit.StartFerretDB(context.Background(), t.TempDir(), "127.0.0.1:0", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	client, err := mongo.Connect(options.Client().ApplyURI(uri).
+		SetServerSelectionTimeout(300 * time.Millisecond).SetConnectTimeout(300 * time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = client.Disconnect(context.Background()) })
+	e := testenv.Start(t, testenv.Options{DB: client.Database("orders")})
+	tk := e.Ticket(t, "down", 100)
+	o := e.CreateOrder(t, tk.ID, cookieOf(t, alice))
+	stop()
+
+	requests := []struct{ method, path string }{
+		{http.MethodPost, "/api/orders"},
+		{http.MethodGet, "/api/orders"},
+		{http.MethodGet, "/api/orders/" + o.ID},
+		{http.MethodDelete, "/api/orders/" + o.ID},
+	}
+	for _, r := range requests {
+		res := e.Do(t, r.method, r.path, map[string]string{"ticketId": tk.ID.Hex()}, cookieOf(t, alice))
+		if res.Status != http.StatusServiceUnavailable {
+			t.Fatalf("%s %s: %d %s, want 503", r.method, r.path, res.Status, res.Body)
+		}
+		var body map[string]any
+		if err := json.Unmarshal(res.Body, &body); err != nil || body["errors"] == nil {
+			t.Fatalf("%s %s: body %s is not the envelope", r.method, r.path, res.Body)
+		}
+	}
+}
+
+func TestUnknownRouteAndMethod(t *testing.T) {
+	t.Parallel()
+	e := testenv.Start(t, testenv.Options{})
+	wantError(t, e.Do(t, http.MethodGet, "/api/nothing", nil, cookieOf(t, alice)), 404, "Not Found", "")
+	wantError(t, e.Do(t, http.MethodPut, "/api/orders/"+bson.NewObjectID().Hex(), nil, cookieOf(t, alice)),
+		405, "Method Not Allowed", "")
+	if res := e.Do(t, http.MethodGet, "/healthz", nil, nil); res.Status != http.StatusOK {
+		t.Fatalf("healthz: %d", res.Status)
+	}
+}

@@ -1,0 +1,163 @@
+// Package listeners handles the events orders consumes: ticket.created and
+// ticket.updated feed the replica of tickets; expiration.complete and
+// payment.created move orders on.
+package listeners
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"ticketing.dev/common/events"
+	"ticketing.dev/common/mongodb"
+	"ticketing.dev/common/outbox"
+	"ticketing.dev/orders/order"
+	"ticketing.dev/orders/store"
+)
+
+// QueueGroup names the durable consumers that every replica of the service shares.
+const QueueGroup = "orders-service"
+
+// Deps are what the handlers need.
+type Deps struct {
+	Log     *slog.Logger
+	Orders  *store.Orders
+	Tickets *store.Tickets
+	// Now is the clock (time.Now when nil).
+	Now func() time.Time
+	// WaitDelay is the first delay before a ticket event that arrived too
+	// soon (a version gap, an unknown ticket) is seen again; it doubles on
+	// each delivery up to MaxWaitDelay. Defaults 500ms and 10s.
+	WaitDelay    time.Duration
+	MaxWaitDelay time.Duration
+	// Options tune every listener (zero: the defaults of common/events).
+	Options events.ListenerOptions
+}
+
+// Listeners are the running listeners.
+type Listeners struct{ running []*events.Listener }
+
+// Start starts every listener on its durable consumer.
+func Start(ctx context.Context, js jetstream.JetStream, d Deps) (*Listeners, error) {
+	if d.Now == nil {
+		d.Now = time.Now
+	}
+	if d.WaitDelay == 0 {
+		d.WaitDelay = 500 * time.Millisecond
+	}
+	if d.MaxWaitDelay == 0 {
+		d.MaxWaitDelay = 10 * time.Second
+	}
+	h := handlers{d}
+	ls := &Listeners{}
+	start := func(l *events.Listener, err error) error {
+		if err == nil {
+			ls.running = append(ls.running, l)
+		}
+		return err
+	}
+	err := errors.Join(
+		start(events.Listen(ctx, js, d.Log, events.TicketCreated,
+			events.Durable(QueueGroup, events.TicketCreated.Subject), h.ticketCreated, d.Options)),
+		start(events.Listen(ctx, js, d.Log, events.TicketUpdated,
+			events.Durable(QueueGroup, events.TicketUpdated.Subject), h.ticketUpdated, d.Options)),
+		start(events.Listen(ctx, js, d.Log, events.ExpirationComplete,
+			events.Durable(QueueGroup, events.ExpirationComplete.Subject), h.expirationComplete, d.Options)),
+		start(events.Listen(ctx, js, d.Log, events.PaymentCreated,
+			events.Durable(QueueGroup, events.PaymentCreated.Subject), h.paymentCreated, d.Options)),
+	)
+	if err != nil {
+		ls.Stop()
+		return nil, err
+	}
+	return ls, nil
+}
+
+// Stop drains every listener: events in hand are finished and acknowledged.
+func (ls *Listeners) Stop() {
+	for _, l := range ls.running {
+		l.Stop()
+	}
+}
+
+type handlers struct{ Deps }
+
+func (h handlers) ticketCreated(ctx context.Context, m events.Msg[events.TicketCreatedData]) error {
+	id, ok := mongodb.ParseID(m.Data.ID)
+	if !ok {
+		return events.Malformed(fmt.Errorf("ticket id %q is not an ObjectId", m.Data.ID))
+	}
+	inserted, err := h.Tickets.Insert(ctx, store.Ticket{ID: id, Title: m.Data.Title, Price: m.Data.Price, Version: m.Data.Version})
+	if err != nil {
+		return err
+	}
+	if !inserted {
+		h.Log.DebugContext(ctx, "ticket already in the replica", "ticket_id", m.Data.ID)
+	}
+	return nil
+}
+
+func (h handlers) ticketUpdated(ctx context.Context, m events.Msg[events.TicketUpdatedData]) error {
+	id, ok := mongodb.ParseID(m.Data.ID)
+	if !ok {
+		return events.Malformed(fmt.Errorf("ticket id %q is not an ObjectId", m.Data.ID))
+	}
+	outcome, stored, err := h.Tickets.Apply(ctx, store.Ticket{ID: id, Title: m.Data.Title, Price: m.Data.Price, Version: m.Data.Version})
+	if err != nil {
+		return err
+	}
+	switch outcome {
+	case store.Gap, store.Missing:
+		return events.Retry(h.waitDelay(m.Delivery),
+			fmt.Errorf("ticket %s version %d: %s (replica at %d)", m.Data.ID, m.Data.Version, outcome, stored))
+	case store.Stale:
+		h.Log.DebugContext(ctx, "stale ticket version skipped", "ticket_id", m.Data.ID,
+			"version", m.Data.Version, "stored", stored)
+	}
+	return nil
+}
+
+// waitDelay grows with each delivery so that a long gap costs few deliveries.
+func (h handlers) waitDelay(delivery uint64) time.Duration {
+	d := h.WaitDelay
+	for i := uint64(1); i < delivery && d < h.MaxWaitDelay; i++ {
+		d *= 2
+	}
+	return min(d, h.MaxWaitDelay)
+}
+
+func (h handlers) expirationComplete(ctx context.Context, m events.Msg[events.ExpirationCompleteData]) error {
+	id, ok := mongodb.ParseID(m.Data.OrderID)
+	if !ok {
+		return events.Malformed(fmt.Errorf("order id %q is not an ObjectId", m.Data.OrderID))
+	}
+	_, err := h.Orders.Update(ctx, id, func(o *order.Order) (*outbox.Event, error) {
+		return o.Expire(h.Now())
+	})
+	var early *order.NotYetExpired
+	switch {
+	case errors.As(err, &early):
+		return events.Retry(early.Left, err)
+	case errors.Is(err, store.ErrOrderNotFound):
+		// Orders are stored before order.created is published, so this
+		// event is not about one of ours: nothing can ever be done with it.
+		return events.Malformed(err)
+	}
+	return err
+}
+
+func (h handlers) paymentCreated(ctx context.Context, m events.Msg[events.PaymentCreatedData]) error {
+	id, ok := mongodb.ParseID(m.Data.OrderID)
+	if !ok {
+		return events.Malformed(fmt.Errorf("order id %q is not an ObjectId", m.Data.OrderID))
+	}
+	_, err := h.Orders.Update(ctx, id, func(o *order.Order) (*outbox.Event, error) { return o.Complete() })
+	if errors.Is(err, store.ErrOrderNotFound) {
+		return events.Malformed(err)
+	}
+	return err
+}

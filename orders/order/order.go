@@ -1,0 +1,122 @@
+// Package order holds the order's rules: how one is created, cancelled,
+// expired and completed, and the event each change implies. It knows nothing
+// of HTTP or of how orders are stored.
+package order
+
+import (
+	"fmt"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+
+	"ticketing.dev/common/apperr"
+	"ticketing.dev/common/events"
+	"ticketing.dev/common/money"
+	"ticketing.dev/common/outbox"
+)
+
+// Ticket is the ticket as it was when the order was made: the order keeps
+// this copy so that reading an order needs no join.
+type Ticket struct {
+	ID      bson.ObjectID `bson:"id"`
+	Title   string        `bson:"title"`
+	Price   money.Cents   `bson:"price"`
+	Version int64         `bson:"version"`
+}
+
+// Order is one user's claim on one ticket.
+type Order struct {
+	ID        bson.ObjectID `bson:"_id"`
+	UserID    string        `bson:"userId"`
+	Status    string        `bson:"status"`
+	ExpiresAt time.Time     `bson:"expiresAt"`
+	Version   int64         `bson:"version"`
+	CreatedAt time.Time     `bson:"createdAt"`
+	Ticket    Ticket        `bson:"ticket"`
+}
+
+// ErrCompleted refuses to cancel an order that has been paid.
+var ErrCompleted = apperr.BadRequest("Cannot cancel a completed order")
+
+// Reserves reports whether an order in this status holds its ticket.
+func Reserves(status string) bool {
+	return status != events.StatusCancelled
+}
+
+// New makes an order for ticket that expires window after now, with its
+// order.created event. Times are kept to the millisecond, as stored.
+func New(userID string, t Ticket, now time.Time, window time.Duration) (Order, outbox.Event, error) {
+	now = now.UTC().Truncate(time.Millisecond)
+	o := Order{
+		ID:        bson.NewObjectID(),
+		UserID:    userID,
+		Status:    events.StatusCreated,
+		ExpiresAt: now.Add(window),
+		CreatedAt: now,
+		Ticket:    t,
+	}
+	evt, err := outbox.New(events.OrderCreated, eventID(events.OrderCreated.Subject, o), o.Version,
+		events.OrderCreatedData{
+			ID:        o.ID.Hex(),
+			Version:   o.Version,
+			Status:    o.Status,
+			UserID:    o.UserID,
+			ExpiresAt: o.ExpiresAt,
+			Ticket:    events.OrderTicket{ID: t.ID.Hex(), Price: t.Price},
+		})
+	return o, evt, err
+}
+
+// Cancel cancels the order at its owner's request. A cancelled order stays
+// as it is (nil event); a completed one cannot be cancelled.
+func (o *Order) Cancel() (*outbox.Event, error) {
+	switch o.Status {
+	case events.StatusCancelled:
+		return nil, nil
+	case events.StatusComplete:
+		return nil, ErrCompleted
+	}
+	return o.cancel()
+}
+
+// NotYetExpired is Expire's answer while the order's window is still open:
+// Left is the time that remains.
+type NotYetExpired struct{ Left time.Duration }
+
+func (e *NotYetExpired) Error() string { return fmt.Sprintf("order expires in %s", e.Left) }
+
+// Expire cancels an unpaid order whose window has passed. A completed or
+// cancelled order is left alone (nil event); one whose window is still open
+// gives a *NotYetExpired so that the caller can come back later.
+func (o *Order) Expire(now time.Time) (*outbox.Event, error) {
+	if o.Status != events.StatusCreated && o.Status != events.StatusAwaitingPayment {
+		return nil, nil
+	}
+	if left := o.ExpiresAt.Sub(now); left > 0 {
+		return nil, &NotYetExpired{Left: left}
+	}
+	return o.cancel()
+}
+
+// Complete marks the order paid unless it was cancelled (payments then
+// refunds) or is already complete (a replayed payment): both give nil.
+func (o *Order) Complete() (*outbox.Event, error) {
+	if o.Status == events.StatusCancelled || o.Status == events.StatusComplete {
+		return nil, nil
+	}
+	o.Status = events.StatusComplete
+	o.Version++
+	evt, err := outbox.New(events.OrderCompleted, eventID(events.OrderCompleted.Subject, *o), o.Version,
+		events.OrderCompletedData{ID: o.ID.Hex(), Version: o.Version})
+	return &evt, err
+}
+
+func (o *Order) cancel() (*outbox.Event, error) {
+	o.Status = events.StatusCancelled
+	o.Version++
+	evt, err := outbox.New(events.OrderCancelled, eventID(events.OrderCancelled.Subject, *o), o.Version,
+		events.OrderCancelledData{ID: o.ID.Hex(), Version: o.Version, Ticket: events.TicketRef{ID: o.Ticket.ID.Hex()}})
+	return &evt, err
+}
+
+func eventID(subject string, o Order) string { return outbox.ID(subject, o.ID.Hex(), o.Version) }

@@ -1,0 +1,154 @@
+// Package store keeps orders and the replica of tickets in MongoDB (or
+// FerretDB). Every change is a single-document update guarded by the
+// document's version, and an order's events are written into the same
+// document (common/outbox), so a change and its event are stored atomically
+// without transactions.
+package store
+
+import (
+	"context"
+	"errors"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
+	"ticketing.dev/common/apperr"
+	"ticketing.dev/common/mongodb"
+	"ticketing.dev/common/outbox"
+	"ticketing.dev/orders/order"
+)
+
+// ErrTicketReserved is the answer to an order for a ticket that another
+// order holds.
+var ErrTicketReserved = apperr.BadRequest("Ticket is already reserved")
+
+// ErrOrderNotFound is the answer for an order id that is not stored.
+var ErrOrderNotFound = apperr.NotFound("Order not found")
+
+// maxUpdateAttempts bounds how often Update reloads an order that changed
+// under it; each attempt is only lost to another writer's success.
+const maxUpdateAttempts = 20
+
+// orderDoc is an order as stored. activeTicket holds the ticket's id while
+// the order reserves it and is absent otherwise: a unique sparse index on
+// it lets at most one order at a time reserve a ticket. (FerretDB has no
+// partial indexes, and a sparse index skips only absent fields, so the
+// field is unset, never set to null.)
+type orderDoc struct {
+	order.Order   `bson:",inline"`
+	ActiveTicket  *bson.ObjectID `bson:"activeTicket,omitempty"`
+	outbox.Fields `bson:",inline"`
+}
+
+// Orders is the order repository.
+type Orders struct {
+	coll   *mongo.Collection
+	notify func(id any)
+}
+
+// NewOrders stores orders in coll; notify (the outbox relay's Notify) is
+// told of every document that gained an event.
+func NewOrders(coll *mongo.Collection, notify func(id any)) *Orders {
+	return &Orders{coll: coll, notify: notify}
+}
+
+// EnsureIndexes creates the reservation index and the index behind the
+// per-user listing.
+func (s *Orders) EnsureIndexes(ctx context.Context) error {
+	_, err := s.coll.Indexes().CreateMany(ctx, []mongo.IndexModel{
+		{
+			Keys:    bson.D{{Key: "activeTicket", Value: 1}},
+			Options: options.Index().SetName("one_active_order_per_ticket").SetUnique(true).SetSparse(true),
+		},
+		{Keys: bson.D{{Key: "userId", Value: 1}, {Key: "createdAt", Value: 1}}},
+	})
+	return err
+}
+
+// Create stores a new order with its order.created event. If another order
+// already reserves the ticket it answers ErrTicketReserved.
+func (s *Orders) Create(ctx context.Context, o order.Order, created outbox.Event) error {
+	doc := orderDoc{Order: o}
+	if order.Reserves(o.Status) {
+		doc.ActiveTicket = &o.Ticket.ID
+	}
+	doc.Add(created)
+	if _, err := s.coll.InsertOne(ctx, doc); err != nil {
+		if mongo.IsDuplicateKeyError(err) {
+			return ErrTicketReserved
+		}
+		return mongodb.Classify(err)
+	}
+	s.notify(o.ID)
+	return nil
+}
+
+// Get returns the order or ErrOrderNotFound.
+func (s *Orders) Get(ctx context.Context, id bson.ObjectID) (order.Order, error) {
+	var doc orderDoc
+	err := s.coll.FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Decode(&doc)
+	if errors.Is(err, mongo.ErrNoDocuments) {
+		return order.Order{}, ErrOrderNotFound
+	}
+	if err != nil {
+		return order.Order{}, mongodb.Classify(err)
+	}
+	return doc.Order, nil
+}
+
+// ListByUser returns the user's orders, oldest first.
+func (s *Orders) ListByUser(ctx context.Context, userID string) ([]order.Order, error) {
+	cur, err := s.coll.Find(ctx, bson.D{{Key: "userId", Value: userID}},
+		options.Find().SetSort(bson.D{{Key: "createdAt", Value: 1}, {Key: "_id", Value: 1}}))
+	if err != nil {
+		return nil, mongodb.Classify(err)
+	}
+	var docs []orderDoc
+	if err := cur.All(ctx, &docs); err != nil {
+		return nil, mongodb.Classify(err)
+	}
+	out := make([]order.Order, len(docs))
+	for i, d := range docs {
+		out[i] = d.Order
+	}
+	return out, nil
+}
+
+// Change is what an update function does to an order: it changes the order
+// in place and returns the event that reports the change, nil when there is
+// nothing to change, or an error to abandon the update.
+type Change func(o *order.Order) (*outbox.Event, error)
+
+// Update loads the order, lets change decide, and writes the new status and
+// version with the event in one update conditional on the version it read.
+// When another writer got there first it reloads and decides again, so the
+// caller never sees a lost race, only its outcome. It returns the order as
+// stored afterwards.
+func (s *Orders) Update(ctx context.Context, id bson.ObjectID, change Change) (order.Order, error) {
+	for range maxUpdateAttempts {
+		o, err := s.Get(ctx, id)
+		if err != nil {
+			return o, err
+		}
+		read := o.Version
+		evt, err := change(&o)
+		if err != nil || evt == nil {
+			return o, err
+		}
+		update := bson.D{{Key: "$set", Value: bson.D{{Key: "status", Value: o.Status}, {Key: "version", Value: o.Version}}}}
+		if !order.Reserves(o.Status) {
+			update = append(update, bson.E{Key: "$unset", Value: bson.D{{Key: "activeTicket", Value: ""}}})
+		}
+		res, err := s.coll.UpdateOne(ctx, bson.D{{Key: "_id", Value: id}, {Key: "version", Value: read}},
+			outbox.Update(update, *evt))
+		if err != nil {
+			return o, mongodb.Classify(err)
+		}
+		if res.MatchedCount == 1 {
+			s.notify(id)
+			return o, nil
+		}
+	}
+	return order.Order{}, apperr.Conflict("The order is changing too often, try again")
+}
