@@ -1,0 +1,147 @@
+package main
+
+import (
+	"context"
+	"net/http"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"ticketing.dev/common/config"
+	"ticketing.dev/common/outbox"
+	"ticketing.dev/common/testkit"
+)
+
+func TestLoadSettings(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name    string
+		env     map[string]string
+		want    settings
+		wantErr []string // each must appear in the error
+	}{
+		{
+			name: "defaults",
+			env:  map[string]string{"NATS_URL": "nats://nats:4222", "REDIS_URL": "redis://redis:6379"},
+			want: settings{Port: 3000, NATSURL: "nats://nats:4222", RedisURL: "redis://redis:6379", Queue: "expiration"},
+		},
+		{
+			name: "everything set",
+			env: map[string]string{"PORT": "8080", "NATS_URL": "nats://n:4222", "REDIS_URL": "redis://:pw@r:6379/2",
+				"ASYNQ_QUEUE": "exp-a"},
+			want: settings{Port: 8080, NATSURL: "nats://n:4222", RedisURL: "redis://:pw@r:6379/2", Queue: "exp-a"},
+		},
+		{
+			name: "host and port instead of a URL",
+			env:  map[string]string{"NATS_URL": "nats://n:4222", "REDIS_HOST": "redis-srv", "REDIS_PORT": "6380"},
+			want: settings{Port: 3000, NATSURL: "nats://n:4222", RedisURL: "redis://redis-srv:6380", Queue: "expiration"},
+		},
+		{
+			name: "the URL wins over host and port",
+			env: map[string]string{"NATS_URL": "nats://n:4222", "REDIS_URL": "redis://a:1",
+				"REDIS_HOST": "b", "REDIS_PORT": "2"},
+			want: settings{Port: 3000, NATSURL: "nats://n:4222", RedisURL: "redis://a:1", Queue: "expiration"},
+		},
+		{
+			name:    "nothing set names every missing variable",
+			env:     map[string]string{},
+			wantErr: []string{"NATS_URL is required", "REDIS_URL is required"},
+		},
+		{
+			name:    "host without port",
+			env:     map[string]string{"NATS_URL": "nats://n:4222", "REDIS_HOST": "r"},
+			wantErr: []string{"REDIS_PORT is required"},
+		},
+		{
+			name:    "port out of range",
+			env:     map[string]string{"NATS_URL": "nats://n:4222", "REDIS_HOST": "r", "REDIS_PORT": "70000"},
+			wantErr: []string{"REDIS_PORT must be an integer"},
+		},
+		{
+			name:    "not a Redis URL",
+			env:     map[string]string{"NATS_URL": "nats://n:4222", "REDIS_URL": "http://r:6379"},
+			wantErr: []string{"REDIS_URL"},
+		},
+		{
+			name:    "bad port",
+			env:     map[string]string{"PORT": "web", "NATS_URL": "nats://n:4222", "REDIS_URL": "redis://r:6379"},
+			wantErr: []string{"PORT must be an integer"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			got, err := loadSettings(config.New(func(k string) (string, bool) {
+				v, ok := tt.env[k]
+				return v, ok
+			}))
+			if len(tt.wantErr) > 0 {
+				if err == nil {
+					t.Fatalf("no error, settings %+v", got)
+				}
+				for _, want := range tt.wantErr {
+					if !strings.Contains(err.Error(), want) {
+						t.Errorf("error %q does not mention %q", err, want)
+					}
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got != tt.want {
+				t.Fatalf("settings = %+v, want %+v", got, tt.want)
+			}
+		})
+	}
+}
+
+// TestRun starts the service as main does: it becomes ready, expires an
+// order, and stops cleanly when its context ends.
+func TestRun(t *testing.T) {
+	h := newHarness(t)
+	port := testkit.FreePort(t)
+	t.Setenv("PORT", strconv.Itoa(port))
+	t.Setenv("NATS_URL", h.nats.URL)
+	t.Setenv("REDIS_URL", "redis://"+h.rdb.Options().Addr)
+	t.Setenv("ASYNQ_QUEUE", h.queue)
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, testkit.Logger(t)) }()
+
+	base := "http://127.0.0.1:" + strconv.Itoa(port)
+	client := &http.Client{Timeout: 2 * time.Second}
+	status := func(path string) int {
+		resp, err := client.Get(base + path)
+		if err != nil {
+			return 0
+		}
+		_ = resp.Body.Close()
+		return resp.StatusCode
+	}
+	testkit.Eventually(t, 10*time.Second, func() bool { return status("/readyz") == http.StatusOK }, "not ready")
+	if got := status("/healthz"); got != http.StatusOK {
+		t.Fatalf("/healthz = %d", got)
+	}
+	if got := status("/api/orders"); got != http.StatusNotFound {
+		t.Fatalf("/api/orders = %d, want 404: the service has no API", got)
+	}
+
+	fired := recordFirings(t, h.nats.JS)
+	id := newID()
+	h.orderCreated(t, id, time.Now().Add(300*time.Millisecond), outbox.ID("order.created", id, 0))
+	fired.waitFor(t, id, 3*time.Second)
+
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("run: %v", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("run did not return after its context ended")
+	}
+}
