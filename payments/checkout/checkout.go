@@ -1,0 +1,301 @@
+// Package checkout pays for orders with Stripe, at most one charge per order,
+// and refunds a payment whose order ends cancelled.
+//
+// A payment moves through the store's states with single-document writes:
+//
+//	claim (pending, lease) → charge at Stripe → succeeded (+ payment.created in its outbox)
+//	                                          → failed   (declined or refused: may be claimed again)
+//	                                          → pending, lease released (outcome unknown)
+//	succeeded → refunded, when the order is cancelled
+//
+// The idempotency key of a charge is derived from the order and the attempt
+// number, so whoever repeats an attempt (a retry after a 502, a request
+// finding a claim whose holder crashed, the cancellation handler) sends
+// Stripe the same request with the same key and gets the original outcome.
+package checkout
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+
+	"ticketing.dev/common/apperr"
+	"ticketing.dev/common/events"
+	"ticketing.dev/common/outbox"
+	"ticketing.dev/payments/store"
+	"ticketing.dev/payments/stripepay"
+)
+
+// Messages the contract fixes.
+const (
+	MsgCancelled   = "Cannot pay for an cancelled order"
+	MsgAlreadyPaid = "Order has already been paid"
+	MsgExpired     = "Order has expired"
+	MsgNotFound    = "Order not found"
+)
+
+// ErrInProgress: a payment of the order is being made right now; ask again later.
+var ErrInProgress = errors.New("a payment of the order is in progress")
+
+// Config tunes a Service; zero values give the defaults.
+type Config struct {
+	// Lease is how long a claim is protected from takeover. It must outlast
+	// ChargeTimeout so a live holder is never overtaken. Default 60s.
+	Lease time.Duration
+	// ChargeTimeout bounds one attempt at Stripe, retries included. Default 40s.
+	ChargeTimeout time.Duration
+	Now           func() time.Time
+}
+
+// Service is the payment workflow.
+type Service struct {
+	store  *store.Store
+	stripe *stripepay.Client
+	relay  *outbox.Relay
+	log    *slog.Logger
+	cfg    Config
+}
+
+// New returns a Service.
+func New(st *store.Store, sc *stripepay.Client, relay *outbox.Relay, log *slog.Logger, cfg Config) *Service {
+	if cfg.Lease <= 0 {
+		cfg.Lease = 60 * time.Second
+	}
+	if cfg.ChargeTimeout <= 0 {
+		cfg.ChargeTimeout = 40 * time.Second
+	}
+	if cfg.ChargeTimeout >= cfg.Lease {
+		cfg.ChargeTimeout = cfg.Lease * 2 / 3
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	return &Service{store: st, stripe: sc, relay: relay, log: log, cfg: cfg}
+}
+
+// ChargeKey is the idempotency key of an order's charge attempt.
+func ChargeKey(orderID bson.ObjectID, attempt int64) string {
+	return fmt.Sprintf("charge-%s-%d", orderID.Hex(), attempt)
+}
+
+// RefundKey is the idempotency key of an order's refund (there is at most
+// one succeeded charge per order, so one refund).
+func RefundKey(orderID bson.ObjectID) string { return "refund-" + orderID.Hex() }
+
+// Receipt is a successful payment as the API returns it.
+type Receipt struct {
+	ID       string `json:"id"`
+	OrderID  string `json:"orderId"`
+	StripeID string `json:"stripeId"`
+}
+
+// Pay charges the order for the user. Checks come in the contract's order:
+// 404, 401 not owner, then the business rules.
+func (s *Service) Pay(ctx context.Context, userID string, orderID bson.ObjectID, token string) (Receipt, error) {
+	order, err := s.store.Order(ctx, orderID)
+	if errors.Is(err, store.ErrNotFound) {
+		return Receipt{}, apperr.NotFound(MsgNotFound)
+	}
+	if err != nil {
+		return Receipt{}, err
+	}
+	if order.UserID != userID {
+		return Receipt{}, apperr.NotAuthorized()
+	}
+	if order.Status == events.StatusCancelled {
+		return Receipt{}, apperr.BadRequest(MsgCancelled)
+	}
+	if order.Status == events.StatusComplete {
+		return Receipt{}, apperr.BadRequest(MsgAlreadyPaid)
+	}
+	now := s.cfg.Now()
+	// A paid order stays "already paid" after its expiry, so look at the
+	// payment before the clock.
+	p, found, err := s.store.PaymentByOrder(ctx, orderID)
+	if err != nil {
+		return Receipt{}, err
+	}
+	if found && (p.State == store.Succeeded || p.State == store.Refunded ||
+		(p.State == store.Pending && p.LeaseUntil.After(now))) {
+		return Receipt{}, apperr.BadRequest(MsgAlreadyPaid)
+	}
+	if now.After(order.ExpiresAt) {
+		return Receipt{}, apperr.BadRequest(MsgExpired)
+	}
+
+	claim, resumed, err := s.store.Claim(ctx, store.Claim{
+		OrderID: orderID, UserID: userID, Amount: int64(order.Price), Token: token, Now: now, Lease: s.cfg.Lease,
+	})
+	if errors.Is(err, store.ErrTaken) {
+		return Receipt{}, apperr.BadRequest(MsgAlreadyPaid)
+	}
+	if err != nil {
+		return Receipt{}, err
+	}
+	if resumed {
+		// The stored attempt is repeated with its own token; this request's
+		// token stays unused.
+		s.log.InfoContext(ctx, "resuming a payment attempt whose outcome is unknown",
+			"order_id", orderID.Hex(), "attempt", claim.Attempt)
+	}
+
+	// Once claimed, finish even if the client hangs up: an abandoned claim
+	// would only delay the next attempt until its lease runs out.
+	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.ChargeTimeout)
+	defer cancel()
+	paid, err := s.charge(wctx, claim)
+	if err != nil {
+		return Receipt{}, httpError(err)
+	}
+	// A cancellation may have been applied while the charge was in flight;
+	// its handler retries while the claim is pending, and this re-read
+	// refunds at once instead.
+	cancelled, err := s.refundIfCancelled(wctx, paid)
+	if err != nil {
+		s.log.WarnContext(ctx, "refund of a payment for a cancelled order failed; the cancellation handler retries it",
+			"order_id", orderID.Hex(), "err", err)
+	}
+	if cancelled {
+		return Receipt{}, apperr.BadRequest(MsgCancelled)
+	}
+	return Receipt{ID: paid.ID.Hex(), OrderID: orderID.Hex(), StripeID: paid.StripeID}, nil
+}
+
+// charge makes (or repeats) the claim's attempt at Stripe and records the
+// outcome. It returns the stripepay error for a refused or unknown charge.
+func (s *Service) charge(ctx context.Context, p store.Payment) (store.Payment, error) {
+	chargeID, err := s.stripe.CreateCharge(ctx, stripepay.Charge{
+		AmountCents:    p.Amount,
+		Token:          p.Token,
+		IdempotencyKey: ChargeKey(p.OrderID, p.Attempt),
+		OrderID:        p.OrderID.Hex(),
+	})
+	var declined *stripepay.Declined
+	var rejected *stripepay.Rejected
+	switch {
+	case errors.As(err, &declined) || errors.As(err, &rejected):
+		// Nothing was charged: release the order for another card.
+		if merr := s.store.MarkFailed(ctx, p, s.cfg.Now()); merr != nil {
+			// The lease runs out and the next attempt repeats this one: Stripe
+			// answers from its idempotency cache with the same refusal.
+			s.log.WarnContext(ctx, "recording a refused charge failed", "order_id", p.OrderID.Hex(), "err", merr)
+		}
+		return store.Payment{}, err
+	case err != nil:
+		// Unknown outcome: keep the claim (and its token) and let the next
+		// request repeat the same attempt right away.
+		if merr := s.store.ReleaseLease(ctx, p, s.cfg.Now()); merr != nil {
+			s.log.WarnContext(ctx, "releasing the lease of an unknown charge failed", "order_id", p.OrderID.Hex(), "err", merr)
+		}
+		return store.Payment{}, err
+	}
+
+	evt, err := outbox.New(events.PaymentCreated, outbox.ID(events.PaymentCreated.Subject, p.ID.Hex()), p.Attempt,
+		events.PaymentCreatedData{ID: p.ID.Hex(), OrderID: p.OrderID.Hex(), StripeID: chargeID})
+	if err != nil {
+		return store.Payment{}, apperr.Internal(err)
+	}
+	paid, err := s.store.MarkSucceeded(ctx, p, chargeID, s.cfg.Now(), evt)
+	if err != nil {
+		// The charge exists but is not recorded: the lease runs out and the
+		// next attempt (a request or the cancellation handler) repeats it,
+		// gets the same charge back and records it.
+		return store.Payment{}, fmt.Errorf("record charge %s of order %s: %w", chargeID, p.OrderID.Hex(), err)
+	}
+	if s.relay != nil {
+		s.relay.Notify(paid.ID)
+	}
+	return paid, nil
+}
+
+// httpError maps a failed charge to the API's answer.
+func httpError(err error) error {
+	var declined *stripepay.Declined
+	var rejected *stripepay.Rejected
+	var unreachable *stripepay.Unreachable
+	switch {
+	case errors.As(err, &declined):
+		return apperr.PaymentRequired(declined.Message)
+	case errors.As(err, &rejected) && rejected.UserError():
+		e := apperr.BadRequest(rejected.Message)
+		e.Err = err
+		return e
+	case errors.As(err, &rejected):
+		return apperr.BadGateway("Payment provider refused the request", err)
+	case errors.As(err, &unreachable):
+		return apperr.BadGateway("Payment provider unavailable, try again", err)
+	default:
+		return err
+	}
+}
+
+// refundIfCancelled refunds p if its order is cancelled in the replica.
+func (s *Service) refundIfCancelled(ctx context.Context, p store.Payment) (bool, error) {
+	order, err := s.store.Order(ctx, p.OrderID)
+	if err != nil {
+		return false, err
+	}
+	if order.Status != events.StatusCancelled {
+		return false, nil
+	}
+	return true, s.refund(ctx, p)
+}
+
+func (s *Service) refund(ctx context.Context, p store.Payment) error {
+	if p.State == store.Refunded {
+		return nil
+	}
+	refundID, err := s.stripe.CreateRefund(ctx, stripepay.Refund{ChargeID: p.StripeID, IdempotencyKey: RefundKey(p.OrderID)})
+	if err != nil {
+		return err
+	}
+	if err := s.store.MarkRefunded(ctx, p.ID, refundID, s.cfg.Now()); err != nil {
+		return err
+	}
+	s.log.InfoContext(ctx, "payment of a cancelled order refunded", "order_id", p.OrderID.Hex(), "payment_id", p.ID.Hex())
+	return nil
+}
+
+// SettleCancelled makes sure no money is kept for a cancelled order: a
+// succeeded payment is refunded; a pending one whose holder is alive yields
+// ErrInProgress (ask again later); one whose holder is gone is settled here
+// (its attempt repeated, then refunded if it was charged).
+func (s *Service) SettleCancelled(ctx context.Context, orderID bson.ObjectID) error {
+	p, found, err := s.store.PaymentByOrder(ctx, orderID)
+	if err != nil || !found {
+		return err
+	}
+	switch p.State {
+	case store.Failed, store.Refunded:
+		return nil
+	case store.Succeeded:
+		return s.refund(ctx, p)
+	}
+	now := s.cfg.Now()
+	if p.LeaseUntil.After(now) {
+		return ErrInProgress
+	}
+	p, ok, err := s.store.TakeOver(ctx, orderID, now, s.cfg.Lease)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return ErrInProgress
+	}
+	wctx, cancel := context.WithTimeout(ctx, s.cfg.ChargeTimeout)
+	defer cancel()
+	paid, err := s.charge(wctx, p)
+	var declined *stripepay.Declined
+	var rejected *stripepay.Rejected
+	if errors.As(err, &declined) || errors.As(err, &rejected) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	return s.refund(ctx, paid)
+}

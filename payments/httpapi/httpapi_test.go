@@ -1,0 +1,313 @@
+package httpapi_test
+
+import (
+	"encoding/json"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+
+	"ticketing.dev/common/events"
+	"ticketing.dev/common/money"
+	"ticketing.dev/common/testkit"
+	"ticketing.dev/payments/checkout"
+	"ticketing.dev/payments/internal/paytest"
+	"ticketing.dev/payments/store"
+)
+
+const (
+	alice = "user-alice"
+	bob   = "user-bob"
+)
+
+func wantStatus(t *testing.T, r paytest.Response, status int) {
+	t.Helper()
+	if r.Status != status {
+		t.Fatalf("status %d, want %d; body %s", r.Status, status, r.Body)
+	}
+}
+
+func wantErrors(t *testing.T, r paytest.Response, status int, want ...map[string]string) {
+	t.Helper()
+	wantStatus(t, r, status)
+	got := r.Errors()
+	if len(got) != len(want) {
+		t.Fatalf("errors %v, want %v", got, want)
+	}
+	for i := range want {
+		for k, v := range want[i] {
+			if got[i][k] != v {
+				t.Fatalf("errors %v, want %v", got, want)
+			}
+		}
+		if _, ok := want[i]["field"]; !ok && got[i]["field"] != "" {
+			t.Fatalf("errors %v, want %v (no field)", got, want)
+		}
+	}
+}
+
+func msg(m string) map[string]string { return map[string]string{"message": m} }
+func field(f, m string) map[string]string {
+	return map[string]string{"message": m, "field": f}
+}
+
+// TestPaymentErrors covers every refusal of the contract, in its check order.
+func TestPaymentErrors(t *testing.T) {
+	t.Parallel()
+	stripe := paytest.RecordStripe(t, paytest.StripeMock(t))
+	e := paytest.New(t, paytest.Options{StripeURL: stripe.URL})
+
+	open := paytest.NewOrder(alice, 1000)
+	e.Created(open)
+	cancelled := paytest.NewOrder(alice, 1000)
+	e.Created(cancelled)
+	e.Cancelled(cancelled.ID, 1)
+	e.WaitStatus(cancelled.ID, events.StatusCancelled, 1)
+	complete := paytest.NewOrder(alice, 1000)
+	e.Created(complete)
+	e.Completed(complete.ID, 1)
+	e.WaitStatus(complete.ID, events.StatusComplete, 1)
+	expired := paytest.NewOrder(alice, 1000)
+	expired.ExpiresAt = time.Now().Add(-time.Second)
+	e.Created(expired)
+
+	body := func(token, orderID string) string {
+		b, _ := json.Marshal(map[string]string{"token": token, "orderId": orderID})
+		return string(b)
+	}
+	tests := []struct {
+		name   string
+		user   string
+		body   string
+		status int
+		want   []map[string]string
+	}{
+		{"anonymous", "", body("tok_visa", open.ID.Hex()), 401, []map[string]string{msg("Not authorized")}},
+		{"anonymous with invalid body", "", `{`, 401, []map[string]string{msg("Not authorized")}},
+		{"malformed JSON", alice, `{"token":`, 400, []map[string]string{msg("Invalid JSON body")}},
+		{"empty body", alice, ``, 400, []map[string]string{
+			field("token", "Token must be provided"), field("orderId", "OrderId must be provided")}},
+		{"blank token", alice, body("   ", open.ID.Hex()), 400, []map[string]string{field("token", "Token must be provided")}},
+		{"token not a string", alice, `{"token":12,"orderId":"` + open.ID.Hex() + `"}`, 400,
+			[]map[string]string{field("token", "Token must be provided")}},
+		{"orderId not an ObjectId", alice, body("tok_visa", "123"), 400,
+			[]map[string]string{field("orderId", "OrderId must be provided")}},
+		{"unknown order", alice, body("tok_visa", bson.NewObjectID().Hex()), 404, []map[string]string{msg("Order not found")}},
+		{"not the owner", bob, body("tok_visa", open.ID.Hex()), 401, []map[string]string{msg("Not authorized")}},
+		{"cancelled order", alice, body("tok_visa", cancelled.ID.Hex()), 400,
+			[]map[string]string{msg("Cannot pay for an cancelled order")}},
+		{"completed order", alice, body("tok_visa", complete.ID.Hex()), 400,
+			[]map[string]string{msg("Order has already been paid")}},
+		{"expired order", alice, body("tok_visa", expired.ID.Hex()), 400, []map[string]string{msg("Order has expired")}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := e.Post("/api/payments", tc.user, tc.body)
+			wantErrors(t, r, tc.status, tc.want...)
+		})
+	}
+	if n := len(stripe.Requests("/v1/charges")); n != 0 {
+		t.Fatalf("refused requests reached Stripe %d times", n)
+	}
+
+	t.Run("unknown route and method", func(t *testing.T) {
+		wantErrors(t, e.Post("/api/payments/x", alice, `{}`), 404, msg("Not Found"))
+		req, _ := http.NewRequest(http.MethodGet, "/api/payments", nil)
+		rec := &recorder{header: http.Header{}}
+		e.API.ServeHTTP(rec, req)
+		if rec.status != http.StatusMethodNotAllowed {
+			t.Fatalf("GET status %d", rec.status)
+		}
+	})
+}
+
+type recorder struct {
+	header http.Header
+	status int
+}
+
+func (r *recorder) Header() http.Header         { return r.header }
+func (r *recorder) Write(b []byte) (int, error) { return len(b), nil }
+func (r *recorder) WriteHeader(s int)           { r.status = s }
+
+// TestPaymentSucceeds charges 19.99 as 1999 cents, answers 201 and
+// publishes payment.created; a second payment is refused without a charge.
+func TestPaymentSucceeds(t *testing.T) {
+	t.Parallel()
+	stripe := paytest.RecordStripe(t, paytest.StripeMock(t))
+	e := paytest.New(t, paytest.Options{StripeURL: stripe.URL})
+	created := testkit.Record(t, e.NATS.JS, events.PaymentCreated)
+
+	price, err := money.Parse("19.99")
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := paytest.NewOrder(alice, price)
+	e.Created(o)
+
+	r := e.Pay(alice, o.ID, "tok_visa")
+	wantStatus(t, r, http.StatusCreated)
+	var receipt map[string]any
+	if err := json.Unmarshal([]byte(r.Body), &receipt); err != nil {
+		t.Fatal(err)
+	}
+	if len(receipt) != 3 || receipt["orderId"] != o.ID.Hex() || !strings.HasPrefix(receipt["stripeId"].(string), "ch_") {
+		t.Fatalf("receipt %v", receipt)
+	}
+	if _, ok := bson.ObjectIDFromHex(receipt["id"].(string)); ok != nil {
+		t.Fatalf("receipt id %v is not an ObjectId", receipt["id"])
+	}
+
+	charges := stripe.Requests("/v1/charges")
+	if len(charges) != 1 {
+		t.Fatalf("%d charge requests, want 1", len(charges))
+	}
+	c := charges[0]
+	if c.Form.Get("amount") != "1999" || c.Form.Get("currency") != "usd" || c.Form.Get("source") != "tok_visa" {
+		t.Fatalf("charge form %v", c.Form)
+	}
+	if want := checkout.ChargeKey(o.ID, 1); c.IdempotencyKey != want {
+		t.Fatalf("Idempotency-Key %q, want %q", c.IdempotencyKey, want)
+	}
+
+	evts := created.WaitFor(t, 1, 10*time.Second)
+	if d := evts[0].Data; d.ID != receipt["id"] || d.OrderID != o.ID.Hex() || d.StripeID != receipt["stripeId"] {
+		t.Fatalf("payment.created %+v, receipt %v", d, receipt)
+	}
+	p, _ := e.Payment(o.ID)
+	if p.State != store.Succeeded || p.Amount != 1999 || p.Token != "" || p.StripeID != receipt["stripeId"] {
+		t.Fatalf("payment %+v", p)
+	}
+
+	wantErrors(t, e.Pay(alice, o.ID, "tok_visa"), 400, msg("Order has already been paid"))
+	if n := len(stripe.Requests("/v1/charges")); n != 1 {
+		t.Fatalf("a repeated payment reached Stripe: %d charge requests", n)
+	}
+	// Once paid, the order stays "already paid" even past its expiry and
+	// before order.completed arrives: the payment is checked first.
+	if got := created.Quiet(300 * time.Millisecond); len(got) != 1 {
+		t.Fatalf("%d payment.created events, want 1", len(got))
+	}
+}
+
+// TestCardDeclined answers 402 with Stripe's message, releases the order
+// and lets another card pay with a new idempotency key.
+func TestCardDeclined(t *testing.T) {
+	t.Parallel()
+	stripe := paytest.RecordStripe(t, paytest.Sequence(paytest.Decline, paytest.StripeMock(t)))
+	e := paytest.New(t, paytest.Options{StripeURL: stripe.URL})
+	o := paytest.NewOrder(alice, 2500)
+	e.Created(o)
+
+	wantErrors(t, e.Pay(alice, o.ID, "tok_chargeDeclined"), http.StatusPaymentRequired, msg("Your card was declined."))
+	charges := stripe.Requests("/v1/charges")
+	if len(charges) != 1 || charges[0].IdempotencyKey != "charge-"+o.ID.Hex()+"-1" ||
+		charges[0].Form.Get("amount") != "2500" || charges[0].Form.Get("source") != "tok_chargeDeclined" {
+		t.Fatalf("charge requests %+v", charges)
+	}
+	if p, _ := e.Payment(o.ID); p.State != store.Failed || p.Token != "" {
+		t.Fatalf("payment after decline %+v", p)
+	}
+
+	// Stripe keeps the declined answer under its key, so another card needs
+	// another key: the attempt number.
+	wantStatus(t, e.Pay(alice, o.ID, "tok_visa"), http.StatusCreated)
+	charges = stripe.Requests("/v1/charges")
+	if len(charges) != 2 || charges[1].IdempotencyKey != "charge-"+o.ID.Hex()+"-2" || charges[1].Form.Get("source") != "tok_visa" {
+		t.Fatalf("charge requests %+v", charges)
+	}
+	if n := e.PaymentCount(o.ID); n != 1 {
+		t.Fatalf("%d payment documents, want 1", n)
+	}
+}
+
+// TestStripeUnreachable answers 502 when nothing listens at Stripe's address.
+func TestStripeUnreachable(t *testing.T) {
+	t.Parallel()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	_ = ln.Close()
+	e := paytest.New(t, paytest.Options{StripeURL: "http://" + addr})
+	o := paytest.NewOrder(alice, 1000)
+	e.Created(o)
+
+	wantErrors(t, e.Pay(alice, o.ID, "tok_visa"), http.StatusBadGateway, msg("Payment provider unavailable, try again"))
+	p, _ := e.Payment(o.ID)
+	if p.State != store.Pending || p.LeaseUntil.After(time.Now()) || p.Token != "tok_visa" {
+		t.Fatalf("payment after 502 %+v: want pending, lease released, token kept", p)
+	}
+}
+
+// TestRetryAfterUnknownOutcome repeats the first attempt exactly (key, token,
+// amount) when the answer to it was lost, so it can never charge twice.
+func TestRetryAfterUnknownOutcome(t *testing.T) {
+	t.Parallel()
+	stripe := paytest.RecordStripe(t, paytest.Sequence(paytest.HangUp, paytest.StripeMock(t)))
+	e := paytest.New(t, paytest.Options{StripeURL: stripe.URL})
+	o := paytest.NewOrder(alice, 1234)
+	e.Created(o)
+
+	wantStatus(t, e.Pay(alice, o.ID, "tok_visa"), http.StatusBadGateway)
+	wantStatus(t, e.Pay(alice, o.ID, "tok_mastercard"), http.StatusCreated)
+	charges := stripe.Requests("/v1/charges")
+	if len(charges) != 2 {
+		t.Fatalf("%d charge requests", len(charges))
+	}
+	for _, c := range charges {
+		if c.IdempotencyKey != checkout.ChargeKey(o.ID, 1) || c.Form.Get("source") != "tok_visa" || c.Form.Get("amount") != "1234" {
+			t.Fatalf("charge request %+v differs from the first attempt", c)
+		}
+	}
+}
+
+// TestConcurrentPayments: of 20 simultaneous payments of one order exactly
+// one is charged; the rest are told it is paid.
+func TestConcurrentPayments(t *testing.T) {
+	t.Parallel()
+	stripe := paytest.RecordStripe(t, paytest.StripeMock(t))
+	e := paytest.New(t, paytest.Options{StripeURL: stripe.URL})
+	created := testkit.Record(t, e.NATS.JS, events.PaymentCreated)
+	o := paytest.NewOrder(alice, 4200)
+	e.Created(o)
+
+	const n = 20
+	statuses := make([]paytest.Response, n)
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for i := range n {
+		wg.Go(func() {
+			<-start
+			statuses[i] = e.Pay(alice, o.ID, "tok_visa")
+		})
+	}
+	close(start)
+	wg.Wait()
+
+	count := map[int]int{}
+	for _, r := range statuses {
+		count[r.Status]++
+		if r.Status == 400 && r.Errors()[0]["message"] != "Order has already been paid" {
+			t.Errorf("400 with %s", r.Body)
+		}
+	}
+	if count[201] != 1 || count[400] != n-1 {
+		t.Fatalf("statuses %v, want one 201 and %d 400", count, n-1)
+	}
+	if keys := stripe.Keys("/v1/charges"); len(keys) != 1 || len(stripe.Requests("/v1/charges")) != 1 {
+		t.Fatalf("charge keys %v", keys)
+	}
+	if c := e.PaymentCount(o.ID); c != 1 {
+		t.Fatalf("%d payment documents", c)
+	}
+	created.WaitFor(t, 1, 10*time.Second)
+	if got := created.Quiet(300 * time.Millisecond); len(got) != 1 {
+		t.Fatalf("%d payment.created events", len(got))
+	}
+}

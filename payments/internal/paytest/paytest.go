@@ -1,0 +1,327 @@
+// Package paytest assembles the payments service for tests: a real store
+// (FerretDB or MONGO_URL), an embedded JetStream, the outbox relay, the
+// listeners, the HTTP API, and a recording proxy in front of a Stripe API
+// (stripe-mock or a test's own handler).
+package paytest
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+
+	"ticketing.dev/common/events"
+	"ticketing.dev/common/money"
+	"ticketing.dev/common/outbox"
+	"ticketing.dev/common/testkit"
+	"ticketing.dev/payments/checkout"
+	"ticketing.dev/payments/httpapi"
+	"ticketing.dev/payments/listeners"
+	"ticketing.dev/payments/store"
+	"ticketing.dev/payments/stripepay"
+)
+
+// Main runs a package's tests against one embedded FerretDB shared by all of
+// them (each test still gets its own database from testkit.Mongo), unless
+// MONGO_URL names a store already. Starting one FerretDB per test is racy:
+// ferretdb.New writes a package-level variable, which -race reports when
+// parallel tests start theirs at once.
+func Main(m *testing.M) {
+	if os.Getenv("MONGO_URL") != "" {
+		os.Exit(m.Run())
+	}
+	dir, err := os.MkdirTemp("", "payments-ferretdb-")
+	if err != nil {
+		panic(err)
+	}
+	uri, stop, err := testkit.StartFerretDB(context.Background(), dir, "127.0.0.1:0", nil)
+	if err != nil {
+		panic(err)
+	}
+	_ = os.Setenv("MONGO_URL", uri)
+	code := m.Run()
+	stop()
+	_ = os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// StripeRequest is a request the service sent to Stripe.
+type StripeRequest struct {
+	Method         string
+	Path           string
+	IdempotencyKey string
+	Form           url.Values
+}
+
+// StripeRecorder is an HTTP server that records each request and hands it
+// to a Stripe API.
+type StripeRecorder struct {
+	URL  string
+	mu   sync.Mutex
+	reqs []StripeRequest
+}
+
+// Requests returns the recorded requests to path ("/v1/charges").
+func (r *StripeRecorder) Requests(path string) []StripeRequest {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []StripeRequest
+	for _, q := range r.reqs {
+		if q.Path == path {
+			out = append(out, q)
+		}
+	}
+	return out
+}
+
+// Keys returns the distinct idempotency keys sent to path.
+func (r *StripeRecorder) Keys(path string) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, q := range r.Requests(path) {
+		if !seen[q.IdempotencyKey] {
+			seen[q.IdempotencyKey] = true
+			out = append(out, q.IdempotencyKey)
+		}
+	}
+	return out
+}
+
+// RecordStripe starts a recorder in front of next.
+func RecordStripe(t testing.TB, next http.Handler) *StripeRecorder {
+	t.Helper()
+	rec := &StripeRecorder{}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		form, _ := url.ParseQuery(string(body))
+		rec.mu.Lock()
+		rec.reqs = append(rec.reqs, StripeRequest{
+			Method: r.Method, Path: r.URL.Path, IdempotencyKey: r.Header.Get("Idempotency-Key"), Form: form,
+		})
+		rec.mu.Unlock()
+		next.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	rec.URL = srv.URL
+	return rec
+}
+
+// StripeMock is a handler proxying to stripe-mock.
+func StripeMock(t testing.TB) http.Handler {
+	t.Helper()
+	u, err := url.Parse(testkit.StripeMockURL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return httputil.NewSingleHostReverseProxy(u)
+}
+
+// Decline answers every request the way Stripe answers a declined card.
+var Decline = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusPaymentRequired)
+	_, _ = io.WriteString(w, `{"error":{"type":"card_error","code":"card_declined","decline_code":"generic_decline",`+
+		`"message":"Your card was declined."}}`)
+})
+
+// HangUp drops the connection without answering, like a Stripe that is gone.
+var HangUp = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+	conn, _, err := http.NewResponseController(w).Hijack()
+	if err == nil {
+		_ = conn.Close()
+	}
+})
+
+// Sequence answers the i-th request with handlers[i], the last one ever after.
+func Sequence(handlers ...http.Handler) http.Handler {
+	var mu sync.Mutex
+	n := 0
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		h := handlers[min(n, len(handlers)-1)]
+		n++
+		mu.Unlock()
+		h.ServeHTTP(w, r)
+	})
+}
+
+// Env is one payments service with its dependencies.
+type Env struct {
+	T        testing.TB
+	Ctx      context.Context
+	Store    *store.Store
+	NATS     *testkit.NATS
+	Pub      *events.Publisher
+	Checkout *checkout.Service
+	Handlers *listeners.Handlers
+	Relay    *outbox.Relay
+	API      http.Handler
+}
+
+// Options tune New.
+type Options struct {
+	StripeURL string        // required: where the service sends Stripe calls
+	Lease     time.Duration // claim lease (default: checkout's)
+	NoListen  bool          // do not start the listeners (handlers are called directly)
+}
+
+// New starts a payments service for the test.
+func New(t testing.TB, o Options) *Env {
+	t.Helper()
+	ctx := testkit.Context(t)
+	log := testkit.Logger(t)
+	db := testkit.Mongo(t)
+	n := testkit.StartNATS(t)
+	st := store.New(db)
+	if err := st.EnsureIndexes(ctx); err != nil {
+		t.Fatal(err)
+	}
+	pub := events.NewPublisher(n.JS)
+	relay := outbox.NewRelay(st.Payments(), pub, log, 200*time.Millisecond)
+	if err := relay.EnsureIndex(ctx); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	rctx, stopRelay := context.WithCancel(ctx)
+	go func() { defer close(done); relay.Run(rctx) }()
+	t.Cleanup(func() { stopRelay(); <-done })
+
+	sc := stripepay.New(stripepay.Config{Key: "sk_test_123", BaseURL: o.StripeURL, Timeout: 5 * time.Second, Log: log})
+	co := checkout.New(st, sc, relay, log, checkout.Config{Lease: o.Lease})
+	h := listeners.New(st, co, log)
+	if !o.NoListen {
+		stop, err := h.Start(ctx, n.JS)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(stop)
+	}
+	api := httpapi.New(httpapi.Deps{Log: log, Keys: testkit.Keys(), Checkout: co})
+	return &Env{T: t, Ctx: ctx, Store: st, NATS: n, Pub: pub, Checkout: co, Handlers: h, Relay: relay, API: api}
+}
+
+// Order describes an order to put into the replica.
+type Order struct {
+	ID        bson.ObjectID
+	UserID    string
+	Price     money.Cents
+	ExpiresAt time.Time
+}
+
+// NewOrder returns an order of user for price, expiring in 15 minutes.
+func NewOrder(userID string, price money.Cents) Order {
+	return Order{ID: bson.NewObjectID(), UserID: userID, Price: price, ExpiresAt: time.Now().Add(15 * time.Minute)}
+}
+
+// Publish publishes an event as the orders service would.
+func Publish[T any](e *Env, topic events.Topic[T], id string, data T) {
+	e.T.Helper()
+	if err := events.Publish(e.Ctx, e.Pub, topic, id, data); err != nil {
+		e.T.Fatal(err)
+	}
+}
+
+// Created publishes order.created for o and waits until the replica has it.
+func (e *Env) Created(o Order) {
+	e.T.Helper()
+	Publish(e, events.OrderCreated, outbox.ID(events.OrderCreated.Subject, o.ID.Hex(), 0), events.OrderCreatedData{
+		ID: o.ID.Hex(), Version: 0, Status: events.StatusCreated, UserID: o.UserID, ExpiresAt: o.ExpiresAt,
+		Ticket: events.OrderTicket{ID: bson.NewObjectID().Hex(), Price: o.Price},
+	})
+	testkit.Eventually(e.T, 10*time.Second, func() bool {
+		_, err := e.Store.Order(e.Ctx, o.ID)
+		return err == nil
+	}, "order %s reaches the replica", o.ID.Hex())
+}
+
+// Cancelled publishes order.cancelled at version.
+func (e *Env) Cancelled(id bson.ObjectID, version int64) {
+	e.T.Helper()
+	Publish(e, events.OrderCancelled, outbox.ID(events.OrderCancelled.Subject, id.Hex(), version),
+		events.OrderCancelledData{ID: id.Hex(), Version: version, Ticket: events.TicketRef{ID: bson.NewObjectID().Hex()}})
+}
+
+// Completed publishes order.completed at version.
+func (e *Env) Completed(id bson.ObjectID, version int64) {
+	e.T.Helper()
+	Publish(e, events.OrderCompleted, outbox.ID(events.OrderCompleted.Subject, id.Hex(), version),
+		events.OrderCompletedData{ID: id.Hex(), Version: version})
+}
+
+// WaitStatus waits until the replica holds the order at status and version.
+func (e *Env) WaitStatus(id bson.ObjectID, status string, version int64) {
+	e.T.Helper()
+	var last store.Order
+	testkit.Eventually(e.T, 10*time.Second, func() bool {
+		o, err := e.Store.Order(e.Ctx, id)
+		last = o
+		return err == nil && o.Status == status && o.Version == version
+	}, "order %s at %s v%d (have %s v%d)", id.Hex(), status, version, last.Status, last.Version)
+}
+
+// Response is an API answer.
+type Response struct {
+	Status int
+	Body   string
+}
+
+// Errors decodes the error envelope's messages.
+func (r Response) Errors() []map[string]string {
+	var env struct {
+		Errors []map[string]string `json:"errors"`
+	}
+	_ = json.Unmarshal([]byte(r.Body), &env)
+	return env.Errors
+}
+
+// Post sends POST path with body, signed in as userID unless it is empty.
+func (e *Env) Post(path, userID, body string) Response {
+	e.T.Helper()
+	req := httptest.NewRequest(http.MethodPost, path, strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	if userID != "" {
+		req.AddCookie(testkit.SessionCookie(e.T, userID, userID+"@example.com"))
+	}
+	rec := httptest.NewRecorder()
+	e.API.ServeHTTP(rec, req)
+	return Response{Status: rec.Code, Body: rec.Body.String()}
+}
+
+// Pay posts a payment of order with token as userID.
+func (e *Env) Pay(userID string, orderID bson.ObjectID, token string) Response {
+	e.T.Helper()
+	b, _ := json.Marshal(map[string]string{"token": token, "orderId": orderID.Hex()})
+	return e.Post("/api/payments", userID, string(b))
+}
+
+// Payment returns the order's payment document.
+func (e *Env) Payment(orderID bson.ObjectID) (store.Payment, bool) {
+	e.T.Helper()
+	p, found, err := e.Store.PaymentByOrder(e.Ctx, orderID)
+	if err != nil {
+		e.T.Fatal(err)
+	}
+	return p, found
+}
+
+// PaymentCount counts the payment documents of an order.
+func (e *Env) PaymentCount(orderID bson.ObjectID) int64 {
+	e.T.Helper()
+	n, err := e.Store.Payments().CountDocuments(e.Ctx, bson.D{{Key: "orderId", Value: orderID}})
+	if err != nil {
+		e.T.Fatal(err)
+	}
+	return n
+}
