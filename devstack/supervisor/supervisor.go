@@ -109,7 +109,8 @@ func (p *Proc) Starts() int {
 	return p.starts
 }
 
-// LastExit is how the previous run ended (nil before any).
+// LastExit is how the previous run ended: nil before any and after a
+// successful exit.
 func (p *Proc) LastExit() error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -159,9 +160,6 @@ func (p *Proc) supervise() {
 		if err == nil {
 			err = cmd.Wait()
 			killGroup(cmd.Process.Pid, syscall.SIGKILL) // leftovers of the group
-			if err == nil {
-				err = errors.New("exited with status 0")
-			}
 		}
 		select {
 		case <-copied:
@@ -176,10 +174,13 @@ func (p *Proc) supervise() {
 		stopping := p.stopping
 		p.mu.Unlock()
 		if stopping || !p.spec.Restart {
-			if !stopping {
+			if !stopping && err != nil {
 				p.sup.logf("%s ended: %v", p.spec.Name, err)
 			}
 			return
+		}
+		if err == nil {
+			err = errors.New("exit status 0")
 		}
 		if time.Since(began) >= p.sup.StableAfter {
 			backoff = p.sup.MinBackoff

@@ -1,0 +1,132 @@
+// Package platform starts the whole ticketing platform on one machine, in
+// order (stores, services, client, gateway), waits until every part is
+// ready, and stops it in reverse order.
+package platform
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+)
+
+// Services are the Go services, in start order.
+var Services = []string{"auth", "tickets", "orders", "expiration", "payments"}
+
+// Stores are the services that own a MongoDB-wire store.
+var Stores = []string{"auth", "tickets", "orders", "payments"}
+
+// DevJWTKey signs sessions when JWT_KEY is not set: fine on a laptop, never
+// in production.
+const DevJWTKey = "devstack-insecure-jwt-key-change-me"
+
+// MockStripeKey is the key payments uses against stripe-mock.
+const MockStripeKey = "sk_test_123"
+
+// Config is the platform's configuration, from the environment.
+type Config struct {
+	Root        string // the repository (holds go.work)
+	DataDir     string // absolute
+	GatewayAddr string
+	JWTKey      string
+	// Stripe: a real key with Stripe's API (StripeAPIBase empty and
+	// StartStripeMock false), or stripe-mock.
+	StripeKey       string
+	StripeAPIBase   string
+	StartStripeMock bool
+	// OrderExpirationWindow is passed to orders when set.
+	OrderExpirationWindow string
+	// PostgreSQLURL switches FerretDB from SQLite to PostgreSQL.
+	PostgreSQLURL string
+	Skip          map[string]bool
+}
+
+// ConfigFromEnv reads DATA_DIR (./.data), GATEWAY_ADDR (:8080), JWT_KEY,
+// STRIPE_KEY, STRIPE_API_BASE, ORDER_EXPIRATION_WINDOW,
+// FERRETDB_POSTGRESQL_URL and DEVSTACK_SKIP (comma-separated components not
+// to start, e.g. "client").
+func ConfigFromEnv(getenv func(string) string) (Config, error) {
+	root, err := findRoot()
+	if err != nil {
+		return Config{}, err
+	}
+	data := or(getenv("DATA_DIR"), filepath.Join(root, ".data"))
+	if data, err = filepath.Abs(data); err != nil {
+		return Config{}, err
+	}
+	cfg := Config{
+		Root:                  root,
+		DataDir:               data,
+		GatewayAddr:           or(getenv("GATEWAY_ADDR"), ":8080"),
+		JWTKey:                or(getenv("JWT_KEY"), DevJWTKey),
+		OrderExpirationWindow: getenv("ORDER_EXPIRATION_WINDOW"),
+		PostgreSQLURL:         getenv("FERRETDB_POSTGRESQL_URL"),
+		Skip:                  map[string]bool{},
+	}
+	// A STRIPE_KEY without STRIPE_API_BASE means real Stripe; anything else
+	// is a mock: STRIPE_API_BASE's, or stripe-mock started here.
+	key, base := getenv("STRIPE_KEY"), getenv("STRIPE_API_BASE")
+	switch {
+	case key != "" && base == "":
+		cfg.StripeKey = key
+	case base != "":
+		cfg.StripeKey, cfg.StripeAPIBase = or(key, MockStripeKey), base
+	default:
+		cfg.StripeKey, cfg.StartStripeMock = MockStripeKey, true
+	}
+	known := map[string]bool{"client": true}
+	for _, s := range Services {
+		known[s] = true
+	}
+	for _, name := range strings.Split(getenv("DEVSTACK_SKIP"), ",") {
+		name = strings.TrimSpace(name)
+		if name == "" {
+			continue
+		}
+		if !known[name] {
+			return Config{}, fmt.Errorf("DEVSTACK_SKIP: unknown component %q (known: %s)", name, strings.Join(sortedKeys(known), ", "))
+		}
+		cfg.Skip[name] = true
+	}
+	return cfg, nil
+}
+
+// RealStripe tells whether payments talks to Stripe itself.
+func (c Config) RealStripe() bool { return !c.StartStripeMock && c.StripeAPIBase == "" }
+
+// findRoot walks up from the working directory to the directory holding
+// go.work: `make up` runs from the repository root, tests from devstack/.
+func findRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.work")); err == nil {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", errors.New("run devstack inside the repository (no go.work found above the working directory)")
+		}
+		dir = parent
+	}
+}
+
+func or(v, def string) string {
+	if v == "" {
+		return def
+	}
+	return v
+}
+
+func sortedKeys(m map[string]bool) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}

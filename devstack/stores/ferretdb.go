@@ -1,0 +1,138 @@
+package stores
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"time"
+
+	"github.com/FerretDB/FerretDB/ferretdb"
+)
+
+// FerretDB is an embedded MongoDB-wire server.
+type FerretDB struct {
+	uri    string
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+// FerretDBConfig chooses the backend: SQLite files in SQLiteDir (zero set-up,
+// the default), or PostgreSQL at PostgreSQLURL when set.
+type FerretDBConfig struct {
+	SQLiteDir     string
+	PostgreSQLURL string
+	Log           *slog.Logger
+}
+
+// Backend names the backend in use, for logs and the report.
+func (c FerretDBConfig) Backend() string {
+	if c.PostgreSQLURL != "" {
+		return "postgresql"
+	}
+	return "sqlite"
+}
+
+// StartFerretDB runs FerretDB on a free 127.0.0.1 port.
+func StartFerretDB(ctx context.Context, cfg FerretDBConfig) (*FerretDB, error) {
+	addr, err := freeAddr()
+	if err != nil {
+		return nil, err
+	}
+	conf := &ferretdb.Config{
+		Listener: ferretdb.ListenerConfig{TCP: addr},
+		Logger:   cfg.Log,
+	}
+	if cfg.PostgreSQLURL != "" {
+		conf.Handler, conf.PostgreSQLURL = "postgresql", cfg.PostgreSQLURL
+	} else {
+		if err := os.MkdirAll(cfg.SQLiteDir, 0o755); err != nil {
+			return nil, err
+		}
+		// The trailing slash matters: the URL names a directory, one file
+		// per database.
+		conf.Handler, conf.SQLiteURL = "sqlite", "file:"+cfg.SQLiteDir+"/"
+	}
+	f, err := ferretdb.New(conf)
+	if err != nil {
+		return nil, fmt.Errorf("ferretdb: %w", err)
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	db := &FerretDB{uri: f.MongoDBURI(), cancel: cancel, done: make(chan struct{})}
+	runErr := make(chan error, 1)
+	go func() {
+		defer close(db.done)
+		runErr <- f.Run(ctx)
+	}()
+	if err := waitTCP(ctx, addr, 30*time.Second, runErr); err != nil {
+		db.Stop()
+		return nil, fmt.Errorf("ferretdb (%s) did not start: %w", cfg.Backend(), err)
+	}
+	return db, nil
+}
+
+// URI is the server's MongoDB URI for database name.
+func (f *FerretDB) URI(database string) string {
+	return "mongodb://" + hostOf(f.uri) + "/" + database
+}
+
+// Stop ends the server and waits for it.
+func (f *FerretDB) Stop() {
+	f.cancel()
+	<-f.done
+}
+
+func hostOf(uri string) string {
+	const scheme = "mongodb://"
+	rest := uri[len(scheme):]
+	for i, c := range rest {
+		if c == '/' || c == '?' {
+			return rest[:i]
+		}
+	}
+	return rest
+}
+
+func freeAddr() (string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer ln.Close()
+	return ln.Addr().String(), nil
+}
+
+// FreePort returns a 127.0.0.1 port that was free a moment ago.
+func FreePort() (int, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port, nil
+}
+
+func waitTCP(ctx context.Context, addr string, timeout time.Duration, failed <-chan error) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		c, err := net.DialTimeout("tcp", addr, time.Second)
+		if err == nil {
+			return c.Close()
+		}
+		select {
+		case e := <-failed:
+			if e == nil {
+				e = errors.New("stopped")
+			}
+			return e
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(20 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			return err
+		}
+	}
+}
