@@ -1,0 +1,105 @@
+package order_test
+
+import (
+	"errors"
+	"testing"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+
+	"ticketing.dev/common/events"
+	"ticketing.dev/common/outbox"
+	"ticketing.dev/orders/order"
+)
+
+func newOrder(t *testing.T, status string, expiresIn time.Duration) order.Order {
+	t.Helper()
+	now := time.Now()
+	o, _, err := order.New("u1", order.Ticket{ID: bson.NewObjectID(), Title: "t", Price: 100}, now, time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o.Status = status
+	o.ExpiresAt = now.Add(expiresIn)
+	return o
+}
+
+func TestNew(t *testing.T) {
+	now := time.Date(2026, 1, 2, 3, 4, 5, 678_900_000, time.FixedZone("X", 3600))
+	o, evt, err := order.New("u1", order.Ticket{ID: bson.NewObjectID(), Price: 1999}, now, 15*time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := time.Date(2026, 1, 2, 2, 19, 5, 678_000_000, time.UTC)
+	if !o.ExpiresAt.Equal(want) || o.ExpiresAt.Location() != time.UTC {
+		t.Fatalf("expiresAt = %s, want %s (UTC, milliseconds)", o.ExpiresAt, want)
+	}
+	if o.Status != events.StatusCreated || o.Version != 0 {
+		t.Fatalf("order = %+v", o)
+	}
+	if evt.ID != "order-created-"+o.ID.Hex()+"-0" || evt.Entry.Subject != "order.created" || evt.Entry.Seq != 0 {
+		t.Fatalf("event = %+v", evt)
+	}
+}
+
+func TestTransitions(t *testing.T) {
+	type result struct {
+		status  string
+		version int64
+		subject string // "" when no event
+		err     error
+	}
+	cancel := func(o *order.Order) (string, error) { return eventSubject(o.Cancel()) }
+	expire := func(o *order.Order) (string, error) { return eventSubject(o.Expire(time.Now())) }
+	complete := func(o *order.Order) (string, error) { return eventSubject(o.Complete()) }
+	tests := []struct {
+		name      string
+		status    string
+		expiresIn time.Duration
+		do        func(o *order.Order) (string, error)
+		want      result
+	}{
+		{"cancel created", events.StatusCreated, time.Minute, cancel, result{events.StatusCancelled, 1, "order.cancelled", nil}},
+		{"cancel awaiting payment", events.StatusAwaitingPayment, time.Minute, cancel, result{events.StatusCancelled, 1, "order.cancelled", nil}},
+		{"cancel cancelled is a no-op", events.StatusCancelled, time.Minute, cancel, result{events.StatusCancelled, 0, "", nil}},
+		{"cancel complete is refused", events.StatusComplete, time.Minute, cancel, result{events.StatusComplete, 0, "", order.ErrCompleted}},
+		{"expire past due", events.StatusCreated, -time.Second, expire, result{events.StatusCancelled, 1, "order.cancelled", nil}},
+		{"expire awaiting payment past due", events.StatusAwaitingPayment, -time.Second, expire, result{events.StatusCancelled, 1, "order.cancelled", nil}},
+		{"expire complete", events.StatusComplete, -time.Second, expire, result{events.StatusComplete, 0, "", nil}},
+		{"expire cancelled", events.StatusCancelled, -time.Second, expire, result{events.StatusCancelled, 0, "", nil}},
+		{"complete created", events.StatusCreated, time.Minute, complete, result{events.StatusComplete, 1, "order.completed", nil}},
+		{"complete complete", events.StatusComplete, time.Minute, complete, result{events.StatusComplete, 0, "", nil}},
+		{"complete cancelled", events.StatusCancelled, time.Minute, complete, result{events.StatusCancelled, 0, "", nil}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			o := newOrder(t, tt.status, tt.expiresIn)
+			subject, err := tt.do(&o)
+			got := result{o.Status, o.Version, subject, err}
+			if got != tt.want {
+				t.Fatalf("got %+v, want %+v", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestExpireEarly(t *testing.T) {
+	o := newOrder(t, events.StatusCreated, 0)
+	now := time.Now()
+	o.ExpiresAt = now.Add(1500 * time.Millisecond)
+	evt, err := o.Expire(now)
+	var early *order.NotYetExpired
+	if evt != nil || !errors.As(err, &early) || early.Left != 1500*time.Millisecond {
+		t.Fatalf("Expire early = %v, %v; want NotYetExpired{1.5s}", evt, err)
+	}
+	if o.Status != events.StatusCreated || o.Version != 0 {
+		t.Fatalf("order changed: %+v", o)
+	}
+}
+
+func eventSubject(evt *outbox.Event, err error) (string, error) {
+	if evt == nil {
+		return "", err
+	}
+	return evt.Entry.Subject, err
+}
