@@ -1,0 +1,206 @@
+// Package httpapi serves the tickets REST API.
+package httpapi
+
+import (
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strconv"
+
+	"github.com/go-chi/chi/v5"
+	"go.mongodb.org/mongo-driver/v2/bson"
+
+	"ticketing.dev/common/apperr"
+	"ticketing.dev/common/httpx"
+	"ticketing.dev/common/money"
+	"ticketing.dev/common/mongodb"
+	"ticketing.dev/common/server"
+	"ticketing.dev/common/session"
+	"ticketing.dev/tickets/store"
+)
+
+// Page sizes of the listing.
+const (
+	defaultLimit = 100
+	maxLimit     = 100
+)
+
+// Deps are what the API needs.
+type Deps struct {
+	Log    *slog.Logger
+	Keys   *session.Keys
+	Store  *store.Store
+	Checks map[string]server.Check // readiness checks
+}
+
+type api struct {
+	log   *slog.Logger
+	store *store.Store
+}
+
+// New returns the service's whole HTTP handler: health probes and the
+// /api/tickets routes behind the shared middleware.
+func New(d Deps) http.Handler {
+	a := &api{log: d.Log, store: d.Store}
+	r := httpx.NewRouter(d.Log, d.Keys)
+	server.Health(r, d.Log, d.Checks)
+	r.Route("/api/tickets", func(r chi.Router) {
+		r.Get("/", httpx.Handle(d.Log, a.list))
+		r.Get("/{id}", httpx.Handle(d.Log, a.show))
+		r.With(httpx.RequireAuth(d.Log)).Post("/", httpx.Handle(d.Log, a.create))
+		r.With(httpx.RequireAuth(d.Log)).Put("/{id}", httpx.Handle(d.Log, a.edit))
+	})
+	return r
+}
+
+// ticketJSON is a ticket as clients see it.
+type ticketJSON struct {
+	ID      string      `json:"id"`
+	Title   string      `json:"title"`
+	Price   money.Cents `json:"price"`
+	UserID  string      `json:"userId"`
+	Version int64       `json:"version"`
+	OrderID string      `json:"orderId,omitempty"`
+}
+
+func toJSON(t store.Ticket) ticketJSON {
+	return ticketJSON{ID: t.ID.Hex(), Title: t.Title, Price: t.Price, UserID: t.UserID, Version: t.Version, OrderID: t.OrderID}
+}
+
+func (a *api) create(w http.ResponseWriter, r *http.Request) error {
+	user, _ := httpx.UserFrom(r.Context())
+	var req ticketRequest
+	if err := httpx.Decode(w, r, &req); err != nil {
+		return err
+	}
+	in, err := req.validate(priceMessageCreate)
+	if err != nil {
+		return err
+	}
+	t, err := a.store.Create(r.Context(), in.Title, in.Price, user.ID)
+	if err != nil {
+		return err
+	}
+	httpx.WriteJSON(w, http.StatusCreated, toJSON(t))
+	return nil
+}
+
+func (a *api) show(w http.ResponseWriter, r *http.Request) error {
+	id, err := ticketID(r)
+	if err != nil {
+		return err
+	}
+	t, err := a.store.Get(r.Context(), id)
+	if err != nil {
+		return notFound(err)
+	}
+	httpx.WriteJSON(w, http.StatusOK, toJSON(t))
+	return nil
+}
+
+func (a *api) edit(w http.ResponseWriter, r *http.Request) error {
+	user, _ := httpx.UserFrom(r.Context())
+	id, err := ticketID(r)
+	if err != nil {
+		return err
+	}
+	var req ticketRequest
+	if err := httpx.Decode(w, r, &req); err != nil {
+		return err
+	}
+	in, err := req.validate(priceMessageEdit)
+	if err != nil {
+		return err
+	}
+	t, err := a.store.Update(r.Context(), id, func(t *store.Ticket) (bool, error) {
+		if t.UserID != user.ID {
+			return false, apperr.NotAuthorized()
+		}
+		if t.Reserved() {
+			return false, apperr.BadRequest("Cannot edit a reserved ticket")
+		}
+		t.Title, t.Price = in.Title, in.Price
+		return true, nil
+	})
+	if err != nil {
+		return notFound(err)
+	}
+	httpx.WriteJSON(w, http.StatusOK, toJSON(t))
+	return nil
+}
+
+// list answers a page of unreserved tickets, oldest first. The cursor is
+// the last id of the previous page, encoded so that clients treat it as
+// opaque; the next page's URL is in the Link header.
+func (a *api) list(w http.ResponseWriter, r *http.Request) error {
+	q := r.URL.Query()
+	var problems []apperr.FieldError
+	limit := defaultLimit
+	if s := q.Get("limit"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 || n > maxLimit {
+			problems = append(problems, apperr.FieldError{Field: "limit",
+				Message: fmt.Sprintf("Limit must be a whole number between 1 and %d", maxLimit)})
+		}
+		limit = n
+	}
+	after, ok := decodeCursor(q.Get("after"))
+	if !ok {
+		problems = append(problems, apperr.FieldError{Field: "after",
+			Message: "Invalid page cursor: use the Link header of the previous page"})
+	}
+	if len(problems) > 0 {
+		return apperr.Validation(problems...)
+	}
+	tickets, more, err := a.store.ListUnreserved(r.Context(), after, limit)
+	if err != nil {
+		return err
+	}
+	if more {
+		next := url.Values{
+			"limit": {strconv.Itoa(limit)},
+			"after": {encodeCursor(tickets[len(tickets)-1].ID)},
+		}
+		w.Header().Set("Link", fmt.Sprintf(`<%s?%s>; rel="next"`, r.URL.Path, next.Encode()))
+	}
+	out := make([]ticketJSON, len(tickets))
+	for i, t := range tickets {
+		out[i] = toJSON(t)
+	}
+	httpx.WriteJSON(w, http.StatusOK, out)
+	return nil
+}
+
+func encodeCursor(id bson.ObjectID) string { return base64.RawURLEncoding.EncodeToString(id[:]) }
+
+// decodeCursor reads a cursor; an empty one means the first page.
+func decodeCursor(s string) (bson.ObjectID, bool) {
+	var id bson.ObjectID
+	if s == "" {
+		return id, true
+	}
+	b, err := base64.RawURLEncoding.DecodeString(s)
+	if err != nil || len(b) != len(id) {
+		return id, false
+	}
+	copy(id[:], b)
+	return id, !id.IsZero()
+}
+
+func ticketID(r *http.Request) (bson.ObjectID, error) {
+	id, ok := mongodb.ParseID(chi.URLParam(r, "id"))
+	if !ok {
+		return id, apperr.BadRequest("Ticket id must be a 24-character hex ObjectId")
+	}
+	return id, nil
+}
+
+func notFound(err error) error {
+	if errors.Is(err, store.ErrNotFound) {
+		return apperr.NotFound("Ticket not found")
+	}
+	return err
+}

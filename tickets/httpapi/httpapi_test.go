@@ -1,0 +1,456 @@
+package httpapi_test
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"reflect"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+
+	"ticketing.dev/common/apperr"
+	"ticketing.dev/common/events"
+	"ticketing.dev/common/money"
+	"ticketing.dev/common/mongodb"
+	"ticketing.dev/common/outbox"
+	"ticketing.dev/common/server"
+	"ticketing.dev/common/testkit"
+	"ticketing.dev/tickets/httpapi"
+	"ticketing.dev/tickets/internal/testenv"
+	"ticketing.dev/tickets/store"
+)
+
+const (
+	alice = "5f0000000000000000000a11"
+	bob   = "5f0000000000000000000b0b"
+)
+
+type ticket struct {
+	ID      string      `json:"id"`
+	Title   string      `json:"title"`
+	Price   money.Cents `json:"price"`
+	UserID  string      `json:"userId"`
+	Version int64       `json:"version"`
+	OrderID string      `json:"orderId"`
+}
+
+type errorBody struct {
+	Errors []apperr.FieldError `json:"errors"`
+}
+
+type api struct {
+	*testenv.Env
+	h http.Handler
+}
+
+func newAPI(t testing.TB) *api {
+	env := testenv.Start(t)
+	h := httpapi.New(httpapi.Deps{
+		Log:   env.Log,
+		Keys:  testkit.Keys(),
+		Store: env.Store,
+		Checks: map[string]server.Check{
+			"nats": events.Ready(env.NATS.Conn),
+		},
+	})
+	return &api{Env: env, h: h}
+}
+
+// do sends a request as user (anonymous when "").
+func (a *api) do(t testing.TB, method, path, user, body string) *httptest.ResponseRecorder {
+	t.Helper()
+	req := httptest.NewRequest(method, path, strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	if user != "" {
+		req.AddCookie(testkit.SessionCookie(t, user, user+"@test.dev"))
+	}
+	rec := httptest.NewRecorder()
+	a.h.ServeHTTP(rec, req)
+	return rec
+}
+
+// create makes a ticket through the API.
+func (a *api) create(t testing.TB, user, title string, price string) ticket {
+	t.Helper()
+	rec := a.do(t, http.MethodPost, "/api/tickets", user, `{"title":`+quote(title)+`,"price":`+price+`}`)
+	if rec.Code != http.StatusCreated {
+		t.Fatalf("create: %d %s", rec.Code, rec.Body)
+	}
+	return decode[ticket](t, rec)
+}
+
+// reserve marks a ticket as reserved, as the order.created listener would.
+func (a *api) reserve(t testing.TB, id, orderID string) {
+	t.Helper()
+	oid, _ := mongodb.ParseID(id)
+	if _, err := a.Store.Update(context.Background(), oid, func(tk *store.Ticket) (bool, error) {
+		tk.OrderID = orderID
+		return true, nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func decode[T any](t testing.TB, rec *httptest.ResponseRecorder) T {
+	t.Helper()
+	var v T
+	if err := json.Unmarshal(rec.Body.Bytes(), &v); err != nil {
+		t.Fatalf("body %q: %v", rec.Body, err)
+	}
+	return v
+}
+
+func quote(s string) string {
+	b, _ := json.Marshal(s)
+	return string(b)
+}
+
+func errs(fields ...string) []apperr.FieldError {
+	out := make([]apperr.FieldError, 0, len(fields)/2)
+	for i := 0; i+1 < len(fields); i += 2 {
+		out = append(out, apperr.FieldError{Field: fields[i], Message: fields[i+1]})
+	}
+	return out
+}
+
+func notAuthorized() []apperr.FieldError { return []apperr.FieldError{{Message: "Not authorized"}} }
+
+func checkErrors(t *testing.T, rec *httptest.ResponseRecorder, wantStatus int, want []apperr.FieldError) {
+	t.Helper()
+	if rec.Code != wantStatus {
+		t.Fatalf("status %d, want %d; body %s", rec.Code, wantStatus, rec.Body)
+	}
+	got := decode[errorBody](t, rec).Errors
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("errors %+v, want %+v", got, want)
+	}
+}
+
+const (
+	priceCreate = "Price must be greater than 0"
+	priceEdit   = "Price must be provided and must be greater than 0"
+	tooPrecise  = "Price must have at most two decimal places"
+	tooHigh     = "Price must be at most 1000000"
+	titleNeeded = "Title is required"
+	titleLong   = "Title must be at most 200 characters"
+)
+
+func TestCreate(t *testing.T) {
+	t.Parallel()
+	a := newAPI(t)
+	long := strings.Repeat("é", 201)
+	tests := []struct {
+		name      string
+		user      string
+		body      string
+		status    int
+		errors    []apperr.FieldError // for failures
+		wantTitle string              // for successes
+		wantPrice money.Cents
+	}{
+		// failures, in the order the contract checks them
+		{name: "not signed in", body: `{"title":"a","price":10}`, status: 401, errors: notAuthorized()},
+		{name: "not signed in, invalid body", body: `{"price":-1}`, status: 401, errors: notAuthorized()},
+		{name: "malformed JSON", user: alice, body: `{"title":`, status: 400, errors: []apperr.FieldError{{Message: "Invalid JSON body"}}},
+		{name: "empty body names every field", user: alice, body: ``, status: 400,
+			errors: errs("title", titleNeeded, "price", priceCreate)},
+		{name: "blank title", user: alice, body: `{"title":"   ","price":10}`, status: 400, errors: errs("title", titleNeeded)},
+		{name: "empty title", user: alice, body: `{"title":"","price":10}`, status: 400, errors: errs("title", titleNeeded)},
+		{name: "null title", user: alice, body: `{"title":null,"price":10}`, status: 400, errors: errs("title", titleNeeded)},
+		{name: "title not a string", user: alice, body: `{"title":5,"price":10}`, status: 400, errors: errs("title", "Title must be a string")},
+		{name: "201-character title", user: alice, body: `{"title":"` + long + `","price":10}`, status: 400, errors: errs("title", titleLong)},
+		{name: "missing price", user: alice, body: `{"title":"a"}`, status: 400, errors: errs("price", priceCreate)},
+		{name: "zero price", user: alice, body: `{"title":"a","price":0}`, status: 400, errors: errs("price", priceCreate)},
+		{name: "negative price", user: alice, body: `{"title":"a","price":-10}`, status: 400, errors: errs("price", priceCreate)},
+		{name: "huge negative price", user: alice, body: `{"title":"a","price":-1e30}`, status: 400, errors: errs("price", priceCreate)},
+		{name: "non-numeric price", user: alice, body: `{"title":"a","price":"ten"}`, status: 400, errors: errs("price", priceCreate)},
+		{name: "empty string price", user: alice, body: `{"title":"a","price":""}`, status: 400, errors: errs("price", priceCreate)},
+		{name: "boolean price", user: alice, body: `{"title":"a","price":true}`, status: 400, errors: errs("price", priceCreate)},
+		{name: "null price", user: alice, body: `{"title":"a","price":null}`, status: 400, errors: errs("price", priceCreate)},
+		{name: "three-decimal price", user: alice, body: `{"title":"a","price":10.999}`, status: 400, errors: errs("price", tooPrecise)},
+		{name: "three-decimal string price", user: alice, body: `{"title":"a","price":"0.001"}`, status: 400, errors: errs("price", tooPrecise)},
+		{name: "over-limit price", user: alice, body: `{"title":"a","price":1000000.01}`, status: 400, errors: errs("price", tooHigh)},
+		{name: "far over-limit price", user: alice, body: `{"title":"a","price":1e30}`, status: 400, errors: errs("price", tooHigh)},
+		{name: "every failing field", user: alice, body: `{"title":" ","price":-1}`, status: 400,
+			errors: errs("title", titleNeeded, "price", priceCreate)},
+
+		// successes
+		{name: "number price", user: alice, body: `{"title":"concert","price":19.99}`, status: 201, wantTitle: "concert", wantPrice: 1999},
+		{name: "numeric string price", user: alice, body: `{"title":"concert","price":"20.5"}`, status: 201, wantTitle: "concert", wantPrice: 2050},
+		{name: "exponent price", user: alice, body: `{"title":"concert","price":1.5e1}`, status: 201, wantTitle: "concert", wantPrice: 1500},
+		{name: "smallest price", user: alice, body: `{"title":"concert","price":0.01}`, status: 201, wantTitle: "concert", wantPrice: 1},
+		{name: "highest price", user: alice, body: `{"title":"concert","price":1000000}`, status: 201, wantTitle: "concert", wantPrice: money.Max},
+		{name: "title trimmed", user: alice, body: `{"title":"  gig  ","price":5}`, status: 201, wantTitle: "gig", wantPrice: 500},
+		{name: "200-character title", user: alice, body: `{"title":"` + long[2:] + `","price":5}`, status: 201, wantTitle: long[2:], wantPrice: 500},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			rec := a.do(t, http.MethodPost, "/api/tickets", tc.user, tc.body)
+			if tc.status != http.StatusCreated {
+				checkErrors(t, rec, tc.status, tc.errors)
+				return
+			}
+			if rec.Code != tc.status {
+				t.Fatalf("status %d, want %d; body %s", rec.Code, tc.status, rec.Body)
+			}
+			got := decode[ticket](t, rec)
+			want := ticket{ID: got.ID, Title: tc.wantTitle, Price: tc.wantPrice, UserID: tc.user, Version: 0}
+			if _, ok := mongodb.ParseID(got.ID); !ok || got != want {
+				t.Fatalf("got %+v, want %+v", got, want)
+			}
+			shown := decode[ticket](t, a.do(t, http.MethodGet, "/api/tickets/"+got.ID, "", ""))
+			if shown != got {
+				t.Fatalf("stored %+v, answered %+v", shown, got)
+			}
+		})
+	}
+}
+
+// The body shows the price as a number in currency units, and nothing of
+// the store's internals.
+func TestTicketJSON(t *testing.T) {
+	t.Parallel()
+	a := newAPI(t)
+	tk := a.create(t, alice, "concert", `"19.99"`)
+	body := a.do(t, http.MethodGet, "/api/tickets/"+tk.ID, "", "").Body.String()
+	want := `{"id":"` + tk.ID + `","title":"concert","price":19.99,"userId":"` + alice + `","version":0}` + "\n"
+	if body != want {
+		t.Fatalf("body %s, want %s", body, want)
+	}
+	a.reserve(t, tk.ID, "5f00000000000000000000f1")
+	body = a.do(t, http.MethodGet, "/api/tickets/"+tk.ID, "", "").Body.String()
+	want = `{"id":"` + tk.ID + `","title":"concert","price":19.99,"userId":"` + alice + `","version":1,"orderId":"5f00000000000000000000f1"}` + "\n"
+	if body != want {
+		t.Fatalf("reserved body %s, want %s", body, want)
+	}
+}
+
+func TestShow(t *testing.T) {
+	t.Parallel()
+	a := newAPI(t)
+	tk := a.create(t, alice, "concert", "10")
+	tests := []struct {
+		name   string
+		path   string
+		status int
+		errors []apperr.FieldError
+	}{
+		{"malformed id", "/api/tickets/not-an-id", 400, []apperr.FieldError{{Message: "Ticket id must be a 24-character hex ObjectId"}}},
+		{"unknown id", "/api/tickets/" + bson.NewObjectID().Hex(), 404, []apperr.FieldError{{Message: "Ticket not found"}}},
+		{"found, anonymous", "/api/tickets/" + tk.ID, 200, nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			rec := a.do(t, http.MethodGet, tc.path, "", "")
+			if tc.status != http.StatusOK {
+				checkErrors(t, rec, tc.status, tc.errors)
+				return
+			}
+			if got := decode[ticket](t, rec); rec.Code != 200 || got != tk {
+				t.Fatalf("%d %+v, want %+v", rec.Code, got, tk)
+			}
+		})
+	}
+}
+
+func TestEdit(t *testing.T) {
+	t.Parallel()
+	a := newAPI(t)
+	mine := a.create(t, alice, "concert", "10")
+	reserved := a.create(t, alice, "opera", "10")
+	a.reserve(t, reserved.ID, "5f00000000000000000000f1")
+	unknown := bson.NewObjectID().Hex()
+	valid := `{"title":"new title","price":"25.50"}`
+
+	tests := []struct {
+		name   string
+		user   string
+		id     string
+		body   string
+		status int
+		errors []apperr.FieldError
+	}{
+		{"not signed in", "", mine.ID, valid, 401, notAuthorized()},
+		{"not signed in beats validation and unknown id", "", unknown, `{}`, 401, notAuthorized()},
+		{"malformed id", alice, "123", valid, 400, []apperr.FieldError{{Message: "Ticket id must be a 24-character hex ObjectId"}}},
+		{"validation beats unknown id", alice, unknown, `{"title":"","price":0}`, 400,
+			errs("title", titleNeeded, "price", priceEdit)},
+		{"validation beats not owner", bob, mine.ID, `{"title":"x"}`, 400, errs("price", priceEdit)},
+		{"blank title", alice, mine.ID, `{"title":" ","price":5}`, 400, errs("title", titleNeeded)},
+		{"201-character title", alice, mine.ID, `{"title":"` + strings.Repeat("a", 201) + `","price":5}`, 400, errs("title", titleLong)},
+		{"zero price", alice, mine.ID, `{"title":"x","price":0}`, 400, errs("price", priceEdit)},
+		{"negative price", alice, mine.ID, `{"title":"x","price":"-5"}`, 400, errs("price", priceEdit)},
+		{"three-decimal price", alice, mine.ID, `{"title":"x","price":1.005}`, 400, errs("price", tooPrecise)},
+		{"over-limit price", alice, mine.ID, `{"title":"x","price":2000000}`, 400, errs("price", tooHigh)},
+		{"unknown id", alice, unknown, valid, 404, []apperr.FieldError{{Message: "Ticket not found"}}},
+		{"another user's ticket", bob, mine.ID, valid, 401, notAuthorized()},
+		{"not owner beats reserved", bob, reserved.ID, valid, 401, notAuthorized()},
+		{"reserved ticket", alice, reserved.ID, valid, 400, []apperr.FieldError{{Message: "Cannot edit a reserved ticket"}}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			checkErrors(t, a.do(t, http.MethodPut, "/api/tickets/"+tc.id, tc.user, tc.body), tc.status, tc.errors)
+		})
+	}
+	// none of the failures changed anything
+	for _, tk := range []ticket{mine, reserved} {
+		got := decode[ticket](t, a.do(t, http.MethodGet, "/api/tickets/"+tk.ID, "", ""))
+		if got.Title != tk.Title || got.Price != tk.Price {
+			t.Fatalf("failed edits changed %+v into %+v", tk, got)
+		}
+	}
+
+	t.Run("owner edits", func(t *testing.T) {
+		rec := a.do(t, http.MethodPut, "/api/tickets/"+mine.ID, alice, valid)
+		want := ticket{ID: mine.ID, Title: "new title", Price: 2550, UserID: alice, Version: 1}
+		if got := decode[ticket](t, rec); rec.Code != 200 || got != want {
+			t.Fatalf("%d %+v, want %+v", rec.Code, got, want)
+		}
+		rec = a.do(t, http.MethodPut, "/api/tickets/"+mine.ID, alice, `{"title":"again","price":26}`)
+		if got := decode[ticket](t, rec); got.Version != 2 || got.Price != 2600 {
+			t.Fatalf("second edit gave %+v", got)
+		}
+		shown := decode[ticket](t, a.do(t, http.MethodGet, "/api/tickets/"+mine.ID, "", ""))
+		if shown.Version != 2 || shown.Title != "again" {
+			t.Fatalf("stored %+v", shown)
+		}
+	})
+}
+
+var linkNext = regexp.MustCompile(`^<([^>]+)>; rel="next"$`)
+
+func TestList(t *testing.T) {
+	t.Parallel()
+	a := newAPI(t)
+	var free []ticket
+	for i := range 8 {
+		tk := a.create(t, alice, "show "+string(rune('a'+i)), "10")
+		if i%3 == 1 {
+			a.reserve(t, tk.ID, bson.NewObjectID().Hex())
+			continue
+		}
+		free = append(free, tk)
+	}
+
+	t.Run("default page holds every unreserved ticket, oldest first", func(t *testing.T) {
+		rec := a.do(t, http.MethodGet, "/api/tickets", "", "")
+		if rec.Code != 200 || rec.Header().Get("Link") != "" {
+			t.Fatalf("%d, Link %q", rec.Code, rec.Header().Get("Link"))
+		}
+		if got := decode[[]ticket](t, rec); !reflect.DeepEqual(got, free) {
+			t.Fatalf("got %+v\nwant %+v", got, free)
+		}
+	})
+
+	t.Run("pages follow the Link header", func(t *testing.T) {
+		var got []ticket
+		var sizes []int
+		path := "/api/tickets?limit=2"
+		for path != "" {
+			rec := a.do(t, http.MethodGet, path, "", "")
+			if rec.Code != 200 {
+				t.Fatalf("%s: %d %s", path, rec.Code, rec.Body)
+			}
+			page := decode[[]ticket](t, rec)
+			got = append(got, page...)
+			sizes = append(sizes, len(page))
+			path = ""
+			if link := rec.Header().Get("Link"); link != "" {
+				m := linkNext.FindStringSubmatch(link)
+				if m == nil {
+					t.Fatalf("Link %q", link)
+				}
+				path = m[1]
+			}
+		}
+		if !reflect.DeepEqual(got, free) || !reflect.DeepEqual(sizes, []int{2, 2, 1}) {
+			t.Fatalf("pages of %v gave %+v\nwant %+v", sizes, got, free)
+		}
+	})
+
+	t.Run("an empty listing is an empty array", func(t *testing.T) {
+		empty := newAPI(t)
+		if body := empty.do(t, http.MethodGet, "/api/tickets", "", "").Body.String(); body != "[]\n" {
+			t.Fatalf("body %q", body)
+		}
+	})
+
+	limitMsg := "Limit must be a whole number between 1 and 100"
+	cursorMsg := "Invalid page cursor: use the Link header of the previous page"
+	bad := []struct {
+		name  string
+		query string
+		want  []apperr.FieldError
+	}{
+		{"zero limit", "?limit=0", errs("limit", limitMsg)},
+		{"limit over 100", "?limit=101", errs("limit", limitMsg)},
+		{"negative limit", "?limit=-1", errs("limit", limitMsg)},
+		{"non-numeric limit", "?limit=ten", errs("limit", limitMsg)},
+		{"cursor not base64", "?after=!!!", errs("after", cursorMsg)},
+		{"cursor of the wrong length", "?after=abcd", errs("after", cursorMsg)},
+		{"raw id as cursor", "?after=" + free[0].ID, errs("after", cursorMsg)},
+		{"both bad", "?limit=0&after=zzz", errs("limit", limitMsg, "after", cursorMsg)},
+	}
+	for _, tc := range bad {
+		t.Run(tc.name, func(t *testing.T) {
+			checkErrors(t, a.do(t, http.MethodGet, "/api/tickets"+tc.query, "", ""), 400, tc.want)
+		})
+	}
+}
+
+func TestRoutingAndHealth(t *testing.T) {
+	t.Parallel()
+	a := newAPI(t)
+	checkErrors(t, a.do(t, http.MethodGet, "/api/nothing", "", ""), 404, []apperr.FieldError{{Message: "Not Found"}})
+	checkErrors(t, a.do(t, http.MethodDelete, "/api/tickets", alice, ""), 405, []apperr.FieldError{{Message: "Method Not Allowed"}})
+	for _, path := range []string{"/healthz", "/readyz"} {
+		if rec := a.do(t, http.MethodGet, path, "", ""); rec.Code != 200 {
+			t.Fatalf("%s: %d %s", path, rec.Code, rec.Body)
+		}
+	}
+}
+
+// Creating and editing publish ticket.created and ticket.updated on
+// JetStream, each with the ticket's version and an id stable for the change.
+func TestEventsPublished(t *testing.T) {
+	t.Parallel()
+	a := newAPI(t)
+	created := testkit.Record(t, a.NATS.JS, events.TicketCreated)
+	updated := testkit.Record(t, a.NATS.JS, events.TicketUpdated)
+
+	tk := a.create(t, alice, "concert", "19.99")
+	c := created.WaitFor(t, 1, 5*time.Second)[0]
+	wantC := events.TicketCreatedData{ID: tk.ID, Version: 0, Title: "concert", Price: 1999, UserID: alice}
+	if c.Subject != "ticket.created" || c.Data != wantC || c.ID != outbox.ID("ticket.created", tk.ID, 0) {
+		t.Fatalf("ticket.created %+v, want %+v", c, wantC)
+	}
+
+	if rec := a.do(t, http.MethodPut, "/api/tickets/"+tk.ID, alice, `{"title":"opera","price":25}`); rec.Code != 200 {
+		t.Fatalf("edit: %d %s", rec.Code, rec.Body)
+	}
+	u := updated.WaitFor(t, 1, 5*time.Second)[0]
+	wantU := events.TicketUpdatedData{ID: tk.ID, Version: 1, Title: "opera", Price: 2500, UserID: alice}
+	if u.Subject != "ticket.updated" || u.Data != wantU || u.ID != outbox.ID("ticket.updated", tk.ID, 1) {
+		t.Fatalf("ticket.updated %+v, want %+v", u, wantU)
+	}
+
+	// a failed edit publishes nothing
+	a.do(t, http.MethodPut, "/api/tickets/"+tk.ID, bob, `{"title":"mine now","price":1}`)
+	testkit.Eventually(t, 5*time.Second, func() bool {
+		var d struct {
+			OutboxN int `bson:"outboxN"`
+		}
+		oid, _ := mongodb.ParseID(tk.ID)
+		_ = a.DB.Collection(store.Collection).FindOne(context.Background(), bson.D{{Key: "_id", Value: oid}}).Decode(&d)
+		return d.OutboxN == 0
+	}, "outbox not drained")
+	if n := len(updated.Quiet(200 * time.Millisecond)); n != 1 {
+		t.Fatalf("%d ticket.updated events, want 1", n)
+	}
+}

@@ -1,0 +1,135 @@
+// Package listeners reserves and releases tickets as orders are created and
+// cancelled. Both handlers are idempotent: a redelivered or replayed event
+// finds its change already made and writes nothing, so it publishes nothing.
+package listeners
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"go.mongodb.org/mongo-driver/v2/bson"
+
+	"ticketing.dev/common/events"
+	"ticketing.dev/common/mongodb"
+	"ticketing.dev/tickets/store"
+)
+
+// QueueGroup names the service's durable consumers.
+const QueueGroup = "tickets-service"
+
+// An order can name a ticket this service has not stored yet only through a
+// bug elsewhere, but a few delayed retries cost little before giving up.
+const (
+	notFoundDeliveries = 5
+	notFoundDelay      = 2 * time.Second
+)
+
+// Listeners are the service's running event listeners.
+type Listeners struct {
+	running []*events.Listener
+}
+
+type handlers struct {
+	store *store.Store
+	log   *slog.Logger
+}
+
+// Start subscribes to order.created and order.cancelled.
+func Start(ctx context.Context, js jetstream.JetStream, log *slog.Logger, st *store.Store) (*Listeners, error) {
+	h := handlers{store: st, log: log}
+	created, err := events.Listen(ctx, js, log, events.OrderCreated,
+		events.Durable(QueueGroup, events.OrderCreated.Subject), h.orderCreated, events.ListenerOptions{})
+	if err != nil {
+		return nil, err
+	}
+	cancelled, err := events.Listen(ctx, js, log, events.OrderCancelled,
+		events.Durable(QueueGroup, events.OrderCancelled.Subject), h.orderCancelled, events.ListenerOptions{})
+	if err != nil {
+		created.Stop()
+		return nil, err
+	}
+	return &Listeners{running: []*events.Listener{created, cancelled}}, nil
+}
+
+// Stop drains every listener: events in hand finish, no new ones are taken.
+func (l *Listeners) Stop() {
+	for _, r := range l.running {
+		r.Stop()
+	}
+}
+
+// orderCreated reserves the ticket for the order, unless it is already
+// reserved (by this order: a redelivery; by another: logged and skipped)
+// or this order was cancelled before (a late or replayed event).
+func (h handlers) orderCreated(ctx context.Context, msg events.Msg[events.OrderCreatedData]) error {
+	order := msg.Data
+	ticketID, err := ids(order.ID, order.Ticket.ID)
+	if err != nil {
+		return err
+	}
+	_, err = h.store.Update(ctx, ticketID, func(t *store.Ticket) (bool, error) {
+		switch {
+		case t.OrderID == order.ID:
+			return false, nil
+		case t.Reserved():
+			h.log.WarnContext(ctx, "order.created for a ticket reserved by another order; skipped",
+				"ticket_id", t.ID.Hex(), "order_id", order.ID, "reserved_by", t.OrderID)
+			return false, nil
+		case t.WasReleasedBy(order.ID):
+			return false, nil
+		}
+		t.OrderID = order.ID
+		return true, nil
+	})
+	return h.result(msg.Delivery, ticketID, err)
+}
+
+// orderCancelled releases the ticket if this very order holds it, and
+// remembers the order so that its order.created, should it come (again),
+// does not reserve the ticket.
+func (h handlers) orderCancelled(ctx context.Context, msg events.Msg[events.OrderCancelledData]) error {
+	order := msg.Data
+	ticketID, err := ids(order.ID, order.Ticket.ID)
+	if err != nil {
+		return err
+	}
+	_, err = h.store.Update(ctx, ticketID, func(t *store.Ticket) (bool, error) {
+		if t.WasReleasedBy(order.ID) {
+			return false, nil
+		}
+		if t.OrderID == order.ID {
+			t.OrderID = ""
+		}
+		t.ReleasedOrders = append(t.ReleasedOrders, order.ID)
+		return true, nil
+	})
+	return h.result(msg.Delivery, ticketID, err)
+}
+
+// ids checks the ids an order event carries; bad ones can never be handled.
+func ids(orderID, ticketID string) (bson.ObjectID, error) {
+	if _, ok := mongodb.ParseID(orderID); !ok {
+		return bson.ObjectID{}, events.Malformed(fmt.Errorf("order id %q is not an ObjectId", orderID))
+	}
+	id, ok := mongodb.ParseID(ticketID)
+	if !ok {
+		return id, events.Malformed(fmt.Errorf("ticket id %q is not an ObjectId", ticketID))
+	}
+	return id, nil
+}
+
+// result turns a store outcome into the listener's answer: an unknown ticket
+// is retried a few times, then given up.
+func (h handlers) result(delivery uint64, ticketID bson.ObjectID, err error) error {
+	if !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	if delivery < notFoundDeliveries {
+		return events.Retry(notFoundDelay, fmt.Errorf("ticket %s: %w", ticketID.Hex(), err))
+	}
+	return events.Malformed(fmt.Errorf("ticket %s still unknown after %d deliveries: %w", ticketID.Hex(), delivery, err))
+}

@@ -1,0 +1,291 @@
+// Package store keeps tickets in MongoDB. Every change is written by one
+// single-document update guarded by the ticket's previous version, together
+// with the event that reports it (see common/outbox), so a change is never
+// lost to a concurrent one and never published without being stored.
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"slices"
+	"sync"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
+	"ticketing.dev/common/apperr"
+	"ticketing.dev/common/events"
+	"ticketing.dev/common/money"
+	"ticketing.dev/common/mongodb"
+	"ticketing.dev/common/outbox"
+)
+
+// Collection is the name of the tickets collection.
+const Collection = "tickets"
+
+// maxAttempts bounds how often Update re-applies a change that lost a race
+// with another writer before it answers 409.
+const maxAttempts = 30
+
+// flushTimeout bounds one flush of the relay, so that changes wait little
+// while NATS is unreachable.
+const flushTimeout = 2 * time.Second
+
+// ErrNotFound reports that no ticket has the id.
+var ErrNotFound = errors.New("ticket not found")
+
+// Ticket is a ticket as the service knows it.
+type Ticket struct {
+	ID      bson.ObjectID `bson:"_id"`
+	Title   string        `bson:"title"`
+	Price   money.Cents   `bson:"price"`
+	UserID  string        `bson:"userId"`
+	Version int64         `bson:"version"`
+	// OrderID is the order that reserves the ticket; empty when it is free.
+	OrderID string `bson:"orderId,omitempty"`
+	// ReleasedOrders are the orders that were cancelled while this ticket
+	// knew them: a late or replayed order.created of one of them must not
+	// reserve the ticket again.
+	ReleasedOrders []string `bson:"releasedOrders,omitempty"`
+}
+
+// Reserved reports whether an order holds the ticket.
+func (t *Ticket) Reserved() bool { return t.OrderID != "" }
+
+// WasReleasedBy reports whether the order was cancelled after holding (or
+// trying to hold) the ticket.
+func (t *Ticket) WasReleasedBy(orderID string) bool {
+	return slices.Contains(t.ReleasedOrders, orderID)
+}
+
+// document is a ticket with its pending events.
+type document struct {
+	Ticket        `bson:",inline"`
+	outbox.Fields `bson:",inline"`
+}
+
+// withoutOutbox keeps pending events out of reads.
+var withoutOutbox = bson.D{{Key: "outbox", Value: 0}, {Key: "outboxN", Value: 0}}
+
+// Store reads and writes tickets.
+type Store struct {
+	coll *mongo.Collection
+	// gate is held shared by every change of a stored ticket and exclusively
+	// by the relay's flushes (see RunRelay); locks serialise the changes of
+	// one ticket.
+	gate  sync.RWMutex
+	locks stripedLock
+	// written wakes the relay after a write that stored events.
+	written chan struct{}
+}
+
+// New returns a store on db's tickets collection.
+func New(db *mongo.Database) *Store {
+	return &Store{coll: db.Collection(Collection), written: make(chan struct{}, 1)}
+}
+
+func (s *Store) notify() {
+	select {
+	case s.written <- struct{}{}:
+	default: // a flush is already due and will see this write
+	}
+}
+
+// EnsureIndexes creates the index that serves the listing of unreserved
+// tickets in creation order (ObjectIds grow with creation time).
+func (s *Store) EnsureIndexes(ctx context.Context) error {
+	_, err := s.coll.Indexes().CreateOne(ctx, mongo.IndexModel{
+		Keys: bson.D{{Key: "orderId", Value: 1}, {Key: "_id", Value: 1}},
+	})
+	if err != nil {
+		return fmt.Errorf("tickets index: %w", err)
+	}
+	return nil
+}
+
+// Create stores a new ticket at version 0 with its ticket.created event.
+func (s *Store) Create(ctx context.Context, title string, price money.Cents, userID string) (Ticket, error) {
+	t := Ticket{ID: bson.NewObjectID(), Title: title, Price: price, UserID: userID}
+	evt, err := outbox.New(events.TicketCreated, outbox.ID(events.TicketCreated.Subject, t.ID.Hex(), t.Version), t.Version,
+		events.TicketCreatedData{ID: t.ID.Hex(), Version: t.Version, Title: t.Title, Price: t.Price, UserID: t.UserID})
+	if err != nil {
+		return Ticket{}, apperr.Internal(err)
+	}
+	doc := document{Ticket: t}
+	doc.Add(evt)
+	if _, err := s.coll.InsertOne(ctx, doc); err != nil {
+		return Ticket{}, mongodb.Classify(err)
+	}
+	s.notify()
+	return t, nil
+}
+
+// Get returns the ticket or ErrNotFound.
+func (s *Store) Get(ctx context.Context, id bson.ObjectID) (Ticket, error) {
+	var t Ticket
+	err := s.coll.FindOne(ctx, bson.D{{Key: "_id", Value: id}}, options.FindOne().SetProjection(withoutOutbox)).Decode(&t)
+	if errors.Is(err, mongo.ErrNoDocuments) {
+		return Ticket{}, ErrNotFound
+	}
+	if err != nil {
+		return Ticket{}, mongodb.Classify(err)
+	}
+	return t, nil
+}
+
+// ListUnreserved returns up to limit unreserved tickets created after the
+// ticket with id after (the zero id: from the start), oldest first, and
+// whether more follow.
+func (s *Store) ListUnreserved(ctx context.Context, after bson.ObjectID, limit int) ([]Ticket, bool, error) {
+	filter := bson.D{{Key: "orderId", Value: bson.D{{Key: "$exists", Value: false}}}}
+	if !after.IsZero() {
+		filter = append(filter, bson.E{Key: "_id", Value: bson.D{{Key: "$gt", Value: after}}})
+	}
+	opts := options.Find().
+		SetSort(bson.D{{Key: "_id", Value: 1}}).
+		SetLimit(int64(limit) + 1).
+		SetProjection(withoutOutbox)
+	cur, err := s.coll.Find(ctx, filter, opts)
+	if err != nil {
+		return nil, false, mongodb.Classify(err)
+	}
+	tickets := make([]Ticket, 0, limit+1)
+	if err := cur.All(ctx, &tickets); err != nil {
+		return nil, false, mongodb.Classify(err)
+	}
+	if len(tickets) > limit {
+		return tickets[:limit], true, nil
+	}
+	return tickets, false, nil
+}
+
+// Change modifies a loaded ticket and reports whether it changed anything.
+// An error aborts the update and is returned by Update as it is.
+type Change func(t *Ticket) (changed bool, err error)
+
+// Update loads the ticket, applies change and, when it changed something,
+// writes the result as the next version with its ticket.updated event. The
+// write only succeeds on the version it was computed from; when another
+// writer got there first, the change is applied again to the fresh ticket
+// (at most maxAttempts times, then 409). It returns the ticket as stored.
+func (s *Store) Update(ctx context.Context, id bson.ObjectID, change Change) (Ticket, error) {
+	s.gate.RLock()
+	defer s.gate.RUnlock()
+	unlock := s.locks.lock(id)
+	defer unlock()
+	for attempt := 1; ; attempt++ {
+		t, err := s.Get(ctx, id)
+		if err != nil {
+			return Ticket{}, err
+		}
+		prev := t.Version
+		changed, err := change(&t)
+		if err != nil || !changed {
+			return t, err
+		}
+		t.Version = prev + 1
+		written, err := s.write(ctx, t, prev)
+		if err != nil {
+			return Ticket{}, err
+		}
+		if written {
+			s.notify()
+			return t, nil
+		}
+		if attempt == maxAttempts {
+			return Ticket{}, apperr.Conflict("The ticket is being changed by someone else, try again")
+		}
+		// Back off a little so that contending writers spread out.
+		select {
+		case <-ctx.Done():
+			return Ticket{}, mongodb.Classify(ctx.Err())
+		case <-time.After(time.Duration(rand.IntN(attempt*2)+1) * time.Millisecond):
+		}
+	}
+}
+
+// write stores t (whose Version is already the new one) if the stored
+// ticket is still at version prev, and reports whether it was.
+func (s *Store) write(ctx context.Context, t Ticket, prev int64) (bool, error) {
+	data := events.TicketUpdatedData{
+		ID: t.ID.Hex(), Version: t.Version, Title: t.Title, Price: t.Price, UserID: t.UserID, OrderID: t.OrderID,
+	}
+	evt, err := outbox.New(events.TicketUpdated, outbox.ID(events.TicketUpdated.Subject, t.ID.Hex(), t.Version), t.Version, data)
+	if err != nil {
+		return false, apperr.Internal(err)
+	}
+	set := bson.D{
+		{Key: "title", Value: t.Title},
+		{Key: "price", Value: t.Price},
+		{Key: "version", Value: t.Version},
+	}
+	if len(t.ReleasedOrders) > 0 {
+		set = append(set, bson.E{Key: "releasedOrders", Value: t.ReleasedOrders})
+	}
+	update := bson.D{}
+	if t.Reserved() {
+		set = append(set, bson.E{Key: "orderId", Value: t.OrderID})
+	} else {
+		update = append(update, bson.E{Key: "$unset", Value: bson.D{{Key: "orderId", Value: ""}}})
+	}
+	update = append(update, bson.E{Key: "$set", Value: set})
+	res, err := s.coll.UpdateOne(ctx,
+		bson.D{{Key: "_id", Value: t.ID}, {Key: "version", Value: prev}},
+		outbox.Update(update, evt))
+	if err != nil {
+		return false, mongodb.Classify(err)
+	}
+	return res.MatchedCount == 1, nil
+}
+
+// RunRelay publishes the events the store writes until ctx ends: after each
+// write and every sweep interval it flushes relay (built on the store's
+// collection), waiting for changes in progress to finish first.
+//
+// On FerretDB (tests, local runs) every update, the version-guarded ones
+// included, is a read followed by an unconditional write of the whole
+// document. The relay's removal of a published event could then undo a
+// change written in between, so the two never run at the same time here.
+// On MongoDB the version filter alone would do; the gate costs little.
+func (s *Store) RunRelay(ctx context.Context, relay *outbox.Relay, sweep time.Duration, log *slog.Logger) {
+	tick := time.NewTicker(sweep)
+	defer tick.Stop()
+	for {
+		s.flush(ctx, relay, log)
+		select {
+		case <-ctx.Done():
+			return
+		case <-s.written:
+		case <-tick.C:
+		}
+	}
+}
+
+func (s *Store) flush(ctx context.Context, relay *outbox.Relay, log *slog.Logger) {
+	s.gate.Lock()
+	defer s.gate.Unlock()
+	fctx, cancel := context.WithTimeout(ctx, flushTimeout)
+	defer cancel()
+	if err := relay.Flush(fctx); err != nil && ctx.Err() == nil {
+		log.Warn("publishing pending events failed; will retry", "err", err)
+	}
+}
+
+// stripedLock serialises this process's writers of one ticket, so that
+// they do not make one another retry; on FerretDB the version filter alone
+// would not stop two of them from both matching one version (see RunRelay).
+type stripedLock struct {
+	locks [64]sync.Mutex
+}
+
+func (l *stripedLock) lock(id bson.ObjectID) (unlock func()) {
+	// An ObjectId ends in a counter, so its last byte spreads ids evenly.
+	m := &l.locks[int(id[len(id)-1])%len(l.locks)]
+	m.Lock()
+	return m.Unlock
+}
