@@ -19,9 +19,11 @@ import (
 )
 
 const (
-	// concurrency is high because a job may wait up to a second for its
-	// exact expiresAt, and many orders can expire in the same second.
-	concurrency = 100
+	// concurrency bounds the orders that can expire in one second without
+	// delay: asynq hands a job out up to a second early and the job holds its
+	// slot while it waits for its exact expiresAt. A waiting job costs a
+	// goroutine, nothing in Redis.
+	concurrency = 1000
 	// pollInterval is how often due jobs are moved to the queue and how
 	// often an idle worker looks for work; asynq's defaults (5 s and 1 s)
 	// would make an expiration seconds late.
