@@ -244,4 +244,3 @@ func mustID(t *testing.T, hex string) bson.ObjectID {
 	}
 	return id
 }
-

@@ -137,7 +137,17 @@ func Start(t testing.TB, opts Options) *Env {
 	if err := orders.EnsureIndexes(ctx); err != nil {
 		t.Fatal(err)
 	}
-	go relay.Run(ctx)
+	// Stopped before the store and JetStream go away (cleanups run last first).
+	relayCtx, stopRelay := context.WithCancel(ctx)
+	relayDone := make(chan struct{})
+	go func() {
+		defer close(relayDone)
+		relay.Run(relayCtx)
+	}()
+	t.Cleanup(func() {
+		stopRelay()
+		<-relayDone
+	})
 
 	ls, err := listeners.Start(ctx, n.JS, listeners.Deps{
 		Log: log, Orders: orders, Tickets: tickets,
