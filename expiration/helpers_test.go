@@ -15,6 +15,7 @@ import (
 	"ticketing.dev/common/events"
 	"ticketing.dev/common/outbox"
 	"ticketing.dev/common/testkit"
+	"ticketing.dev/expiration/internal/redistest"
 	"ticketing.dev/expiration/listeners"
 )
 
@@ -30,22 +31,14 @@ type harness struct {
 func newHarness(t testing.TB) *harness {
 	t.Helper()
 	n := testkit.StartNATS(t)
-	opts, err := redis.ParseURL(testkit.RedisURL(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	rdb := redis.NewClient(opts)
-	t.Cleanup(func() { _ = rdb.Close() })
-	h := &harness{
+	rdb, queue := redistest.Queue(t)
+	return &harness{
 		nats:      n,
 		rdb:       rdb,
-		queue:     testkit.RandomName("expiration-test-"),
+		queue:     queue,
 		inspector: asynq.NewInspectorFromRedisClient(rdb),
 		pub:       events.NewPublisher(n.JS),
 	}
-	// REDIS_URL may be shared: leave nothing behind.
-	t.Cleanup(func() { _ = h.inspector.DeleteQueue(h.queue, true) })
-	return h
 }
 
 // start runs the service's work (worker and listeners) as run does; the

@@ -12,24 +12,12 @@ import (
 
 	"ticketing.dev/common/events"
 	"ticketing.dev/common/testkit"
+	"ticketing.dev/expiration/internal/redistest"
 )
-
-func newRedis(t *testing.T) (*redis.Client, string) {
-	t.Helper()
-	opts, err := redis.ParseURL(testkit.RedisURL(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	rdb := redis.NewClient(opts)
-	t.Cleanup(func() { _ = rdb.Close() })
-	queue := testkit.RandomName("expiry-test-")
-	t.Cleanup(func() { _ = asynq.NewInspectorFromRedisClient(rdb).DeleteQueue(queue, true) })
-	return rdb, queue
-}
 
 func TestScheduleAndCancel(t *testing.T) {
 	t.Parallel()
-	rdb, queue := newRedis(t)
+	rdb, queue := redistest.Queue(t)
 	s := NewScheduler(rdb, queue)
 	t.Cleanup(func() { _ = s.Close() })
 	ctx := context.Background()
@@ -75,7 +63,7 @@ func TestScheduleAndCancel(t *testing.T) {
 
 func TestScheduleInThePastRunsAtOnce(t *testing.T) {
 	t.Parallel()
-	rdb, queue := newRedis(t)
+	rdb, queue := redistest.Queue(t)
 	s := NewScheduler(rdb, queue)
 	t.Cleanup(func() { _ = s.Close() })
 	if err := s.Schedule(context.Background(), "o1", time.Now().Add(-time.Minute)); err != nil {
