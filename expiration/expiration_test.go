@@ -168,3 +168,19 @@ func TestFailedPublishIsRetried(t *testing.T) {
 		return task != nil && task.State.String() == "completed"
 	}, "job not completed after the retry")
 }
+
+func TestOrderCreatedWithoutExpiryIsDropped(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	h.start(t)
+	id := newID()
+	err := h.pub.PublishRaw(context.Background(), events.OrderCreated.Subject, outbox.ID("order.created", id, 0),
+		[]byte(`{"id":"`+id+`","version":0,"status":"created"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.waitHandled(t, events.OrderCreated.Subject, 1)
+	if task := h.task(t, id); task != nil {
+		t.Fatalf("job scheduled for an order without expiresAt: %+v", task)
+	}
+}

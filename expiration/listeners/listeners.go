@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -14,6 +15,11 @@ import (
 
 // QueueGroup names the service's durable consumers.
 const QueueGroup = "expiration-service"
+
+// retryRedis keeps an event through a Redis outage of about an hour (a
+// dropped order.created would leave its order unexpired) before the delivery
+// bound gives up on it.
+var retryRedis = events.ListenerOptions{MaxDeliver: 120, MaxBackoff: 30 * time.Second}
 
 // Set is the running listeners of the service.
 type Set struct{ listeners []*events.Listener }
@@ -28,7 +34,7 @@ func Start(ctx context.Context, js jetstream.JetStream, log *slog.Logger, sched 
 				return events.Malformed(errors.New("order.created without id or expiresAt"))
 			}
 			return sched.Schedule(ctx, m.Data.ID, m.Data.ExpiresAt)
-		}, events.ListenerOptions{})
+		}, retryRedis)
 	if err != nil {
 		return nil, err
 	}
@@ -39,7 +45,7 @@ func Start(ctx context.Context, js jetstream.JetStream, log *slog.Logger, sched 
 				return events.Malformed(errors.New("order.cancelled without id"))
 			}
 			return sched.Cancel(m.Data.ID)
-		}, events.ListenerOptions{})
+		}, retryRedis)
 	if err != nil {
 		created.Stop()
 		return nil, err
