@@ -73,13 +73,11 @@ func (h handlers) orderCreated(ctx context.Context, msg events.Msg[events.OrderC
 	}
 	_, err = h.store.Update(ctx, ticketID, func(t *store.Ticket) (bool, error) {
 		switch {
-		case t.OrderID == order.ID:
+		case t.OrderID == order.ID, t.WasReleasedBy(order.ID):
 			return false, nil
 		case t.Reserved():
 			h.log.WarnContext(ctx, "order.created for a ticket reserved by another order; skipped",
 				"ticket_id", t.ID.Hex(), "order_id", order.ID, "reserved_by", t.OrderID)
-			return false, nil
-		case t.WasReleasedBy(order.ID):
 			return false, nil
 		}
 		t.OrderID = order.ID

@@ -271,9 +271,17 @@ func (s *Store) flush(ctx context.Context, relay *outbox.Relay, log *slog.Logger
 	defer s.gate.Unlock()
 	fctx, cancel := context.WithTimeout(ctx, flushTimeout)
 	defer cancel()
-	if err := relay.Flush(fctx); err != nil && ctx.Err() == nil {
-		log.Warn("publishing pending events failed; will retry", "err", err)
+	err := relay.Flush(fctx)
+	if err == nil || ctx.Err() != nil {
+		return
 	}
+	// Flush joins one error per ticket it could not publish: log the count
+	// and the first, not hundreds of lines.
+	failed := 1
+	if joined, ok := err.(interface{ Unwrap() []error }); ok && len(joined.Unwrap()) > 0 {
+		failed, err = len(joined.Unwrap()), joined.Unwrap()[0]
+	}
+	log.Warn("publishing pending events failed; will retry", "tickets", failed, "err", err)
 }
 
 // stripedLock serialises this process's writers of one ticket, so that

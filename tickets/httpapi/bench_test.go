@@ -1,0 +1,56 @@
+package httpapi_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"testing"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+
+	"ticketing.dev/common/money"
+	"ticketing.dev/tickets/store"
+)
+
+// BenchmarkCreate measures POST /api/tickets end to end: validation, the
+// insert with its event, and the relay publishing in the background.
+func BenchmarkCreate(b *testing.B) {
+	a := newAPI(b)
+	for b.Loop() {
+		if rec := a.do(b, http.MethodPost, "/api/tickets", alice, `{"title":"concert","price":"19.99"}`); rec.Code != http.StatusCreated {
+			b.Fatalf("%d %s", rec.Code, rec.Body)
+		}
+	}
+}
+
+// BenchmarkList measures GET /api/tickets (the first page of 100) with
+// 10,000 tickets stored, one in ten of them reserved. Seeded in bulk.
+func BenchmarkList(b *testing.B) {
+	const total, batch = 10_000, 1_000
+	a := newAPI(b)
+	coll := a.DB.Collection(store.Collection)
+	seeding := time.Now()
+	for start := 0; start < total; start += batch {
+		docs := make([]store.Ticket, batch)
+		for i := range docs {
+			n := start + i
+			docs[i] = store.Ticket{ID: bson.NewObjectID(), Title: fmt.Sprintf("ticket %d", n),
+				Price: money.Cents(100 + n), UserID: alice}
+			if n%10 == 9 {
+				docs[i].OrderID = bson.NewObjectID().Hex()
+			}
+		}
+		if _, err := coll.InsertMany(context.Background(), docs); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.Logf("seeded %d tickets in %s", total, time.Since(seeding).Round(time.Millisecond))
+	b.ResetTimer()
+	for b.Loop() {
+		rec := a.do(b, http.MethodGet, "/api/tickets", "", "")
+		if rec.Code != http.StatusOK || rec.Header().Get("Link") == "" {
+			b.Fatalf("%d %s", rec.Code, rec.Header())
+		}
+	}
+}

@@ -1,0 +1,222 @@
+package listeners_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+
+	"ticketing.dev/common/events"
+	"ticketing.dev/common/outbox"
+	"ticketing.dev/common/testkit"
+	"ticketing.dev/tickets/internal/testenv"
+	"ticketing.dev/tickets/listeners"
+	"ticketing.dev/tickets/store"
+)
+
+const seller = "5f0000000000000000000a11"
+
+var (
+	createdDurable   = events.Durable(listeners.QueueGroup, events.OrderCreated.Subject)
+	cancelledDurable = events.Durable(listeners.QueueGroup, events.OrderCancelled.Subject)
+)
+
+type world struct {
+	*testenv.Env
+	t       *testing.T
+	ctx     context.Context
+	pub     *events.Publisher
+	updated *testkit.Recorder[events.TicketUpdatedData]
+	ls      *listeners.Listeners
+	sent    int // events published so far, for unique message ids
+}
+
+func start(t *testing.T) *world {
+	env := testenv.Start(t)
+	w := &world{
+		Env:     env,
+		t:       t,
+		ctx:     testkit.Context(t),
+		pub:     events.NewPublisher(env.NATS.JS),
+		updated: testkit.Record(t, env.NATS.JS, events.TicketUpdated),
+	}
+	w.listen()
+	t.Cleanup(func() { w.ls.Stop() })
+	return w
+}
+
+func (w *world) listen() {
+	ls, err := listeners.Start(w.ctx, w.NATS.JS, w.Log, w.Store)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	w.ls = ls
+}
+
+func (w *world) ticket() store.Ticket {
+	w.t.Helper()
+	tk, err := w.Store.Create(w.ctx, "concert", 2500, seller)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	return tk
+}
+
+func (w *world) orderCreated(orderID string, tk store.Ticket) {
+	w.t.Helper()
+	w.sent++
+	err := events.Publish(w.ctx, w.pub, events.OrderCreated, outbox.ID("order.created", orderID, w.sent),
+		events.OrderCreatedData{ID: orderID, Version: 0, Status: events.StatusCreated, UserID: "buyer",
+			ExpiresAt: time.Now().Add(15 * time.Minute), Ticket: events.OrderTicket{ID: tk.ID.Hex(), Price: tk.Price}})
+	if err != nil {
+		w.t.Fatal(err)
+	}
+}
+
+func (w *world) orderCancelled(orderID string, tk store.Ticket) {
+	w.t.Helper()
+	w.sent++
+	err := events.Publish(w.ctx, w.pub, events.OrderCancelled, outbox.ID("order.cancelled", orderID, w.sent),
+		events.OrderCancelledData{ID: orderID, Version: 1, Ticket: events.TicketRef{ID: tk.ID.Hex()}})
+	if err != nil {
+		w.t.Fatal(err)
+	}
+}
+
+// settle waits until both listeners have handled every event and the relay
+// has published everything they wrote.
+func (w *world) settle() {
+	w.t.Helper()
+	for _, durable := range []string{createdDurable, cancelledDurable} {
+		testkit.Eventually(w.t, 10*time.Second, func() bool {
+			c, err := w.NATS.JS.Consumer(w.ctx, events.StreamName, durable)
+			if err != nil {
+				return false
+			}
+			info, err := c.Info(w.ctx)
+			return err == nil && info.NumPending == 0 && info.NumAckPending == 0
+		}, "%s has unhandled events", durable)
+	}
+	testkit.Eventually(w.t, 10*time.Second, func() bool {
+		n, err := w.DB.Collection(store.Collection).CountDocuments(w.ctx,
+			bson.D{{Key: "outboxN", Value: bson.D{{Key: "$gt", Value: 0}}}})
+		return err == nil && n == 0
+	}, "events left unpublished")
+}
+
+// expect checks the stored ticket's reservation and version.
+func (w *world) expect(tk store.Ticket, orderID string, version int64) {
+	w.t.Helper()
+	got, err := w.Store.Get(w.ctx, tk.ID)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	if got.OrderID != orderID || got.Version != version {
+		w.t.Fatalf("ticket reserved by %q at version %d, want %q at %d", got.OrderID, got.Version, orderID, version)
+	}
+}
+
+// replay makes both listeners read the whole stream again, as after their
+// durables were lost.
+func (w *world) replay() {
+	w.t.Helper()
+	w.ls.Stop()
+	for _, durable := range []string{createdDurable, cancelledDurable} {
+		if err := w.NATS.JS.DeleteConsumer(w.ctx, events.StreamName, durable); err != nil {
+			w.t.Fatal(err)
+		}
+	}
+	w.listen()
+	w.settle()
+}
+
+func TestReserveReleaseAndReplay(t *testing.T) {
+	t.Parallel()
+	w := start(t)
+	tk := w.ticket()
+	orderA, orderB, orderC := bson.NewObjectID().Hex(), bson.NewObjectID().Hex(), bson.NewObjectID().Hex()
+
+	steps := []struct {
+		name    string
+		do      func()
+		orderID string // reservation afterwards
+		version int64
+	}{
+		{"order.created reserves", func() { w.orderCreated(orderA, tk) }, orderA, 1},
+		{"a redelivered order.created changes nothing", func() { w.orderCreated(orderA, tk) }, orderA, 1},
+		{"order.cancelled releases", func() { w.orderCancelled(orderA, tk) }, "", 2},
+		{"a newer order reserves", func() { w.orderCreated(orderB, tk) }, orderB, 3},
+		{"a stale order.cancelled leaves the newer reservation alone", func() { w.orderCancelled(orderA, tk) }, orderB, 3},
+		{"a late order.created of the cancelled order does not reserve", func() { w.orderCreated(orderA, tk) }, orderB, 3},
+		{"an order for a reserved ticket is skipped", func() { w.orderCreated(orderC, tk) }, orderB, 3},
+	}
+	for _, s := range steps {
+		s.do()
+		w.settle()
+		t.Logf("%s", s.name)
+		w.expect(tk, s.orderID, s.version)
+	}
+
+	want := []events.TicketUpdatedData{
+		{ID: tk.ID.Hex(), Version: 1, Title: "concert", Price: 2500, UserID: seller, OrderID: orderA},
+		{ID: tk.ID.Hex(), Version: 2, Title: "concert", Price: 2500, UserID: seller},
+		{ID: tk.ID.Hex(), Version: 3, Title: "concert", Price: 2500, UserID: seller, OrderID: orderB},
+	}
+	checkUpdates := func() {
+		t.Helper()
+		got := w.updated.Quiet(300 * time.Millisecond)
+		if len(got) != len(want) {
+			t.Fatalf("%d ticket.updated events, want %d: %+v", len(got), len(want), got)
+		}
+		for i, m := range got {
+			if m.Data != want[i] || m.ID != outbox.ID("ticket.updated", tk.ID.Hex(), want[i].Version) {
+				t.Fatalf("event %d: %s %+v, want %+v", i, m.ID, m.Data, want[i])
+			}
+		}
+	}
+	checkUpdates()
+
+	for range 2 {
+		w.replay()
+		w.expect(tk, orderB, 3)
+	}
+	checkUpdates()
+}
+
+// When order.cancelled overtakes its order.created (they travel on separate
+// consumers), the late order.created must not reserve the ticket.
+func TestCancelledBeforeCreated(t *testing.T) {
+	t.Parallel()
+	w := start(t)
+	tk := w.ticket()
+	order := bson.NewObjectID().Hex()
+
+	w.orderCancelled(order, tk)
+	w.settle()
+	w.expect(tk, "", 1) // the order is remembered: a change, published
+	w.orderCreated(order, tk)
+	w.settle()
+	w.expect(tk, "", 1)
+	w.replay()
+	w.expect(tk, "", 1)
+	if got := w.updated.Quiet(300 * time.Millisecond); len(got) != 1 || got[0].Data.OrderID != "" {
+		t.Fatalf("ticket.updated events %+v, want one without orderId", got)
+	}
+}
+
+// Events whose ids are not ObjectIds can never be handled: they are
+// terminated at once instead of being redelivered.
+func TestMalformedEventsAreTerminated(t *testing.T) {
+	t.Parallel()
+	w := start(t)
+	tk := w.ticket()
+	w.orderCreated("not-an-id", tk)
+	err := events.Publish(w.ctx, w.pub, events.OrderCancelled, "bad-ticket-id",
+		events.OrderCancelledData{ID: bson.NewObjectID().Hex(), Version: 1, Ticket: events.TicketRef{ID: "nope"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.settle()
+	w.expect(tk, "", 0)
+}
