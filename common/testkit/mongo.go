@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"sync"
 	"testing"
 	"time"
 
@@ -17,6 +18,8 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 )
+
+var newMu sync.Mutex
 
 func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }
 
@@ -78,12 +81,15 @@ func StartFerretDB(ctx context.Context, dir, addr string, log *slog.Logger) (str
 		addr = ln.Addr().String()
 		_ = ln.Close()
 	}
+	// ferretdb.New writes package-level state; parallel tests must not race on it.
+	newMu.Lock()
 	f, err := ferretdb.New(&ferretdb.Config{
 		Listener:  ferretdb.ListenerConfig{TCP: addr},
 		Handler:   "sqlite",
 		SQLiteURL: "file:" + dir + "/",
 		Logger:    log,
 	})
+	newMu.Unlock()
 	if err != nil {
 		return "", nil, err
 	}

@@ -97,12 +97,14 @@ func StripeMockURL(t testing.TB) string {
 		}
 		addr := ln.Addr().String()
 		_ = ln.Close()
-		cmd := exec.Command(bin, "-http-addr", addr)
+		// An explicit HTTPS address too: by default it takes the fixed port
+		// 12112, which another run may hold.
+		cmd := exec.Command(bin, "-http-addr", addr, "-https-addr", "127.0.0.1:")
 		cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Setpgid: true}
 		if stripeErr = cmd.Start(); stripeErr != nil {
 			return
 		}
-		if stripeErr = waitTCP(addr, 30*time.Second); stripeErr == nil {
+		if stripeErr = waitTCP(addr, 60*time.Second); stripeErr == nil {
 			stripeURL = "http://" + addr
 		}
 	})
