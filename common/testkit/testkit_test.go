@@ -1,6 +1,7 @@
 package testkit_test
 
 import (
+	"sync"
 	"testing"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -32,5 +33,39 @@ func TestRedisAndStripeMockStart(t *testing.T) {
 	}
 	if url := testkit.StripeMockURL(t); url == "" {
 		t.Fatal("no stripe-mock url")
+	}
+}
+
+// With the serial URI, concurrent version-filtered updates of one document
+// have exactly one winner, as on MongoDB.
+func TestConcurrentUpdatesAreAtomic(t *testing.T) {
+	db := testkit.Mongo(t)
+	ctx := testkit.Context(t)
+	coll := db.Collection("c")
+	if _, err := coll.InsertOne(ctx, bson.D{{Key: "_id", Value: 1}, {Key: "version", Value: 0}, {Key: "n", Value: 0}}); err != nil {
+		t.Fatal(err)
+	}
+	const workers = 20
+	wins := make(chan int64, workers)
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			res, err := coll.UpdateOne(ctx, bson.D{{Key: "_id", Value: 1}, {Key: "version", Value: 0}},
+				bson.D{{Key: "$inc", Value: bson.D{{Key: "version", Value: 1}, {Key: "n", Value: 1}}}})
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			wins <- res.ModifiedCount
+		})
+	}
+	wg.Wait()
+	close(wins)
+	var total int64
+	for w := range wins {
+		total += w
+	}
+	if total != 1 {
+		t.Fatalf("%d winners of one version-filtered update, want 1", total)
 	}
 }
