@@ -23,6 +23,19 @@ export function unique(prefix, separator = '-') {
   return `${prefix}${separator}${RUN_ID}-${counter}`;
 }
 
+// Fails fast with a clear message when nothing answers at BASE_URL, instead of every
+// scenario timing out on its first page.
+export async function assertPlatformReachable() {
+  const url = `${BASE_URL}/api/users/currentuser`;
+  let res;
+  try {
+    res = await fetch(url, { signal: AbortSignal.timeout(10000) });
+  } catch (err) {
+    throw new Error(`The platform is not reachable at ${BASE_URL} (${err.cause?.code || err.cause?.message || err.message}); start it (make up) or set E2E_BASE_URL`);
+  }
+  if (!res.ok) throw new Error(`GET ${url} answered ${res.status}: is the platform behind the gateway at ${BASE_URL}?`);
+}
+
 export async function launchBrowser() {
   return chromium.launch({
     executablePath: process.env.CHROMIUM_PATH || '/usr/bin/chromium',

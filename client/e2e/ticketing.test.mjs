@@ -3,6 +3,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
+  assertPlatformReachable,
   BASE_URL,
   EVENTUAL_MS,
   EXPIRATION_SECONDS,
@@ -45,6 +46,7 @@ async function orderStatusOnList(page, orderId) {
 
 describe(`ticketing client at ${BASE_URL}`, () => {
   before(async () => {
+    await assertPlatformReachable();
     browser = await launchBrowser();
   });
 
