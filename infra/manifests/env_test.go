@@ -1,9 +1,10 @@
 package manifests
 
 import (
-	"bytes"
+	"bufio"
 	"context"
 	"errors"
+	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -24,64 +25,65 @@ import (
 var requiredPattern = regexp.MustCompile(`\b([A-Z][A-Z0-9_]*) is required\b`)
 
 var (
-	buildOnce sync.Once
-	binDir    string
-	built     []string
-	buildErr  error
+	binDirOnce sync.Once
+	binDir     string
+	binDirErr  error
 )
 
-// buildServices builds every service that has a main.go, in one go build
-// from the workspace at the repository root.
-func buildServices(t *testing.T) (dir string, services []string) {
+// buildService builds one service from the workspace at the repository root
+// and returns the binary's path.
+func buildService(t *testing.T, svc string) string {
 	t.Helper()
 	root := repoRoot(t)
-	buildOnce.Do(func() {
-		var pkgs []string
-		for _, svc := range goServices {
-			if hasMain(filepath.Join(root, svc)) {
-				built = append(built, svc)
-				pkgs = append(pkgs, "./"+svc)
-			}
-		}
-		if len(pkgs) == 0 {
-			return
-		}
-		if _, err := os.Stat(filepath.Join(root, "go.work")); err != nil {
-			buildErr = errors.New("no go.work at the repository root")
-			return
-		}
-		binDir, buildErr = os.MkdirTemp("", "ticketing-services-")
-		if buildErr != nil {
-			return
-		}
-		cmd := exec.Command("go", append([]string{"build", "-o", binDir + string(os.PathSeparator)}, pkgs...)...)
-		cmd.Dir = root
-		// These tests may run with GOWORK=off (infra is its own module); the
-		// services build in the repository's workspace.
-		cmd.Env = append(os.Environ(), "GOWORK="+filepath.Join(root, "go.work"))
-		if out, err := cmd.CombinedOutput(); err != nil {
-			buildErr = errors.New("go build " + strings.Join(pkgs, " ") + ": " + err.Error() + "\n" + string(out))
-		}
-	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
+	if _, err := os.Stat(filepath.Join(root, "go.work")); err != nil {
+		t.Fatal("no go.work at the repository root")
 	}
-	return binDir, built
+	binDirOnce.Do(func() { binDir, binDirErr = os.MkdirTemp("", "ticketing-services-") })
+	if binDirErr != nil {
+		t.Fatal(binDirErr)
+	}
+	bin := filepath.Join(binDir, svc)
+	cmd := exec.Command("go", "build", "-o", bin, "./"+svc)
+	cmd.Dir = root
+	// These tests may run with GOWORK=off (infra is its own module); the
+	// services build in the repository's workspace.
+	cmd.Env = append(os.Environ(), "GOWORK="+filepath.Join(root, "go.work"))
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build ./%s: %v\n%s", svc, err, out)
+	}
+	return bin
 }
 
 // run starts bin with exactly env and returns its output once it exits, or
-// after wait with timedOut set (the process is then killed).
-func run(t *testing.T, bin string, env []string, wait time.Duration) (out string, exitErr error, timedOut bool) {
+// once the output so far satisfies enough (then the process is killed), or
+// after limit with timedOut set.
+func run(t *testing.T, bin string, env []string, limit time.Duration, enough func(out string) bool) (out string, exitErr error, timedOut bool) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), wait)
+	ctx, cancel := context.WithTimeout(context.Background(), limit)
 	defer cancel()
-	var buf bytes.Buffer
 	cmd := exec.CommandContext(ctx, bin)
 	cmd.Env = env
-	cmd.Stdout, cmd.Stderr = &buf, &buf
 	cmd.Dir = t.TempDir()
-	err := cmd.Run()
-	return buf.String(), err, ctx.Err() != nil
+	pipe, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stderr = cmd.Stdout
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var buf strings.Builder
+	lines := bufio.NewScanner(pipe)
+	for lines.Scan() {
+		buf.WriteString(lines.Text() + "\n")
+		if enough != nil && enough(buf.String()) {
+			cancel()
+			break
+		}
+	}
+	_, _ = io.Copy(io.Discard, pipe)
+	err = cmd.Wait()
+	return buf.String(), err, errors.Is(ctx.Err(), context.DeadlineExceeded)
 }
 
 func freePort(t *testing.T) string {
@@ -105,11 +107,10 @@ func TestDeploymentsSetEveryRequiredVariable(t *testing.T) {
 			if !hasMain(filepath.Join(root, svc)) {
 				t.Skipf("%s/main.go does not exist yet: cannot learn which variables %s requires", svc, svc)
 			}
-			dir, _ := buildServices(t)
 			t.Parallel()
-			bin := filepath.Join(dir, svc)
+			bin := buildService(t, svc)
 
-			out, err, timedOut := run(t, bin, []string{}, 20*time.Second)
+			out, err, timedOut := run(t, bin, []string{}, 20*time.Second, nil)
 			if timedOut || err == nil {
 				t.Fatalf("started with an empty environment, %s did not exit with an error:\n%s", svc, out)
 			}
@@ -137,11 +138,12 @@ func TestDeploymentsSetEveryRequiredVariable(t *testing.T) {
 			// service gets past its checks and fails later, if at all, on the
 			// unreachable cluster hosts.
 			var vars []string
+			port := freePort(t)
 			for _, e := range container.Env {
 				value := e.Value
 				switch {
 				case e.Name == "PORT":
-					value = freePort(t)
+					value = port
 				case e.ValueFrom != nil && e.ValueFrom.SecretKeyRef != nil:
 					value = "sk_test_" + strings.Repeat("0123456789abcdef", 3)
 				case e.ValueFrom != nil:
@@ -149,9 +151,15 @@ func TestDeploymentsSetEveryRequiredVariable(t *testing.T) {
 				}
 				vars = append(vars, e.Name+"="+value)
 			}
-			out, _, _ = run(t, bin, vars, 3*time.Second)
-			if strings.Contains(out, "invalid configuration") || requiredPattern.MatchString(out) {
+			// The start-up line lists the configuration read, PORT unmasked:
+			// once it shows the port given, the checks have passed.
+			started := func(out string) bool { return strings.Contains(out, `"PORT":"`+port+`"`) }
+			out, err, timedOut = run(t, bin, vars, 10*time.Second, started)
+			switch {
+			case strings.Contains(out, "invalid configuration") || requiredPattern.MatchString(out):
 				t.Errorf("%s rejects its Deployment's environment:\n%s", svc, out)
+			case !started(out):
+				t.Errorf("%s did not log its configuration with PORT=%s (exit %v, timed out %v):\n%s", svc, port, err, timedOut, out)
 			}
 		})
 	}
