@@ -48,8 +48,10 @@ type api struct {
 	h http.Handler
 }
 
-func newAPI(t testing.TB) *api {
-	env := testenv.Start(t)
+func newAPI(t testing.TB) *api { return newAPIWithSweep(t, 100*time.Millisecond) }
+
+func newAPIWithSweep(t testing.TB, sweep time.Duration) *api {
+	env := testenv.Start(t, sweep)
 	h := httpapi.New(httpapi.Deps{
 		Log:   env.Log,
 		Keys:  testkit.Keys(),

@@ -33,7 +33,7 @@ type world struct {
 }
 
 func start(t *testing.T) *world {
-	env := testenv.Start(t)
+	env := testenv.Start(t, 100*time.Millisecond)
 	w := &world{
 		Env:     env,
 		t:       t,

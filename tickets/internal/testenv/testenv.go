@@ -31,15 +31,15 @@ type Env struct {
 // parallel tests start theirs at once.
 var ferretStart sync.Mutex
 
-// Start builds an Env whose relay runs until the test ends.
-func Start(t testing.TB) *Env {
+// Start builds an Env whose relay runs until the test ends. Besides after
+// every write, the relay sweeps for pending events every sweep interval.
+func Start(t testing.TB, sweep time.Duration) *Env {
 	t.Helper()
 	ferretStart.Lock()
 	db := testkit.Mongo(t)
 	ferretStart.Unlock()
 	n := testkit.StartNATS(t)
 	log := testkit.Logger(t)
-	const sweep = 100 * time.Millisecond
 	relay := outbox.NewRelay(db.Collection(store.Collection), events.NewPublisher(n.JS), log, sweep)
 	st := store.New(db)
 	ctx := context.Background()
