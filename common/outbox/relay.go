@@ -3,6 +3,7 @@ package outbox
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"sort"
 	"time"
@@ -84,13 +85,19 @@ func (r *Relay) Flush(ctx context.Context) error {
 	if err := cur.All(ctx, &ids); err != nil {
 		return err
 	}
-	var errs []error
+	failed := 0
+	var first error
 	for _, d := range ids {
 		if err := r.publishDoc(ctx, bson.D{{Key: "_id", Value: d.ID}}); err != nil {
-			errs = append(errs, err)
+			if failed++; first == nil {
+				first = err
+			}
 		}
 	}
-	return errors.Join(errs...)
+	if failed > 0 {
+		return fmt.Errorf("%d of %d documents still pending, first error: %w", failed, len(ids), first)
+	}
+	return nil
 }
 
 func (r *Relay) sweepOnce(ctx context.Context) {
