@@ -39,6 +39,10 @@ func (r *Reader) fail(format string, args ...any) {
 	r.problems = append(r.problems, fmt.Sprintf(format, args...))
 }
 
+// Problem records a problem found outside the Reader's own checks (such as a
+// rule across several variables), so that it is reported with the rest.
+func (r *Reader) Problem(format string, args ...any) { r.fail(format, args...) }
+
 // Required returns the value of a variable that must be set.
 func (r *Reader) Required(name string) string {
 	v, ok := r.get(name)

@@ -127,3 +127,19 @@ func TestRetryAfterHeader(t *testing.T) {
 		t.Fatalf("status %d Retry-After %q", rec.Code, rec.Header().Get("Retry-After"))
 	}
 }
+
+func TestNilKeysMeanAnonymous(t *testing.T) {
+	log := testkit.Logger(t)
+	r := httpx.NewRouter(log, nil)
+	r.Get("/", func(w http.ResponseWriter, r *http.Request) {
+		_, ok := httpx.UserFrom(r.Context())
+		httpx.WriteJSON(w, 200, ok)
+	})
+	req := httptest.NewRequest("GET", "/", nil)
+	req.AddCookie(testkit.SessionCookie(t, "u1", "a@b.co"))
+	rec := httptest.NewRecorder()
+	r.ServeHTTP(rec, req)
+	if rec.Code != 200 || strings.TrimSpace(rec.Body.String()) != "false" {
+		t.Fatalf("%d %s", rec.Code, rec.Body)
+	}
+}

@@ -61,7 +61,11 @@ func accessLog(log *slog.Logger) func(http.Handler) http.Handler {
 			start := time.Now()
 			ww := middleware.NewWrapResponseWriter(w, r.ProtoMajor)
 			next.ServeHTTP(ww, r)
-			log.InfoContext(r.Context(), "request", "method", r.Method, "path", r.URL.Path,
+			level := slog.LevelInfo
+			if r.URL.Path == "/healthz" || r.URL.Path == "/readyz" {
+				level = slog.LevelDebug // probes every few seconds would drown the log
+			}
+			log.Log(r.Context(), level, "request", "method", r.Method, "path", r.URL.Path,
 				"status", ww.Status(), "bytes", ww.BytesWritten(), "duration_ms", time.Since(start).Milliseconds())
 		})
 	}
@@ -88,8 +92,14 @@ type userKey struct{}
 
 // CurrentUser puts the user of a valid session cookie into the request's
 // context; an absent or invalid cookie leaves the request anonymous.
+//
+// A service without sessions (expiration) passes nil keys: every request is
+// anonymous.
 func CurrentUser(keys *session.Keys) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
+		if keys == nil {
+			return next
+		}
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			if u, ok := keys.FromRequest(r); ok {
 				r = r.WithContext(context.WithValue(r.Context(), userKey{}, u))
