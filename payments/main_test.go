@@ -1,0 +1,121 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
+	"ticketing.dev/common/events"
+	"ticketing.dev/common/testkit"
+	"ticketing.dev/payments/internal/paytest"
+)
+
+func TestMain(m *testing.M) { paytest.Main(m) }
+
+func TestConfigNamesEveryMissingVariable(t *testing.T) {
+	for _, name := range []string{"MONGO_URI", "NATS_URL", "JWT_KEY", "STRIPE_KEY", "STRIPE_API_BASE"} {
+		t.Setenv(name, "")
+	}
+	err := run(context.Background(), testkit.Logger(t))
+	if err == nil {
+		t.Fatal("run without configuration succeeded")
+	}
+	for _, want := range []string{"MONGO_URI is required", "NATS_URL is required", "JWT_KEY is required", "STRIPE_KEY is required"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("%q does not say %q", err, want)
+		}
+	}
+}
+
+func TestConfigMasksSecrets(t *testing.T) {
+	t.Setenv("STRIPE_KEY", "sk_test_secret")
+	t.Setenv("JWT_KEY", "jwt-secret")
+	_, r := readConfig()
+	for name, v := range r.Describe() {
+		if strings.Contains(v, "secret") {
+			t.Errorf("%s logged as %q", name, v)
+		}
+	}
+}
+
+// TestRun boots the service as main does and pays for an order over HTTP.
+func TestRun(t *testing.T) {
+	n := testkit.StartNATS(t)
+	port := testkit.FreePort(t)
+	t.Setenv("PORT", fmt.Sprint(port))
+	mongoURI, err := url.Parse(testkit.MongoURI(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dbName := testkit.RandomName("payments_")
+	mongoURI.Path = "/" + dbName
+	t.Cleanup(func() {
+		client, err := mongo.Connect(options.Client().ApplyURI(mongoURI.String()))
+		if err == nil {
+			_ = client.Database(dbName).Drop(context.Background())
+			_ = client.Disconnect(context.Background())
+		}
+	})
+	t.Setenv("MONGO_URI", mongoURI.String())
+	t.Setenv("NATS_URL", n.URL)
+	t.Setenv("JWT_KEY", testkit.JWTKey)
+	t.Setenv("STRIPE_KEY", "sk_test_123")
+	t.Setenv("STRIPE_API_BASE", testkit.StripeMockURL(t))
+	t.Setenv("OUTBOX_SWEEP", "100ms")
+
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, testkit.Logger(t)) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("run: %v", err)
+		}
+	})
+	base := fmt.Sprintf("http://127.0.0.1:%d", port)
+	testkit.Eventually(t, 20*time.Second, func() bool {
+		res, err := http.Get(base + "/readyz")
+		if err != nil {
+			return false
+		}
+		_ = res.Body.Close()
+		return res.StatusCode == http.StatusOK
+	}, "service ready")
+
+	paid := testkit.Record(t, n.JS, events.PaymentCreated)
+	orderID := bson.NewObjectID()
+	if err := events.Publish(context.Background(), events.NewPublisher(n.JS), events.OrderCreated, "order-created-"+orderID.Hex(),
+		events.OrderCreatedData{ID: orderID.Hex(), Status: events.StatusCreated, UserID: "u1",
+			ExpiresAt: time.Now().Add(time.Minute), Ticket: events.OrderTicket{ID: bson.NewObjectID().Hex(), Price: 1999}}); err != nil {
+		t.Fatal(err)
+	}
+	cookie := testkit.SessionCookie(t, "u1", "u1@example.com")
+	body := `{"token":"tok_visa","orderId":"` + orderID.Hex() + `"}`
+	var status int
+	testkit.Eventually(t, 10*time.Second, func() bool {
+		req, _ := http.NewRequest(http.MethodPost, base+"/api/payments", strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		req.AddCookie(cookie)
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return false
+		}
+		_ = res.Body.Close()
+		status = res.StatusCode
+		return status != http.StatusNotFound // the replica may lag a moment
+	}, "order reaches the replica")
+	if status != http.StatusCreated {
+		t.Fatalf("pay: %d", status)
+	}
+	if got := paid.WaitFor(t, 1, 10*time.Second); got[0].Data.OrderID != orderID.Hex() {
+		t.Fatalf("payment.created %+v", got[0].Data)
+	}
+}
