@@ -62,7 +62,7 @@ func readConfig() (settings, *config.Reader) {
 		stripeKey:     r.Secret("STRIPE_KEY"),
 		stripeBase:    r.String("STRIPE_API_BASE", ""),
 		outboxSweep:   r.Duration("OUTBOX_SWEEP", time.Second),
-		stripeTimeout: r.Duration("STRIPE_TIMEOUT", 15*time.Second),
+		stripeTimeout: r.Duration("STRIPE_TIMEOUT", 10*time.Second),
 	}
 	return s, r
 }
@@ -118,8 +118,14 @@ func run(ctx context.Context, log *slog.Logger) error {
 	stripeClient := stripepay.New(stripepay.Config{
 		Key: cfg.stripeKey, BaseURL: cfg.stripeBase, Timeout: cfg.stripeTimeout, MaxRetries: 1, Log: log,
 	})
-	co := checkout.New(st, stripeClient, relay, log, checkout.Config{ChargeTimeout: 2*cfg.stripeTimeout + 5*time.Second,
-		Lease: 4*cfg.stripeTimeout + 10*time.Second})
+	// An attempt is two exchanges at most (one retry); the lease outlasts it
+	// with room to spare so that a live holder is never overtaken. With the
+	// default 10s the attempt (25s) also ends before the server's 30s write
+	// timeout, so the payer hears the outcome.
+	co := checkout.New(st, stripeClient, relay, log, checkout.Config{
+		ChargeTimeout: 2*cfg.stripeTimeout + 5*time.Second,
+		Lease:         4*cfg.stripeTimeout + 10*time.Second,
+	})
 
 	stopListeners, err := listeners.New(st, co, log).Start(ctx, js)
 	if err != nil {
