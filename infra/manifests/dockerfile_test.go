@@ -1,6 +1,7 @@
 package manifests
 
 import (
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -11,7 +12,7 @@ import (
 // There is no container engine here, so the build stage of each service's
 // Dockerfile is replayed on the host: its WORKDIR becomes a temporary
 // directory, ENV is applied, COPY copies from the repository root (the build
-// context), RUN runs with sh (cache mounts dropped; the absolute output path
+// context, less what .dockerignore excludes), RUN runs with sh (cache mounts dropped; the absolute output path
 // /out/ mapped into the temporary directory). It proves that the workspace cut
 // down to common and the service resolves and builds the binary the final
 // stage copies.
@@ -24,6 +25,7 @@ func TestDockerfileBuildStageBuilds(t *testing.T) {
 			}
 			t.Parallel()
 			stage := buildStage(t, readFile(t, filepath.Join(root, svc, "Dockerfile")))
+			ignore := readDockerignore(t, root)
 			tmp := t.TempDir()
 			workdir, out := filepath.Join(tmp, "workdir"), filepath.Join(tmp, "out")
 			for _, dir := range []string{workdir, out} {
@@ -42,7 +44,7 @@ func TestDockerfileBuildStageBuilds(t *testing.T) {
 					srcs := strings.Fields(args)
 					dest := filepath.Join(workdir, srcs[len(srcs)-1])
 					for _, src := range srcs[:len(srcs)-1] {
-						copyFromContext(t, root, src, dest)
+						copyFromContext(t, root, src, dest, ignore)
 					}
 				case "RUN":
 					var words []string
@@ -100,8 +102,9 @@ func buildStage(t *testing.T, dockerfile string) []string {
 }
 
 // copyFromContext copies src (a path relative to the context, possibly a
-// glob, possibly a directory) to dest as Docker's COPY does.
-func copyFromContext(t *testing.T, root, src, dest string) {
+// glob, possibly a directory) to dest as Docker's COPY does, leaving out what
+// .dockerignore excludes from the context.
+func copyFromContext(t *testing.T, root, src, dest string, ignore []string) {
 	t.Helper()
 	matches, err := filepath.Glob(filepath.Join(root, src))
 	if err != nil {
@@ -110,28 +113,82 @@ func copyFromContext(t *testing.T, root, src, dest string) {
 	if len(matches) == 0 && !strings.ContainsAny(src, "*?[") {
 		t.Fatalf("COPY %s: not in the build context", src)
 	}
-	for _, m := range matches {
-		info, err := os.Stat(m)
+	for _, match := range matches {
+		info, err := os.Stat(match)
 		if err != nil {
 			t.Fatal(err)
 		}
 		target := dest
-		if !info.IsDir() && strings.HasSuffix(dest, string(os.PathSeparator)) || !info.IsDir() && isDir(dest) {
-			target = filepath.Join(dest, filepath.Base(m))
+		if !info.IsDir() && (strings.HasSuffix(dest, "/") || isDir(dest)) {
+			target = filepath.Join(dest, filepath.Base(match))
 		}
-		if err := os.MkdirAll(filepath.Dir(target), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		cmd := exec.Command("cp", "-R", m+suffixIfDir(info.IsDir()), target)
-		if info.IsDir() {
-			if err := os.MkdirAll(target, 0o755); err != nil {
-				t.Fatal(err)
+		err = filepath.WalkDir(match, func(path string, d fs.DirEntry, err error) error {
+			if err != nil {
+				return err
 			}
-		}
-		if output, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("COPY %s: %v\n%s", src, err, output)
+			rel, _ := filepath.Rel(root, path)
+			if dockerignored(filepath.ToSlash(rel), ignore) {
+				if d.IsDir() {
+					return filepath.SkipDir
+				}
+				return nil
+			}
+			within, _ := filepath.Rel(match, path)
+			to := filepath.Join(target, within)
+			if d.IsDir() {
+				return os.MkdirAll(to, 0o755)
+			}
+			data, err := os.ReadFile(path)
+			if err != nil {
+				return err
+			}
+			if err := os.MkdirAll(filepath.Dir(to), 0o755); err != nil {
+				return err
+			}
+			return os.WriteFile(to, data, 0o644)
+		})
+		if err != nil {
+			t.Fatalf("COPY %s: %v", src, err)
 		}
 	}
+}
+
+// dockerignored reports whether .dockerignore patterns exclude rel (a
+// slash-separated path in the context): a pattern matches the path or one of
+// its parent directories, and a leading **/ matches at any depth.
+func dockerignored(rel string, patterns []string) bool {
+	parts := strings.Split(rel, "/")
+	for _, pattern := range patterns {
+		anyDepth := strings.HasPrefix(pattern, "**/")
+		pattern = strings.TrimPrefix(pattern, "**/")
+		for start := 0; start < len(parts); start++ {
+			if start > 0 && !anyDepth {
+				break
+			}
+			for end := start + 1; end <= len(parts); end++ {
+				if ok, _ := filepath.Match(pattern, strings.Join(parts[start:end], "/")); ok {
+					return true
+				}
+			}
+		}
+	}
+	return false
+}
+
+func readDockerignore(t *testing.T, root string) []string {
+	t.Helper()
+	var patterns []string
+	for _, line := range strings.Split(readFile(t, filepath.Join(root, ".dockerignore")), "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		if strings.HasPrefix(line, "!") {
+			t.Fatalf(".dockerignore exception %q: the replay does not implement exceptions", line)
+		}
+		patterns = append(patterns, strings.TrimSuffix(line, "/"))
+	}
+	return patterns
 }
 
 func isDir(path string) bool {
@@ -139,10 +196,25 @@ func isDir(path string) bool {
 	return err == nil && info.IsDir()
 }
 
-// suffixIfDir makes cp copy a directory's contents, as COPY dir/ dest/ does.
-func suffixIfDir(dir bool) string {
-	if dir {
-		return "/."
+func TestDockerignoreMatching(t *testing.T) {
+	patterns := []string{".git", "client", "**/node_modules", "**/*_test.go", "**/*.md"}
+	tests := []struct {
+		path string
+		want bool
+	}{
+		{"auth/main.go", false},
+		{"auth/main_test.go", true},
+		{"auth/httpapi/httpapi_test.go", true},
+		{"client/package.json", true},
+		{"common/client/x.go", false},
+		{".git/HEAD", true},
+		{"auth/node_modules/x/y.js", true},
+		{"README.md", true},
+		{"common/go.mod", false},
 	}
-	return ""
+	for _, tt := range tests {
+		if got := dockerignored(tt.path, patterns); got != tt.want {
+			t.Errorf("dockerignored(%q) = %v, want %v", tt.path, got, tt.want)
+		}
+	}
 }
