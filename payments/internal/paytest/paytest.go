@@ -48,7 +48,9 @@ import (
 //   - testkit starts stripe-mock with Pdeathsig, which Linux sends when the
 //     OS thread that started it exits, not the process: the Go runtime
 //     retires threads, and stripe-mock died in the middle of test runs.
-//     Here it is started from a goroutine locked to its thread for good.
+//     Here it is started from a goroutine locked to its thread for good;
+//   - testkit starts stripe-mock with -http-addr alone, which also binds
+//     HTTPS on the fixed port 12112, so concurrent test binaries collide.
 func Main(m *testing.M) {
 	var cleanups []func()
 	defer func() {
@@ -126,7 +128,9 @@ func startStripeMock() (string, func(), error) {
 		ch := make(chan started)
 		go func() {
 			runtime.LockOSThread() // never unlocked: the thread lives as long as the process
-			cmd := exec.Command(bin, "-http-addr", addr)
+			// Without -https-addr stripe-mock also listens for HTTPS on
+			// :12112, and a second one (another test binary) dies on it.
+			cmd := exec.Command(bin, "-http-addr", addr, "-https-addr", "127.0.0.1:")
 			cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Setpgid: true}
 			err := cmd.Start()
 			ch <- started{cmd, err}
