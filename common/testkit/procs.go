@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"sync"
 	"syscall"
@@ -24,12 +25,38 @@ func FreePort(t testing.TB) int {
 	return ln.Addr().(*net.TCPAddr).Port
 }
 
+// Linux sends Pdeathsig when the *thread* that started the child exits, not
+// the process, and the Go runtime may retire threads. So every helper
+// process is started from one goroutine locked to a thread that never exits.
+var spawnRequests = make(chan spawnRequest)
+
+type spawnRequest struct {
+	cmd  *exec.Cmd
+	done chan error
+}
+
+func init() {
+	go func() {
+		runtime.LockOSThread() // never unlocked: the thread lives as long as the test binary
+		for req := range spawnRequests {
+			req.done <- req.cmd.Start()
+		}
+	}()
+}
+
+// spawn starts cmd so that it is killed when the test binary dies.
+func spawn(cmd *exec.Cmd) error {
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Setpgid: true}
+	done := make(chan error, 1)
+	spawnRequests <- spawnRequest{cmd: cmd, done: done}
+	return <-done
+}
+
 // startProcess runs a helper server that dies with the test binary.
 func startProcess(t testing.TB, name string, args ...string) *exec.Cmd {
 	t.Helper()
 	cmd := exec.Command(name, args...)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Setpgid: true}
-	if err := cmd.Start(); err != nil {
+	if err := spawn(cmd); err != nil {
 		t.Fatalf("start %s: %v", name, err)
 	}
 	t.Cleanup(func() {
@@ -100,8 +127,7 @@ func StripeMockURL(t testing.TB) string {
 		// An explicit HTTPS address too: by default it takes the fixed port
 		// 12112, which another run may hold.
 		cmd := exec.Command(bin, "-http-addr", addr, "-https-addr", "127.0.0.1:")
-		cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Setpgid: true}
-		if stripeErr = cmd.Start(); stripeErr != nil {
+		if stripeErr = spawn(cmd); stripeErr != nil {
 			return
 		}
 		if stripeErr = waitTCP(addr, 60*time.Second); stripeErr == nil {
