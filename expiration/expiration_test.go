@@ -5,6 +5,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
+
 	"ticketing.dev/common/events"
 	"ticketing.dev/common/outbox"
 	"ticketing.dev/common/testkit"
@@ -146,8 +148,14 @@ func TestFailedPublishIsRetried(t *testing.T) {
 	h.orderCreated(t, id, expiresAt, outbox.ID("order.created", id, 0))
 	h.waitScheduled(t, id)
 
-	// Without the stream JetStream cannot confirm the publish.
-	if err := h.nats.JS.DeleteStream(ctx, events.StreamName); err != nil {
+	// With expiration.> taken off the stream, JetStream cannot confirm the
+	// publish. (Deleting the stream would not do: the listeners recreate it.)
+	if _, err := h.nats.JS.UpdateStream(ctx, jetstream.StreamConfig{
+		Name:       events.StreamName,
+		Subjects:   []string{"ticket.>", "order.>", "payment.>"},
+		Storage:    jetstream.FileStorage,
+		Duplicates: events.DuplicateWindow,
+	}); err != nil {
 		t.Fatal(err)
 	}
 	testkit.Eventually(t, 5*time.Second, func() bool {

@@ -213,3 +213,43 @@ func TestListenersOnOneDurableShareMessages(t *testing.T) {
 		t.Fatalf("work not shared: %v", perListener)
 	}
 }
+
+// After the broker loses the consumer (or the whole stream), the listener
+// provisions it again and goes on handling events.
+func TestListenerRecoversFromDeletedStream(t *testing.T) {
+	n := testkit.StartNATS(t)
+	ctx := testkit.Context(t)
+	got := make(chan string, 10)
+	l, err := events.Listen(ctx, n.JS, testkit.Logger(t), events.OrderCompleted, "recover",
+		func(_ context.Context, m events.Msg[events.OrderCompletedData]) error {
+			got <- m.Data.ID
+			return nil
+		}, events.ListenerOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Stop()
+	pub := events.NewPublisher(n.JS)
+	if err := events.Publish(ctx, pub, events.OrderCompleted, "before", events.OrderCompletedData{ID: "before"}); err != nil {
+		t.Fatal(err)
+	}
+	if id := <-got; id != "before" {
+		t.Fatalf("got %s", id)
+	}
+	if err := n.JS.DeleteStream(ctx, events.StreamName); err != nil {
+		t.Fatal(err)
+	}
+	// The listener recreates the stream and its consumer; publish until it
+	// has (a publish with no stream fails).
+	testkit.Eventually(t, 15*time.Second, func() bool {
+		return events.Publish(ctx, pub, events.OrderCompleted, "after", events.OrderCompletedData{ID: "after"}) == nil
+	}, "stream not recreated")
+	select {
+	case id := <-got:
+		if id != "after" {
+			t.Fatalf("got %s", id)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("listener did not resume after the stream was deleted")
+	}
+}

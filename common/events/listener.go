@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -83,8 +84,14 @@ func (o *ListenerOptions) backoff(delivery uint64) time.Duration {
 // Listener consumes one subject through a durable consumer. Several
 // listeners with the same durable (replicas of a service) share the events.
 type Listener struct {
-	cc  jetstream.ConsumeContext
-	log *slog.Logger
+	log    *slog.Logger
+	js     jetstream.JetStream
+	config jetstream.ConsumerConfig
+	handle jetstream.MessageHandler
+
+	mu      sync.Mutex
+	cc      jetstream.ConsumeContext
+	stopped bool
 }
 
 // Listen provisions the durable consumer for topic and starts handling its
@@ -92,9 +99,7 @@ type Listener struct {
 func Listen[T any](ctx context.Context, js jetstream.JetStream, log *slog.Logger, topic Topic[T],
 	durable string, h Handler[T], opts ListenerOptions) (*Listener, error) {
 	opts.defaults()
-	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	cons, err := js.CreateOrUpdateConsumer(cctx, StreamName, jetstream.ConsumerConfig{
+	config := jetstream.ConsumerConfig{
 		Durable:       durable,
 		FilterSubject: topic.Subject,
 		AckPolicy:     jetstream.AckExplicitPolicy,
@@ -102,9 +107,6 @@ func Listen[T any](ctx context.Context, js jetstream.JetStream, log *slog.Logger
 		MaxDeliver:    opts.MaxDeliver,
 		DeliverPolicy: jetstream.DeliverAllPolicy,
 		MaxAckPending: 1000,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("consumer %s: %w", durable, err)
 	}
 	log = log.With("subject", topic.Subject, "durable", durable)
 	tracer := otel.Tracer("ticketing.dev/common/events")
@@ -157,23 +159,75 @@ func Listen[T any](ctx context.Context, js jetstream.JetStream, log *slog.Logger
 			_ = m.NakWithDelay(delay)
 		}
 	}
-	cc, err := cons.Consume(handle, jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
-		log.Warn("consume error", "err", err)
+	l := &Listener{log: log, js: js, config: config, handle: handle}
+	if err := l.start(ctx); err != nil {
+		return nil, err
+	}
+	return l, nil
+}
+
+// start provisions the durable consumer and consumes from it.
+func (l *Listener) start(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	cons, err := l.js.CreateOrUpdateConsumer(ctx, StreamName, l.config)
+	if err != nil {
+		return fmt.Errorf("consumer %s: %w", l.config.Durable, err)
+	}
+	cc, err := cons.Consume(l.handle, jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
+		l.log.Warn("consume error", "err", err)
+		if errors.Is(err, jetstream.ErrConsumerDeleted) {
+			go l.restart()
+		}
 	}))
 	if err != nil {
-		return nil, fmt.Errorf("consume %s: %w", durable, err)
+		return fmt.Errorf("consume %s: %w", l.config.Durable, err)
 	}
-	return &Listener{cc: cc, log: log}, nil
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.stopped {
+		cc.Stop()
+		return nil
+	}
+	l.cc = cc
+	return nil
+}
+
+// restart brings a listener back after its consumer (or the whole stream,
+// say after the broker lost its data) was deleted, retrying until it works
+// or the listener is stopped.
+func (l *Listener) restart() {
+	for delay := time.Second; ; delay = min(2*delay, 30*time.Second) {
+		l.mu.Lock()
+		stopped := l.stopped
+		l.mu.Unlock()
+		if stopped {
+			return
+		}
+		err := EnsureStream(context.Background(), l.js)
+		if err == nil {
+			if err = l.start(context.Background()); err == nil {
+				l.log.Info("listener recreated its consumer")
+				return
+			}
+		}
+		l.log.Warn("listener cannot recreate its consumer yet", "err", err, "retry_in", delay)
+		time.Sleep(delay)
+	}
 }
 
 // Stop stops fetching, lets the event in hand finish and returns when the
 // listener is closed (or after ten seconds).
 func (l *Listener) Stop() {
-	l.cc.Drain()
+	l.mu.Lock()
+	l.stopped = true
+	cc := l.cc
+	l.mu.Unlock()
+	cc.Drain()
 	select {
-	case <-l.cc.Closed():
+	case <-cc.Closed():
 	case <-time.After(10 * time.Second):
 		l.log.Warn("listener did not drain in time")
-		l.cc.Stop()
+		cc.Stop()
 	}
 }
