@@ -117,21 +117,8 @@ func run(ctx context.Context, log *slog.Logger) error {
 
 	// The relay outlives the HTTP server and the listeners: once they have
 	// stopped it publishes what their last changes left pending.
-	relayCtx, stopRelay := context.WithCancel(context.WithoutCancel(ctx))
-	relayDone := make(chan struct{})
-	go func() {
-		defer close(relayDone)
-		relay.Run(relayCtx)
-	}()
-	defer func() {
-		stopRelay()
-		<-relayDone
-		fctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		if err := relay.Flush(fctx); err != nil {
-			log.Warn("events left pending for the next start", "err", err)
-		}
-	}()
+	stopRelay := relay.Start()
+	defer stopRelay()
 
 	ls, err := listeners.Start(ctx, js, listeners.Deps{Log: log, Orders: orders, Tickets: tickets})
 	if err != nil {

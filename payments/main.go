@@ -100,20 +100,10 @@ func run(ctx context.Context, log *slog.Logger) error {
 	if err := relay.EnsureIndex(ctx); err != nil {
 		return fmt.Errorf("outbox index: %w", err)
 	}
-	relayCtx, stopRelay := context.WithCancel(context.WithoutCancel(ctx))
-	relayDone := make(chan struct{})
-	go func() { defer close(relayDone); relay.Run(relayCtx) }()
-	defer func() {
-		stopRelay()
-		<-relayDone
-		// Publish what the last requests left in the outbox; anything still
-		// pending is found by the next start's sweep.
-		fctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		if err := relay.Flush(fctx); err != nil {
-			log.Warn("outbox not flushed at shutdown", "err", err)
-		}
-	}()
+	// The relay outlives the HTTP server and the listeners (deferred later,
+	// so stopped first) and publishes what their last changes left pending.
+	stopRelay := relay.Start()
+	defer stopRelay()
 
 	stripeClient := stripepay.New(stripepay.Config{
 		Key: cfg.stripeKey, BaseURL: cfg.stripeBase, Timeout: cfg.stripeTimeout, MaxRetries: 1, Log: log,

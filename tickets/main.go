@@ -73,30 +73,18 @@ func run(ctx context.Context, log *slog.Logger) error {
 	}
 	defer nc.Close()
 
-	st := store.New(db)
 	relay := outbox.NewRelay(db.Collection(store.Collection), events.NewPublisher(js), log, sweep)
+	st := store.New(db, relay.Notify)
 	if err := st.EnsureIndexes(ctx); err != nil {
 		return err
 	}
 	if err := relay.EnsureIndex(ctx); err != nil {
 		return fmt.Errorf("outbox index: %w", err)
 	}
-	relayCtx, stopRelay := context.WithCancel(context.Background())
-	relayDone := make(chan struct{})
-	go func() {
-		defer close(relayDone)
-		st.RunRelay(relayCtx, relay, sweep, log)
-	}()
-	defer func() {
-		// Stop sweeping, then publish what the last requests and events left.
-		stopRelay()
-		<-relayDone
-		fctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		if err := relay.Flush(fctx); err != nil {
-			log.Warn("events left in the outbox for the next start", "err", err)
-		}
-	}()
+	// The relay outlives the HTTP server and the listeners: once they have
+	// stopped it publishes what their last changes left pending.
+	stopRelay := relay.Start()
+	defer stopRelay()
 
 	ls, err := listeners.Start(ctx, js, log, st)
 	if err != nil {

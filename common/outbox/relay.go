@@ -72,6 +72,28 @@ func (r *Relay) Run(ctx context.Context) {
 	}
 }
 
+// Start runs the relay in the background until the returned stop is called.
+// stop ends the loop, then publishes what the last changes left pending (for
+// at most five seconds; anything still pending waits for the next start's
+// sweep). Call stop after the HTTP server and the listeners have stopped.
+func (r *Relay) Start() (stop func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		r.Run(ctx)
+	}()
+	return func() {
+		cancel()
+		<-done
+		fctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := r.Flush(fctx); err != nil {
+			r.log.Warn("events left pending for the next start", "err", err)
+		}
+	}
+}
+
 // Flush publishes everything pending now; tests and shutdown use it.
 func (r *Relay) Flush(ctx context.Context) error {
 	cur, err := r.coll.Find(ctx, bson.D{{Key: "outboxN", Value: bson.D{{Key: "$gt", Value: 0}}}},

@@ -8,10 +8,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"math/rand/v2"
 	"slices"
-	"sync"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -31,10 +29,6 @@ const Collection = "tickets"
 // maxAttempts bounds how often Update re-applies a change that lost a race
 // with another writer before it answers 409.
 const maxAttempts = 30
-
-// flushTimeout bounds one flush of the relay, so that changes wait little
-// while NATS is unreachable.
-const flushTimeout = 2 * time.Second
 
 // ErrNotFound reports that no ticket has the id.
 var ErrNotFound = errors.New("ticket not found")
@@ -75,25 +69,14 @@ var withoutOutbox = bson.D{{Key: "outbox", Value: 0}, {Key: "outboxN", Value: 0}
 // Store reads and writes tickets.
 type Store struct {
 	coll *mongo.Collection
-	// gate is held shared by every change of a stored ticket and exclusively
-	// by the relay's flushes (see RunRelay); locks serialise the changes of
-	// one ticket.
-	gate  sync.RWMutex
-	locks stripedLock
-	// written wakes the relay after a write that stored events.
-	written chan struct{}
+	// notify tells the outbox relay that a ticket has events to publish.
+	notify func(id any)
 }
 
-// New returns a store on db's tickets collection.
-func New(db *mongo.Database) *Store {
-	return &Store{coll: db.Collection(Collection), written: make(chan struct{}, 1)}
-}
-
-func (s *Store) notify() {
-	select {
-	case s.written <- struct{}{}:
-	default: // a flush is already due and will see this write
-	}
+// New returns a store on db's tickets collection; notify (the outbox relay's
+// Notify) is called with a ticket's id after each write that stored events.
+func New(db *mongo.Database, notify func(id any)) *Store {
+	return &Store{coll: db.Collection(Collection), notify: notify}
 }
 
 // EnsureIndexes creates the index that serves the listing of unreserved
@@ -121,7 +104,7 @@ func (s *Store) Create(ctx context.Context, title string, price money.Cents, use
 	if _, err := s.coll.InsertOne(ctx, doc); err != nil {
 		return Ticket{}, mongodb.Classify(err)
 	}
-	s.notify()
+	s.notify(t.ID)
 	return t, nil
 }
 
@@ -174,10 +157,6 @@ type Change func(t *Ticket) (changed bool, err error)
 // writer got there first, the change is applied again to the fresh ticket
 // (at most maxAttempts times, then 409). It returns the ticket as stored.
 func (s *Store) Update(ctx context.Context, id bson.ObjectID, change Change) (Ticket, error) {
-	s.gate.RLock()
-	defer s.gate.RUnlock()
-	unlock := s.locks.lock(id)
-	defer unlock()
 	for attempt := 1; ; attempt++ {
 		t, err := s.Get(ctx, id)
 		if err != nil {
@@ -194,7 +173,7 @@ func (s *Store) Update(ctx context.Context, id bson.ObjectID, change Change) (Ti
 			return Ticket{}, err
 		}
 		if written {
-			s.notify()
+			s.notify(t.ID)
 			return t, nil
 		}
 		if attempt == maxAttempts {
@@ -241,59 +220,4 @@ func (s *Store) write(ctx context.Context, t Ticket, prev int64) (bool, error) {
 		return false, mongodb.Classify(err)
 	}
 	return res.MatchedCount == 1, nil
-}
-
-// RunRelay publishes the events the store writes until ctx ends: after each
-// write and every sweep interval it flushes relay (built on the store's
-// collection), waiting for changes in progress to finish first.
-//
-// On FerretDB (tests, local runs) every update, the version-guarded ones
-// included, is a read followed by an unconditional write of the whole
-// document. The relay's removal of a published event could then undo a
-// change written in between, so the two never run at the same time here.
-// On MongoDB the version filter alone would do; the gate costs little.
-func (s *Store) RunRelay(ctx context.Context, relay *outbox.Relay, sweep time.Duration, log *slog.Logger) {
-	tick := time.NewTicker(sweep)
-	defer tick.Stop()
-	for {
-		s.flush(ctx, relay, log)
-		select {
-		case <-ctx.Done():
-			return
-		case <-s.written:
-		case <-tick.C:
-		}
-	}
-}
-
-func (s *Store) flush(ctx context.Context, relay *outbox.Relay, log *slog.Logger) {
-	s.gate.Lock()
-	defer s.gate.Unlock()
-	fctx, cancel := context.WithTimeout(ctx, flushTimeout)
-	defer cancel()
-	err := relay.Flush(fctx)
-	if err == nil || ctx.Err() != nil {
-		return
-	}
-	// Flush joins one error per ticket it could not publish: log the count
-	// and the first, not hundreds of lines.
-	failed := 1
-	if joined, ok := err.(interface{ Unwrap() []error }); ok && len(joined.Unwrap()) > 0 {
-		failed, err = len(joined.Unwrap()), joined.Unwrap()[0]
-	}
-	log.Warn("publishing pending events failed; will retry", "tickets", failed, "err", err)
-}
-
-// stripedLock serialises this process's writers of one ticket, so that
-// they do not make one another retry; on FerretDB the version filter alone
-// would not stop two of them from both matching one version (see RunRelay).
-type stripedLock struct {
-	locks [64]sync.Mutex
-}
-
-func (l *stripedLock) lock(id bson.ObjectID) (unlock func()) {
-	// An ObjectId ends in a counter, so its last byte spreads ids evenly.
-	m := &l.locks[int(id[len(id)-1])%len(l.locks)]
-	m.Lock()
-	return m.Unlock
 }

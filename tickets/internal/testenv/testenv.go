@@ -5,7 +5,6 @@ package testenv
 import (
 	"context"
 	"log/slog"
-	"sync"
 	"testing"
 	"time"
 
@@ -26,22 +25,15 @@ type Env struct {
 	Log   *slog.Logger
 }
 
-// ferretStart serialises the start of embedded FerretDBs: ferretdb.New
-// writes a package-level variable, which the race detector reports when
-// parallel tests start theirs at once.
-var ferretStart sync.Mutex
-
 // Start builds an Env whose relay runs until the test ends. Besides after
 // every write, the relay sweeps for pending events every sweep interval.
 func Start(t testing.TB, sweep time.Duration) *Env {
 	t.Helper()
-	ferretStart.Lock()
 	db := testkit.Mongo(t)
-	ferretStart.Unlock()
 	n := testkit.StartNATS(t)
 	log := testkit.Logger(t)
 	relay := outbox.NewRelay(db.Collection(store.Collection), events.NewPublisher(n.JS), log, sweep)
-	st := store.New(db)
+	st := store.New(db, relay.Notify)
 	ctx := context.Background()
 	if err := st.EnsureIndexes(ctx); err != nil {
 		t.Fatal(err)
@@ -50,15 +42,6 @@ func Start(t testing.TB, sweep time.Duration) *Env {
 		t.Fatal(err)
 	}
 	// Registered after the store and NATS, so the relay stops before they do.
-	rctx, cancel := context.WithCancel(ctx)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		st.RunRelay(rctx, relay, sweep, log)
-	}()
-	t.Cleanup(func() {
-		cancel()
-		<-done
-	})
+	t.Cleanup(relay.Start())
 	return &Env{DB: db, NATS: n, Store: st, Relay: relay, Log: log}
 }
