@@ -10,11 +10,10 @@ import (
 	"testing"
 	"time"
 
-	"ticketing.dev/auth/internal/testdb"
 	"ticketing.dev/common/testkit"
 )
 
-func TestMain(m *testing.M) { testdb.Main(m) }
+func TestMain(m *testing.M) { testkit.Main(m) }
 
 // TestRun starts the service as main does, uses it over HTTP and stops it
 // the way SIGTERM would.

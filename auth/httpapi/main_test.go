@@ -3,7 +3,7 @@ package httpapi_test
 import (
 	"testing"
 
-	"ticketing.dev/auth/internal/testdb"
+	"ticketing.dev/common/testkit"
 )
 
-func TestMain(m *testing.M) { testdb.Main(m) }
+func TestMain(m *testing.M) { testkit.Main(m) }

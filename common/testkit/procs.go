@@ -3,6 +3,7 @@ package testkit
 import (
 	"fmt"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -96,46 +97,80 @@ var (
 )
 
 // StripeMockURL returns STRIPE_API_BASE when set; otherwise it starts
-// stripe-mock (from PATH or $(go env GOPATH)/bin) once for the test binary.
+// stripe-mock once for the test binary (see StartStripeMock).
 func StripeMockURL(t testing.TB) string {
 	t.Helper()
 	if url := os.Getenv("STRIPE_API_BASE"); url != "" {
 		return url
 	}
-	stripeOnce.Do(func() {
-		bin, err := exec.LookPath("stripe-mock")
-		if err != nil {
+	stripeOnce.Do(func() { stripeURL, _, stripeErr = StartStripeMock() })
+	if stripeErr != nil {
+		t.Fatal(stripeErr)
+	}
+	return stripeURL
+}
+
+// StartStripeMock starts stripe-mock (from PATH or $(go env GOPATH)/bin) on a
+// free port and checks that what answers there is stripe-mock, trying a few
+// ports (another process may take a port picked this way). The process dies
+// with the test binary at the latest.
+func StartStripeMock() (url string, stop func(), err error) {
+	bin, err := exec.LookPath("stripe-mock")
+	if err != nil {
+		gopath := os.Getenv("GOPATH")
+		if gopath == "" {
 			home, _ := os.UserHomeDir()
-			gopath := os.Getenv("GOPATH")
-			if gopath == "" {
-				gopath = filepath.Join(home, "go")
-			}
-			bin = filepath.Join(gopath, "bin", "stripe-mock")
-			if _, err := os.Stat(bin); err != nil {
-				stripeErr = fmt.Errorf("stripe-mock is needed: go install github.com/stripe/stripe-mock@v0.203.0, " +
-					"or set STRIPE_API_BASE to a running one")
-				return
-			}
+			gopath = filepath.Join(home, "go")
 		}
+		bin = filepath.Join(gopath, "bin", "stripe-mock")
+		if _, err := os.Stat(bin); err != nil {
+			return "", nil, fmt.Errorf("stripe-mock is needed: go install github.com/stripe/stripe-mock@v0.203.0, " +
+				"or set STRIPE_API_BASE to a running one")
+		}
+	}
+	var lastErr error
+	for range 3 {
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
-			stripeErr = err
-			return
+			return "", nil, err
 		}
 		addr := ln.Addr().String()
 		_ = ln.Close()
 		// An explicit HTTPS address too: by default it takes the fixed port
 		// 12112, which another run may hold.
 		cmd := exec.Command(bin, "-http-addr", addr, "-https-addr", "127.0.0.1:")
-		if stripeErr = spawn(cmd); stripeErr != nil {
-			return
+		if err := spawn(cmd); err != nil {
+			return "", nil, err
 		}
-		if stripeErr = waitTCP(addr, 60*time.Second); stripeErr == nil {
-			stripeURL = "http://" + addr
+		stop := func() {
+			_ = cmd.Process.Kill()
+			_ = cmd.Wait()
 		}
-	})
-	if stripeErr != nil {
-		t.Fatal(stripeErr)
+		url := "http://" + addr
+		if lastErr = pingStripe(url); lastErr == nil {
+			return url, stop, nil
+		}
+		stop()
 	}
-	return stripeURL
+	return "", nil, fmt.Errorf("stripe-mock did not start: %w", lastErr)
+}
+
+func pingStripe(url string) error {
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		req, _ := http.NewRequest(http.MethodGet, url+"/v1/balance", nil)
+		req.SetBasicAuth("sk_test_123", "")
+		res, err := http.DefaultClient.Do(req)
+		if err == nil {
+			_ = res.Body.Close()
+			if res.StatusCode == http.StatusOK {
+				return nil
+			}
+			err = fmt.Errorf("GET /v1/balance: %s", res.Status)
+		}
+		if time.Now().After(deadline) {
+			return err
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }

@@ -3,9 +3,8 @@
 //
 // Two facts about the embedded FerretDB (v1.24, SQLite backend) shape it:
 //
-//   - ferretdb.New writes a package global, so starting servers from
-//     parallel tests is a data race under -race: Main starts one server per
-//     test binary and every test gets a database of its own on it.
+//   - Main starts one server per test binary (testkit.Main) and every test
+//     gets a database of its own on it.
 //   - FerretDB applies an update by reading the document, changing it in Go
 //     and writing it back, without checking that it is unchanged: two
 //     concurrent updates of one document lose one of them, and a
@@ -22,10 +21,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"testing"
 	"time"
 
@@ -57,31 +54,9 @@ func (e *Env) PendingEvents(ctx context.Context) (int64, error) {
 	return e.orders.CountDocuments(ctx, bson.D{{Key: "outboxN", Value: bson.D{{Key: "$gt", Value: 0}}}})
 }
 
-// Main runs the tests of a package against one embedded FerretDB, unless
-// MONGO_URL names a store already.
-func Main(m *testing.M) {
-	os.Exit(runMain(m))
-}
-
-func runMain(m *testing.M) int {
-	if os.Getenv("MONGO_URL") != "" {
-		return m.Run()
-	}
-	dir, err := os.MkdirTemp("", "orders-ferretdb-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	defer os.RemoveAll(dir)
-	uri, stop, err := testkit.StartFerretDB(context.Background(), dir, "127.0.0.1:0", nil)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	defer stop()
-	os.Setenv("MONGO_URL", uri)
-	return m.Run()
-}
+// Main runs the tests of a package against one embedded FerretDB (see
+// testkit.Main).
+func Main(m *testing.M) { testkit.Main(m) }
 
 // DB returns a fresh database, dropped when the test ends, through a client
 // with at most poolSize connections (0: the driver's default).

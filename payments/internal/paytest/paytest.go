@@ -8,21 +8,15 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
 	"os"
-	"os/exec"
-	"path/filepath"
-	"runtime"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -41,136 +35,23 @@ import (
 
 // Main runs a package's tests with one embedded FerretDB and one stripe-mock
 // shared by all of them (each test still gets its own database), unless
-// MONGO_URL and STRIPE_API_BASE name running ones. It works around two
-// traits of testkit:
-//   - one FerretDB per test is racy: ferretdb.New writes a package-level
-//     variable, which -race reports when parallel tests start theirs;
-//   - testkit starts stripe-mock with Pdeathsig, which Linux sends when the
-//     OS thread that started it exits, not the process: the Go runtime
-//     retires threads, and stripe-mock died in the middle of test runs.
-//     Here it is started from a goroutine locked to its thread for good;
-//   - testkit starts stripe-mock with -http-addr alone, which also binds
-//     HTTPS on the fixed port 12112, so concurrent test binaries collide.
+// MONGO_URL and STRIPE_API_BASE name running ones.
 func Main(m *testing.M) {
-	var cleanups []func()
-	defer func() {
-		for i := len(cleanups) - 1; i >= 0; i-- {
-			cleanups[i]()
-		}
-	}()
-	if os.Getenv("MONGO_URL") == "" {
-		dir, err := os.MkdirTemp("", "payments-ferretdb-")
-		if err != nil {
-			panic(err)
-		}
-		uri, stop, err := testkit.StartFerretDB(context.Background(), dir, "127.0.0.1:0", nil)
-		if err != nil {
-			panic(err)
-		}
-		cleanups = append(cleanups, func() { stop(); _ = os.RemoveAll(dir) })
-		_ = os.Setenv("MONGO_URL", uri)
-	}
+	os.Exit(run(m))
+}
+
+func run(m *testing.M) int {
 	if os.Getenv("STRIPE_API_BASE") == "" {
-		url, stop, err := startStripeMock()
+		url, stop, err := testkit.StartStripeMock()
 		if err != nil {
 			fmt.Fprintln(os.Stderr, err)
-			os.Exit(1)
+			return 1
 		}
-		cleanups = append(cleanups, stop)
-		_ = os.Setenv("STRIPE_API_BASE", url)
+		defer stop()
+		os.Setenv("STRIPE_API_BASE", url)
+		defer os.Unsetenv("STRIPE_API_BASE")
 	}
-	code := m.Run()
-	for i := len(cleanups) - 1; i >= 0; i-- {
-		cleanups[i]()
-	}
-	cleanups = nil
-	os.Exit(code)
-}
-
-func stripeMockBinary() (string, error) {
-	if bin, err := exec.LookPath("stripe-mock"); err == nil {
-		return bin, nil
-	}
-	gopath := os.Getenv("GOPATH")
-	if gopath == "" {
-		home, _ := os.UserHomeDir()
-		gopath = filepath.Join(home, "go")
-	}
-	bin := filepath.Join(gopath, "bin", "stripe-mock")
-	if _, err := os.Stat(bin); err != nil {
-		return "", errors.New("stripe-mock is needed: go install github.com/stripe/stripe-mock@v0.203.0, " +
-			"or set STRIPE_API_BASE to a running one")
-	}
-	return bin, nil
-}
-
-// startStripeMock starts stripe-mock on a free port and checks that what
-// answers there is stripe-mock (another process may take a port picked this
-// way), trying a few ports.
-func startStripeMock() (string, func(), error) {
-	bin, err := stripeMockBinary()
-	if err != nil {
-		return "", nil, err
-	}
-	var lastErr error
-	for range 3 {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return "", nil, err
-		}
-		addr := ln.Addr().String()
-		_ = ln.Close()
-
-		type started struct {
-			cmd *exec.Cmd
-			err error
-		}
-		ch := make(chan started)
-		go func() {
-			runtime.LockOSThread() // never unlocked: the thread lives as long as the process
-			// Without -https-addr stripe-mock also listens for HTTPS on
-			// :12112, and a second one (another test binary) dies on it.
-			cmd := exec.Command(bin, "-http-addr", addr, "-https-addr", "127.0.0.1:")
-			cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Setpgid: true}
-			err := cmd.Start()
-			ch <- started{cmd, err}
-			if err == nil {
-				_ = cmd.Wait()
-			}
-			select {} // keep the thread
-		}()
-		s := <-ch
-		if s.err != nil {
-			return "", nil, s.err
-		}
-		stop := func() { _ = s.cmd.Process.Kill() }
-		url := "http://" + addr
-		if lastErr = pingStripe(url); lastErr == nil {
-			return url, stop, nil
-		}
-		stop()
-	}
-	return "", nil, fmt.Errorf("stripe-mock did not start: %w", lastErr)
-}
-
-func pingStripe(url string) error {
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		req, _ := http.NewRequest(http.MethodGet, url+"/v1/balance", nil)
-		req.SetBasicAuth("sk_test_123", "")
-		res, err := http.DefaultClient.Do(req)
-		if err == nil {
-			_ = res.Body.Close()
-			if res.StatusCode == http.StatusOK {
-				return nil
-			}
-			err = fmt.Errorf("GET /v1/balance: %s", res.Status)
-		}
-		if time.Now().After(deadline) {
-			return err
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	return testkit.Run(m)
 }
 
 // StripeRequest is a request the service sent to Stripe.

@@ -1,0 +1,37 @@
+package testkit
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"testing"
+)
+
+// Main runs a package's tests against one embedded FerretDB for the whole
+// test binary (unless MONGO_URL already names a store): it is faster than a
+// server per test, and Mongo still gives every test a database of its own.
+// Use it as: func TestMain(m *testing.M) { testkit.Main(m) }
+func Main(m *testing.M) {
+	os.Exit(Run(m))
+}
+
+// Run is Main without the exit, for a TestMain that sets up more.
+func Run(m *testing.M) int {
+	if os.Getenv("MONGO_URL") == "" {
+		dir, err := os.MkdirTemp("", "ferretdb-test-")
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		defer os.RemoveAll(dir)
+		uri, stop, err := StartFerretDB(context.Background(), dir, "127.0.0.1:0", nil)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "start ferretdb:", err)
+			return 1
+		}
+		defer stop()
+		os.Setenv("MONGO_URL", uri)
+		defer os.Unsetenv("MONGO_URL")
+	}
+	return m.Run()
+}
