@@ -291,7 +291,7 @@ func (p *platform) startFerretDBs(ctx context.Context, stops *[]func()) (map[str
 			SQLiteDir:     filepath.Join(p.cfg.DataDir, "mongo", svc),
 			PostgreSQLURL: p.cfg.PostgreSQLURL,
 			Log: slog.New(slog.NewTextHandler(p.out.Writer("mongo-"+svc),
-				&slog.HandlerOptions{Level: slog.LevelWarn, ReplaceAttr: dropTime})),
+				&slog.HandlerOptions{Level: slog.LevelError, ReplaceAttr: dropTime})), // FerretDB warns of every unsupported command
 		}
 		// ctx is not the run's: FerretDB must outlive the services it
 		// serves, until its own Stop.

@@ -85,6 +85,7 @@ func StripeMockCommand(port int) (func() *exec.Cmd, error) {
 		}
 	}
 	return func() *exec.Cmd {
-		return exec.Command(bin, "-http-addr", "127.0.0.1:"+strconv.Itoa(port))
+		// HTTPS on a port of the system's choice: its default, 12112, is often taken.
+		return exec.Command(bin, "-http-addr", "127.0.0.1:"+strconv.Itoa(port), "-https-addr", "127.0.0.1:")
 	}, nil
 }
