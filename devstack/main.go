@@ -1,6 +1,7 @@
 // Command devstack runs the whole ticketing platform on this machine, without
 // Kubernetes or Docker: `devstack` (what `make up` runs) starts it and stops
-// it on Ctrl-C; `devstack down` stops one running in the background.
+// it on Ctrl-C; `devstack down` stops one running in the background;
+// `devstack ps` lists the processes of a platform (none once it stopped).
 //
 // Environment: DATA_DIR (./.data), GATEWAY_ADDR (:8080), JWT_KEY, STRIPE_KEY,
 // STRIPE_API_BASE, ORDER_EXPIRATION_WINDOW, FERRETDB_POSTGRESQL_URL,
@@ -40,8 +41,15 @@ func run(args []string) error {
 		return up(cfg)
 	case "down":
 		return runfile.Down(cfg.DataDir, 60*time.Second, func(s string) { fmt.Println("[devstack]", s) })
+	case "ps":
+		// Every process of the platform on DATA_DIR, one pid a line; a
+		// script checks that none is left after a stop.
+		for _, pid := range runfile.Orphans(cfg.DataDir) {
+			fmt.Println(pid)
+		}
+		return nil
 	default:
-		return fmt.Errorf("usage: devstack [up|down] (got %q)", cmd)
+		return fmt.Errorf("usage: devstack [up|down|ps] (got %q)", cmd)
 	}
 }
 

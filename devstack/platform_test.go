@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -33,7 +34,7 @@ func TestUpSmokeDownUpAgain(t *testing.T) {
 	dataDir := t.TempDir()
 
 	p := startPlatform(t, dataDir, "ORDER_EXPIRATION_WINDOW=10s")
-	keeper := newUser(t, p.URL, "keeper@devstack.test")
+	keeper := newUser(t, p.URL, fmt.Sprintf("keeper-%d@devstack.test", time.Now().UnixNano()))
 	keeper.must(201, "POST", "/api/users/signup", map[string]string{"email": keeper.email, "password": "keep-me-1"}, nil)
 	var kept ticket
 	keeper.must(201, "POST", "/api/tickets", map[string]any{"title": "Kept across runs", "price": 12.5}, &kept)

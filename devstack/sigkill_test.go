@@ -26,8 +26,9 @@ func TestSIGKILLUnderLoadLosesNoEvent(t *testing.T) {
 	const tickets = 60
 	p := startPlatform(t, t.TempDir(), "ORDER_EXPIRATION_WINDOW=10s")
 
-	seller := newUser(t, p.URL, "seller@kill.test")
-	buyer := newUser(t, p.URL, "buyer@kill.test")
+	run := time.Now().UnixNano()
+	seller := newUser(t, p.URL, fmt.Sprintf("seller-%d@kill.test", run))
+	buyer := newUser(t, p.URL, fmt.Sprintf("buyer-%d@kill.test", run))
 	seller.must(201, "POST", "/api/users/signup", map[string]string{"email": seller.email, "password": "pass-1234"}, nil)
 	buyer.must(201, "POST", "/api/users/signup", map[string]string{"email": buyer.email, "password": "pass-1234"}, nil)
 	ids := make([]string, tickets)
