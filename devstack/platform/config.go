@@ -22,6 +22,12 @@ var Stores = []string{"auth", "tickets", "orders", "payments"}
 // in production.
 const DevJWTKey = "devstack-insecure-jwt-key-change-me"
 
+// DevOrderExpirationWindow is the window when ORDER_EXPIRATION_WINDOW is not
+// set: long enough to pay in the browser, short enough to watch an order
+// expire (and for `make smoke` to finish in about a minute). Production's
+// default is 15 minutes.
+const DevOrderExpirationWindow = "60s"
+
 // MockStripeKey is the key payments uses against stripe-mock.
 const MockStripeKey = "sk_test_123"
 
@@ -36,7 +42,7 @@ type Config struct {
 	StripeKey       string
 	StripeAPIBase   string
 	StartStripeMock bool
-	// OrderExpirationWindow is passed to orders when set.
+	// OrderExpirationWindow is passed to orders.
 	OrderExpirationWindow string
 	// PostgreSQLURL switches FerretDB from SQLite to PostgreSQL.
 	PostgreSQLURL string
@@ -44,7 +50,7 @@ type Config struct {
 }
 
 // ConfigFromEnv reads DATA_DIR (./.data), GATEWAY_ADDR (:8080), JWT_KEY,
-// STRIPE_KEY, STRIPE_API_BASE, ORDER_EXPIRATION_WINDOW,
+// STRIPE_KEY, STRIPE_API_BASE, ORDER_EXPIRATION_WINDOW (60s),
 // FERRETDB_POSTGRESQL_URL and DEVSTACK_SKIP (comma-separated components not
 // to start, e.g. "client").
 func ConfigFromEnv(getenv func(string) string) (Config, error) {
@@ -61,7 +67,7 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 		DataDir:               data,
 		GatewayAddr:           or(getenv("GATEWAY_ADDR"), ":8080"),
 		JWTKey:                or(getenv("JWT_KEY"), DevJWTKey),
-		OrderExpirationWindow: getenv("ORDER_EXPIRATION_WINDOW"),
+		OrderExpirationWindow: or(getenv("ORDER_EXPIRATION_WINDOW"), DevOrderExpirationWindow),
 		PostgreSQLURL:         getenv("FERRETDB_POSTGRESQL_URL"),
 		Skip:                  map[string]bool{},
 	}

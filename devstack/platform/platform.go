@@ -184,12 +184,20 @@ func Run(ctx context.Context, cfg Config, stdout io.Writer) error {
 	if err := runfile.WriteState(cfg.DataDir, state); err != nil {
 		return err
 	}
+	p.say("orders expire after %s (ORDER_EXPIRATION_WINDOW); payments use %s", cfg.OrderExpirationWindow, stripeNote(p.cfg))
 	p.say("%s%s   (data in %s; stop with Ctrl-C or `make down`)", ReadyBanner, url, cfg.DataDir)
 
 	<-ctx.Done()
 	// Gateway first, so no new request reaches a draining service.
 	stops = append(stops, func() { p.say("stopping…") }, stopGateway)
 	return nil
+}
+
+func stripeNote(cfg Config) string {
+	if cfg.RealStripe() {
+		return "Stripe's API (STRIPE_KEY)"
+	}
+	return "a Stripe mock at " + cfg.StripeAPIBase + " (pay with token tok_visa)"
 }
 
 func dropTime(_ []string, a slog.Attr) slog.Attr {
@@ -361,9 +369,7 @@ func (p *platform) startService(svc, natsURL, mongoURI, redisURL string) *superv
 	case "auth":
 		env["COOKIE_SECURE"] = "false" // plain HTTP on localhost
 	case "orders":
-		if p.cfg.OrderExpirationWindow != "" {
-			env["ORDER_EXPIRATION_WINDOW"] = p.cfg.OrderExpirationWindow
-		}
+		env["ORDER_EXPIRATION_WINDOW"] = p.cfg.OrderExpirationWindow
 	case "payments":
 		env["STRIPE_KEY"] = p.cfg.StripeKey
 		if p.cfg.StripeAPIBase != "" {
