@@ -106,7 +106,10 @@ func (l *lockedBuffer) String() string {
 func startPlatform(t *testing.T, dataDir string, env ...string) *running {
 	t.Helper()
 	cmd := exec.Command(devstackBinary(t))
-	cmd.Env = append(os.Environ(), "DATA_DIR="+dataDir, "GATEWAY_ADDR=127.0.0.1:0", "JWT_KEY=devstack-test-key")
+	cmd.Env = append(os.Environ(), "DATA_DIR="+dataDir, "GATEWAY_ADDR=127.0.0.1:0", "JWT_KEY=devstack-test-key",
+		// Platforms of parallel tests must not share one PostgreSQL
+		// database: SQLite (in dataDir) unless a test database is named.
+		"FERRETDB_POSTGRESQL_URL="+os.Getenv("DEVSTACK_TEST_POSTGRESQL_URL"))
 	if os.Getenv("DEVSTACK_TEST_CLIENT") != "1" {
 		cmd.Env = append(cmd.Env, "DEVSTACK_SKIP=client")
 	}

@@ -46,9 +46,27 @@ func TestUpSmokeDownUpAgain(t *testing.T) {
 	if err != nil {
 		t.Fatalf("smoke.sh failed: %v", err)
 	}
+	// An order whose expiration is scheduled when the platform stops: Redis
+	// keeps the job, so it fires after the restart.
+	buyer := newUser(t, p.URL, fmt.Sprintf("buyer-%d@devstack.test", time.Now().UnixNano()))
+	buyer.must(201, "POST", "/api/users/signup", map[string]string{"email": buyer.email, "password": "buy-me-1"}, nil)
+	var pending ticket
+	keeper.must(201, "POST", "/api/tickets", map[string]any{"title": "Ordered across runs", "price": 7}, &pending)
+	var pendingOrder order
+	eventually(t, 30*time.Second, func() bool {
+		status, _, _ := buyer.do("POST", "/api/orders", map[string]string{"ticketId": pending.ID}, &pendingOrder)
+		return status == 201
+	}, "ordering before the stop")
 	p.stop()
 
 	again := startPlatform(t, dataDir, "ORDER_EXPIRATION_WINDOW=10s")
+	buyerBack := newUser(t, again.URL, buyer.email)
+	buyerBack.must(200, "POST", "/api/users/signin", map[string]string{"email": buyer.email, "password": "buy-me-1"}, nil)
+	eventually(t, 60*time.Second, func() bool {
+		var o order
+		status, _, _ := buyerBack.do("GET", "/api/orders/"+pendingOrder.ID, nil, &o)
+		return status == 200 && o.Status == "cancelled"
+	}, "the order placed before the restart expires after it")
 	back := newUser(t, again.URL, keeper.email)
 	back.must(200, "POST", "/api/users/signin", map[string]string{"email": keeper.email, "password": "keep-me-1"}, nil)
 	var got ticket
