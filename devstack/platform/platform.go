@@ -368,6 +368,9 @@ func (p *platform) startService(svc, natsURL, mongoURI, redisURL string) *superv
 	switch svc {
 	case "auth":
 		env["COOKIE_SECURE"] = "false" // plain HTTP on localhost
+		// The gateway appends the caller's address to X-Forwarded-For:
+		// rate limits per address then see browsers, not the gateway.
+		env["TRUSTED_PROXY_HOPS"] = "1"
 	case "orders":
 		env["ORDER_EXPIRATION_WINDOW"] = p.cfg.OrderExpirationWindow
 	case "payments":
@@ -391,7 +394,7 @@ func (p *platform) startService(svc, natsURL, mongoURI, redisURL string) *superv
 // service only as the platform decided).
 var platformEnv = []string{
 	"PORT", "MONGO_URI", "NATS_URL", "JWT_KEY", "REDIS_URL", "STRIPE_KEY", "STRIPE_API_BASE",
-	"COOKIE_SECURE", "ORDER_EXPIRATION_WINDOW", "API_BASE_URL", "LISTEN_HOST", runfile.MarkerEnv,
+	"COOKIE_SECURE", "TRUSTED_PROXY_HOPS", "ORDER_EXPIRATION_WINDOW", "API_BASE_URL", "LISTEN_HOST", runfile.MarkerEnv,
 }
 
 // marked wraps a command builder: the process gets the caller's
