@@ -5,8 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	mrand "math/rand/v2"
 	"net"
 	"os"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/FerretDB/FerretDB/ferretdb"
@@ -37,6 +40,20 @@ func (c FerretDBConfig) Backend() string {
 
 // StartFerretDB runs FerretDB on a free 127.0.0.1 port.
 func StartFerretDB(ctx context.Context, cfg FerretDBConfig) (*FerretDB, error) {
+	var err error
+	for range 5 { // the port may be taken between the check and the bind
+		var db *FerretDB
+		if db, err = startFerretDB(ctx, cfg); err == nil {
+			return db, nil
+		}
+		if !strings.Contains(err.Error(), "address already in use") {
+			return nil, err
+		}
+	}
+	return nil, err
+}
+
+func startFerretDB(ctx context.Context, cfg FerretDBConfig) (*FerretDB, error) {
 	addr, err := freeAddr()
 	if err != nil {
 		return nil, err
@@ -96,22 +113,29 @@ func hostOf(uri string) string {
 }
 
 func freeAddr() (string, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	port, err := FreePort()
 	if err != nil {
 		return "", err
 	}
-	defer ln.Close()
-	return ln.Addr().String(), nil
+	return "127.0.0.1:" + strconv.Itoa(port), nil
 }
+
+// Ports are chosen below Linux's ephemeral range (32768–60999): a port
+// found free there can still be taken, before the process that is to
+// listen on it starts, by the local end of any outgoing connection.
+const portLow, portHigh = 20000, 32768
 
 // FreePort returns a 127.0.0.1 port that was free a moment ago.
 func FreePort() (int, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
+	for range 100 {
+		port := portLow + mrand.IntN(portHigh-portLow)
+		ln, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(port))
+		if err == nil {
+			_ = ln.Close()
+			return port, nil
+		}
 	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port, nil
+	return 0, errors.New("no free port found between 20000 and 32767")
 }
 
 func waitTCP(ctx context.Context, addr string, timeout time.Duration, failed <-chan error) error {
