@@ -66,6 +66,11 @@ func Run(ctx context.Context, cfg Config, stdout io.Writer) error {
 	}
 	defer lock.Release()
 	p.say("data directory %s", cfg.DataDir)
+	// A devstack that was killed could not stop its grandchildren (npm's
+	// node): they carry the data directory's marker.
+	if err := runfile.StopLeftovers(cfg.DataDir, func(s string) { p.say("%s", s) }); err != nil {
+		return err
+	}
 
 	// Whatever started is stopped, in reverse order, however Run ends.
 	var stops []func()

@@ -116,12 +116,21 @@ func Down(dataDir string, timeout time.Duration, say func(string)) error {
 			waitGone(func() bool { return alive(pid) }, 5*time.Second)
 		}
 	}
+	if err := StopLeftovers(dataDir, say); err != nil {
+		return err
+	}
+	say("stopped")
+	return nil
+}
+
+// StopLeftovers ends the processes of a platform on dataDir whose devstack
+// is gone (killed, so it could not stop them): SIGTERM, then SIGKILL.
+func StopLeftovers(dataDir string, say func(string)) error {
 	left := Orphans(dataDir)
 	if len(left) == 0 {
-		say("stopped")
 		return nil
 	}
-	say(fmt.Sprintf("stopping %d leftover process(es): %v", len(left), left))
+	say(fmt.Sprintf("stopping %d leftover process(es) of an earlier run: %v", len(left), left))
 	for _, p := range left {
 		_ = syscall.Kill(p, syscall.SIGTERM)
 	}
@@ -129,11 +138,11 @@ func Down(dataDir string, timeout time.Duration, say func(string)) error {
 		for _, p := range Orphans(dataDir) {
 			_ = syscall.Kill(p, syscall.SIGKILL)
 		}
+		waitGone(func() bool { return len(Orphans(dataDir)) > 0 }, 5*time.Second)
 	}
 	if left := Orphans(dataDir); len(left) > 0 {
 		return fmt.Errorf("processes still running: %v", left)
 	}
-	say("stopped")
 	return nil
 }
 
