@@ -152,12 +152,23 @@ func startPlatform(t *testing.T, dataDir string, env ...string) *running {
 			<-r.exited
 		}
 	})
-	select {
-	case r.URL = <-ready:
-	case <-r.exited:
-		t.Fatalf("devstack exited before it was ready:\n%s", tail(r.out.String(), 80))
-	case <-time.After(5 * time.Minute):
-		t.Fatalf("devstack not ready within 5 minutes:\n%s", tail(r.out.String(), 80))
+	deadline := time.After(5 * time.Minute)
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+wait:
+	for {
+		select {
+		case r.URL = <-ready:
+			break wait
+		case <-r.exited:
+			t.Fatalf("devstack exited before it was ready:\n%s", tail(r.out.String(), 80))
+		case <-deadline:
+			t.Fatalf("devstack not ready within 5 minutes:\n%s", tail(r.out.String(), 80))
+		case <-tick.C:
+			if name := crashLooping(r.out.String()); name != "" {
+				t.Fatalf("%s keeps crashing before the platform is ready:\n%s", name, tail(quiet(r.out.String()), 40))
+			}
+		}
 	}
 	st, err := runfile.ReadState(dataDir)
 	if err != nil {
@@ -267,6 +278,20 @@ func alive(pid int) bool {
 func cmdline(pid int) string {
 	b, _ := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/cmdline")
 	return strings.TrimSpace(strings.ReplaceAll(string(b), "\x00", " "))
+}
+
+// crashLooping names a component the supervisor restarted five times.
+func crashLooping(out string) string {
+	counts := map[string]int{}
+	for _, line := range strings.Split(out, "\n") {
+		if rest, ok := strings.CutPrefix(line, "[supervisor] "); ok && strings.Contains(rest, " ended unexpectedly") {
+			name := strings.Fields(rest)[0]
+			if counts[name]++; counts[name] >= 5 {
+				return name
+			}
+		}
+	}
+	return ""
 }
 
 // quiet drops access-log lines and repeats of the gateway's warnings.
