@@ -55,15 +55,22 @@ func NewOrders(coll *mongo.Collection, notify func(id any)) *Orders {
 
 // EnsureIndexes creates the reservation index and the index behind the
 // per-user listing.
+//
+// One index per call: FerretDB 1.24 panics on a createIndexes of several
+// indexes when some already exist (every start after the first).
 func (s *Orders) EnsureIndexes(ctx context.Context) error {
-	_, err := s.coll.Indexes().CreateMany(ctx, []mongo.IndexModel{
+	for _, idx := range []mongo.IndexModel{
 		{
 			Keys:    bson.D{{Key: "activeTicket", Value: 1}},
 			Options: options.Index().SetName("one_active_order_per_ticket").SetUnique(true).SetSparse(true),
 		},
 		{Keys: bson.D{{Key: "userId", Value: 1}, {Key: "createdAt", Value: 1}}},
-	})
-	return err
+	} {
+		if _, err := s.coll.Indexes().CreateOne(ctx, idx); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Create stores a new order with its order.created event. If another order

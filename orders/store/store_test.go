@@ -135,3 +135,28 @@ func TestReservationFollowsStatus(t *testing.T) {
 		t.Fatalf("unknown order: %v", err)
 	}
 }
+
+// A restart runs EnsureIndexes again on a collection that has its indexes
+// and data; that must work (FerretDB once crashed on it, and orders
+// crash-looped on every start after the first).
+func TestEnsureIndexesOnRestart(t *testing.T) {
+	t.Parallel()
+	ctx := testkit.Context(t)
+	db := testenv.DB(t, 1)
+	orders := store.NewOrders(db.Collection("orders"), func(any) {})
+	if err := orders.EnsureIndexes(ctx); err != nil {
+		t.Fatal(err)
+	}
+	o, created, err := order.New("u1", order.Ticket{ID: bson.NewObjectID(), Title: "t", Price: 100}, time.Now(), time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := orders.Create(ctx, o, created); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		if err := orders.EnsureIndexes(ctx); err != nil {
+			t.Fatalf("second start: %v", err)
+		}
+	}
+}
