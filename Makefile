@@ -5,9 +5,13 @@ GO_PKGS := $(foreach m,$(MODULES),./$(m)/...)
 GOBIN ?= $(shell go env GOPATH)/bin
 export PATH := $(GOBIN):$(PATH)
 
-.PHONY: test test-go build lint tools bench k8s-dryrun
+.PHONY: test test-client test-go build lint tools bench k8s-dryrun up down clean smoke e2e devstack
 
-test: tools lint test-go
+test: tools lint test-go test-client e2e
+
+# The client's unit tests (node --test).
+test-client:
+	cd client && npm test
 
 test-go:
 	go test -race -count=1 -timeout 20m $(GO_PKGS)
@@ -31,3 +35,25 @@ bench:
 # about 8 minutes to compile cold, seconds when cached.
 k8s-dryrun:
 	cd infra/apiserver && GOWORK=off go test -count=1 -timeout 45m ./...
+
+devstack:
+	go build -o bin/devstack ./devstack
+
+# The whole platform on this machine; Ctrl-C stops it. Settings as variables, e.g.
+# make up ORDER_EXPIRATION_WINDOW=10s GATEWAY_ADDR=:8081 DEVSTACK_SKIP=client
+up: tools devstack
+	exec bin/devstack
+
+down: devstack
+	bin/devstack down
+
+clean: down
+	rm -rf "$${DATA_DIR:-.data}" bin/devstack
+
+# The full flow with curl against a running platform (make up).
+smoke:
+	bash scripts/smoke.sh
+
+# The client's browser tests against a fresh platform of its own.
+e2e: tools
+	bash scripts/e2e.sh

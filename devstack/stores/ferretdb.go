@@ -90,9 +90,14 @@ func startFerretDB(ctx context.Context, cfg FerretDBConfig) (*FerretDB, error) {
 	return db, nil
 }
 
-// URI is the server's MongoDB URI for database name.
+// URI is the server's MongoDB URI for database name. It limits each client
+// to one connection: FerretDB 1.x applies an update as a read and a write
+// with nothing stopping another connection in between, so concurrent
+// version-filtered updates could both win; one connection per service
+// serialises its operations and keeps MongoDB's single-document atomicity,
+// which the services rely on (see common/testkit.MongoURI).
 func (f *FerretDB) URI(database string) string {
-	return "mongodb://" + hostOf(f.uri) + "/" + database
+	return "mongodb://" + hostOf(f.uri) + "/" + database + "?maxPoolSize=1"
 }
 
 // Stop ends the server and waits for it.
