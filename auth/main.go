@@ -43,15 +43,11 @@ func run(ctx context.Context, log *slog.Logger) error {
 	}
 	log.Info("configuration", "env", env.Describe())
 
-	shutdownTracing, err := tracing.Setup(ctx, "auth")
+	stopTracing, err := tracing.Setup(ctx, "auth", log)
 	if err != nil {
 		return fmt.Errorf("tracing: %w", err)
 	}
-	defer func() {
-		if err := shutdownTracing(context.Background()); err != nil {
-			log.Warn("tracing shutdown", "err", err)
-		}
-	}()
+	defer stopTracing()
 
 	client, db, err := mongodb.Connect(ctx, cfg.MongoURI, "auth")
 	if err != nil {

@@ -91,15 +91,11 @@ func run(ctx context.Context, log *slog.Logger) error {
 	}
 	log.Info("starting", "config", r.Describe())
 
-	shutdownTracing, err := tracing.Setup(ctx, serviceName)
+	stopTracing, err := tracing.Setup(ctx, serviceName, log)
 	if err != nil {
 		return fmt.Errorf("tracing: %w", err)
 	}
-	defer func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = shutdownTracing(ctx)
-	}()
+	defer stopTracing()
 
 	rdb, err := connectRedis(ctx, cfg.RedisURL)
 	if err != nil {

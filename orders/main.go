@@ -78,15 +78,11 @@ func run(ctx context.Context, log *slog.Logger) error {
 	}
 	log.Info("starting", "config", cfgReader.Describe())
 
-	shutdownTracing, err := tracing.Setup(ctx, service)
+	stopTracing, err := tracing.Setup(ctx, service, log)
 	if err != nil {
 		return fmt.Errorf("tracing: %w", err)
 	}
-	defer func() {
-		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = shutdownTracing(sctx)
-	}()
+	defer stopTracing()
 
 	mongoClient, db, err := mongodb.Connect(ctx, cfg.mongoURI, service)
 	if err != nil {

@@ -74,11 +74,11 @@ func run(ctx context.Context, log *slog.Logger) error {
 	}
 	log.Info("starting", "config", r.Describe())
 
-	shutdownTracing, err := tracing.Setup(ctx, service)
+	stopTracing, err := tracing.Setup(ctx, service, log)
 	if err != nil {
 		return fmt.Errorf("tracing: %w", err)
 	}
-	defer func() { _ = shutdownTracing(context.Background()) }()
+	defer stopTracing()
 
 	client, db, err := mongodb.Connect(ctx, cfg.mongoURI, service)
 	if err != nil {

@@ -5,7 +5,9 @@ package tracing
 
 import (
 	"context"
+	"log/slog"
 	"os"
+	"time"
 
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
@@ -16,13 +18,14 @@ import (
 )
 
 // Setup installs the global tracer provider and propagator. The returned
-// function flushes and stops the exporter; call it on shutdown.
-func Setup(ctx context.Context, service string) (func(context.Context) error, error) {
+// stop flushes the spans in hand (for at most five seconds) and stops the
+// exporter; defer it.
+func Setup(ctx context.Context, service string, log *slog.Logger) (stop func(), err error) {
 	otel.SetTextMapPropagator(propagation.NewCompositeTextMapPropagator(
 		propagation.TraceContext{}, propagation.Baggage{}))
 
 	if os.Getenv("OTEL_EXPORTER_OTLP_ENDPOINT") == "" && os.Getenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") == "" {
-		return func(context.Context) error { return nil }, nil
+		return func() {}, nil
 	}
 	exp, err := otlptracehttp.New(ctx)
 	if err != nil {
@@ -35,5 +38,11 @@ func Setup(ctx context.Context, service string) (func(context.Context) error, er
 	res := sdkresource.NewSchemaless(attribute.String("service.name", name))
 	tp := sdktrace.NewTracerProvider(sdktrace.WithBatcher(exp), sdktrace.WithResource(res))
 	otel.SetTracerProvider(tp)
-	return tp.Shutdown, nil
+	return func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := tp.Shutdown(ctx); err != nil {
+			log.Warn("tracing shutdown", "err", err)
+		}
+	}, nil
 }
