@@ -50,22 +50,47 @@ func jsonName(f reflect.StructField) string {
 // failed rule, and `msg_<rule>:"..."` overrides it for one rule.
 func Decode(w http.ResponseWriter, r *http.Request, dst any) error {
 	body := http.MaxBytesReader(w, r.Body, MaxBodyBytes)
-	err := json.NewDecoder(body).Decode(dst)
+	dec := json.NewDecoder(body)
+	err := dec.Decode(dst)
 	var tooLarge *http.MaxBytesError
 	var typeErr *json.UnmarshalTypeError
+	var typeField *apperr.FieldError
 	switch {
-	case err == nil, errors.Is(err, io.EOF):
+	case err == nil:
+		// One JSON value and nothing after it: {"a":1}garbage is malformed.
+		if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+			if errors.As(err, &tooLarge) {
+				return apperr.PayloadTooLarge()
+			}
+			return apperr.InvalidJSON()
+		}
+	case errors.Is(err, io.EOF):
 	case errors.As(err, &tooLarge):
 		return apperr.PayloadTooLarge()
 	case errors.As(err, &typeErr) && typeErr.Field != "":
-		return apperr.InvalidField(typeErr.Field, message(reflect.TypeOf(dst), typeErr.Field, "type"))
+		// The decoder went on past the mistyped field, so the other fields
+		// are still validated and every failing one is reported.
+		typeField = &apperr.FieldError{Field: typeErr.Field, Message: message(reflect.TypeOf(dst), typeErr.Field, "type")}
 	default:
 		return apperr.InvalidJSON()
 	}
 	if n, ok := dst.(Normalizer); ok {
 		n.Normalize()
 	}
-	return Validate(dst)
+	err = Validate(dst)
+	if typeField == nil {
+		return err
+	}
+	fields := []apperr.FieldError{*typeField}
+	var verr *apperr.Error
+	if errors.As(err, &verr) && verr.Kind == apperr.KindValidation {
+		for _, f := range verr.Messages {
+			if f.Field != typeField.Field {
+				fields = append(fields, f)
+			}
+		}
+	}
+	return apperr.Validation(fields...)
 }
 
 // Validate checks v's `validate` tags and reports every failing field.

@@ -79,9 +79,21 @@ func TestRequests(t *testing.T) {
 			{Message: "Email must be valid", Field: "email"},
 		}},
 		{"malformed JSON", "POST", "/signup", `{"email":`, false, 400, []apperr.FieldError{{Message: "Invalid JSON body"}}},
+		{"trailing garbage", "POST", "/signup", `{"email":"a@b.co","password":"pass"}garbage`, false, 400, []apperr.FieldError{{Message: "Invalid JSON body"}}},
+		{"two JSON values", "POST", "/signup", `{"email":"a@b.co","password":"pass"} {}`, false, 400, []apperr.FieldError{{Message: "Invalid JSON body"}}},
+		{"trailing white space is fine", "POST", "/signup", "{\"email\":\"a@b.co\",\"password\":\"pass\"}\n ", false, 201, nil},
+		{"mistyped field does not hide the others", "POST", "/signup", `{"email":123,"password":"ab"}`, false, 400, []apperr.FieldError{
+			{Message: "Email must be valid", Field: "email"},
+			{Message: "Password must be between 4 and 20 characters", Field: "password"},
+		}},
+		{"two mistyped fields", "POST", "/signup", `{"email":["a@b.co"],"password":{"a":1}}`, false, 400, []apperr.FieldError{
+			{Message: "Email must be valid", Field: "email"},
+			{Message: "Password must be between 4 and 20 characters", Field: "password"},
+		}},
 		{"oversized body", "POST", "/signup", `{"email":"` + strings.Repeat("a", httpx.MaxBodyBytes) + `"}`, false, 413, []apperr.FieldError{{Message: "Request body too large"}}},
 		{"unknown route", "GET", "/nowhere", ``, false, 404, []apperr.FieldError{{Message: "Not Found"}}},
 		{"wrong method", "GET", "/signup", ``, false, 405, []apperr.FieldError{{Message: "Method Not Allowed"}}},
+		{"HEAD where GET is served", "HEAD", "/me", ``, true, 200, nil},
 		{"panic becomes 500", "GET", "/panic", ``, false, 500, []apperr.FieldError{{Message: "Something went wrong"}}},
 		{"anonymous on protected route", "GET", "/me", ``, false, 401, []apperr.FieldError{{Message: "Not authorized"}}},
 		{"signed in on protected route", "GET", "/me", ``, true, 200, nil},
@@ -100,6 +112,9 @@ func TestRequests(t *testing.T) {
 			}
 			if rec.Header().Get("X-Request-Id") == "" {
 				t.Error("no X-Request-Id")
+			}
+			if rec.Code == 405 && rec.Header().Get("Allow") != "POST" {
+				t.Errorf("Allow = %q, want POST", rec.Header().Get("Allow"))
 			}
 			if tt.wantErrors == nil {
 				return

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -24,14 +25,27 @@ import (
 // and methods answer with the error envelope.
 func NewRouter(log *slog.Logger, keys *session.Keys) chi.Router {
 	r := chi.NewRouter()
-	r.Use(middleware.RequestID, withRequestID, tracing, accessLog(log), recoverer(log), CurrentUser(keys))
+	r.Use(middleware.RequestID, withRequestID, tracing, accessLog(log), recoverer(log), CurrentUser(keys),
+		middleware.GetHead) // HEAD is answered wherever GET is, as Express did
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
 		WriteError(log, w, r, apperr.RouteNotFound())
 	})
-	r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) {
-		WriteError(log, w, r, apperr.MethodNotAllowed())
+	r.MethodNotAllowed(func(w http.ResponseWriter, req *http.Request) {
+		w.Header().Set("Allow", strings.Join(allowed(r, req.URL.Path), ", "))
+		WriteError(log, w, req, apperr.MethodNotAllowed())
 	})
 	return r
+}
+
+// allowed lists the methods the router serves for path, for a 405's Allow.
+func allowed(r chi.Router, path string) []string {
+	var methods []string
+	for _, m := range []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete} {
+		if r.Match(chi.NewRouteContext(), m, path) {
+			methods = append(methods, m)
+		}
+	}
+	return methods
 }
 
 func withRequestID(next http.Handler) http.Handler {
