@@ -88,6 +88,12 @@ func TestHandlerOutcomes(t *testing.T) {
 			return nil
 		}, 2, true},
 		{"permanent failure stops at the bound", func(uint64) error { return errors.New("always") }, 4, false},
+		{"a deferred event is not bound by the failure limit", func(d uint64) error {
+			if d < 7 {
+				return events.Retry(10*time.Millisecond, errors.New("version gap"))
+			}
+			return nil
+		}, 7, true},
 		{"malformed is terminated at once", func(uint64) error { return events.Malformed(errors.New("bad")) }, 1, false},
 	}
 	for _, tt := range tests {

@@ -39,7 +39,8 @@ func (e *retryError) Error() string { return fmt.Sprintf("retry in %s: %v", e.af
 func (e *retryError) Unwrap() error { return e.err }
 
 // Retry asks for the event to be delivered again after the delay, for a
-// condition that time will fix (a version gap, an early expiration).
+// condition that time will fix (a version gap, an early expiration). Such
+// deliveries do not count as failures: the event is waited out, not dropped.
 func Retry(after time.Duration, reason error) error { return &retryError{after: after, err: reason} }
 
 type malformedError struct{ err error }
@@ -52,15 +53,21 @@ func Malformed(reason error) error { return &malformedError{err: reason} }
 
 // ListenerOptions tune a listener; the zero value gives the defaults.
 type ListenerOptions struct {
-	MaxDeliver int           // deliveries before giving up (default 20)
+	MaxDeliver int           // deliveries of a failing event before giving up (default 100)
 	AckWait    time.Duration // time to handle one event before redelivery (default 30s)
 	MinBackoff time.Duration // first retry delay after a failure (default 200ms)
-	MaxBackoff time.Duration // retry delay cap (default 5s)
+	MaxBackoff time.Duration // retry delay cap (default 30s)
 }
+
+// serverMaxDeliver is the broker's own bound, a backstop for events that are
+// never answered at all (a handler that hangs or crashes the process). Events
+// deferred with Retry are redelivered until that bound (about a day at the
+// usual delays): a version gap is waited out, not given up.
+const serverMaxDeliver = 10_000
 
 func (o *ListenerOptions) defaults() {
 	if o.MaxDeliver == 0 {
-		o.MaxDeliver = 20
+		o.MaxDeliver = 100
 	}
 	if o.AckWait == 0 {
 		o.AckWait = 30 * time.Second
@@ -69,7 +76,7 @@ func (o *ListenerOptions) defaults() {
 		o.MinBackoff = 200 * time.Millisecond
 	}
 	if o.MaxBackoff == 0 {
-		o.MaxBackoff = 5 * time.Second
+		o.MaxBackoff = 30 * time.Second
 	}
 }
 
@@ -104,7 +111,7 @@ func Listen[T any](ctx context.Context, js jetstream.JetStream, log *slog.Logger
 		FilterSubject: topic.Subject,
 		AckPolicy:     jetstream.AckExplicitPolicy,
 		AckWait:       opts.AckWait,
-		MaxDeliver:    opts.MaxDeliver,
+		MaxDeliver:    max(serverMaxDeliver, opts.MaxDeliver),
 		DeliverPolicy: jetstream.DeliverAllPolicy,
 		MaxAckPending: 1000,
 	}
@@ -145,13 +152,13 @@ func Listen[T any](ctx context.Context, js jetstream.JetStream, log *slog.Logger
 		case errors.As(err, &malformed):
 			log.ErrorContext(hctx, "event can never be handled, terminating", "msg_id", msg.ID, "err", err)
 			_ = m.TermWithReason(err.Error())
+		case errors.As(err, &retry):
+			log.DebugContext(hctx, "event deferred", "msg_id", msg.ID, "delivery", meta.NumDelivered, "reason", err)
+			_ = m.NakWithDelay(retry.after)
 		case int(meta.NumDelivered) >= opts.MaxDeliver:
 			log.ErrorContext(hctx, "event failed on its last delivery, giving up", "msg_id", msg.ID,
 				"delivery", meta.NumDelivered, "err", err)
 			_ = m.TermWithReason("delivery bound reached")
-		case errors.As(err, &retry):
-			log.DebugContext(hctx, "event deferred", "msg_id", msg.ID, "delivery", meta.NumDelivered, "reason", err)
-			_ = m.NakWithDelay(retry.after)
 		default:
 			delay := opts.backoff(meta.NumDelivered)
 			log.WarnContext(hctx, "event failed, will retry", "msg_id", msg.ID, "delivery", meta.NumDelivered,

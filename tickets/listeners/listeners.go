@@ -28,6 +28,12 @@ const (
 	notFoundDelay      = 2 * time.Second
 )
 
+// heldRetryDelay paces the wait of an order.created whose ticket another
+// order still holds: orders allows one active order per ticket, so that
+// order's order.cancelled is on its way (on another consumer, which may be
+// behind this one).
+const heldRetryDelay = time.Second
+
 // Listeners are the service's running event listeners.
 type Listeners struct {
 	running []*events.Listener
@@ -62,9 +68,13 @@ func (l *Listeners) Stop() {
 	}
 }
 
-// orderCreated reserves the ticket for the order, unless it is already
-// reserved (by this order: a redelivery; by another: logged and skipped)
-// or this order was cancelled before (a late or replayed event).
+// errHeld reports that another order still holds the ticket.
+var errHeld = errors.New("ticket held by another order")
+
+// orderCreated reserves the ticket for the order, unless this order holds
+// it already (a redelivery) or was cancelled before (a late or replayed
+// event). While another order holds it, the event waits for that order's
+// order.cancelled, which travels on another consumer and may come later.
 func (h handlers) orderCreated(ctx context.Context, msg events.Msg[events.OrderCreatedData]) error {
 	order := msg.Data
 	ticketID, err := ids(order.ID, order.Ticket.ID)
@@ -76,13 +86,14 @@ func (h handlers) orderCreated(ctx context.Context, msg events.Msg[events.OrderC
 		case t.OrderID == order.ID, t.WasReleasedBy(order.ID):
 			return false, nil
 		case t.Reserved():
-			h.log.WarnContext(ctx, "order.created for a ticket reserved by another order; skipped",
-				"ticket_id", t.ID.Hex(), "order_id", order.ID, "reserved_by", t.OrderID)
-			return false, nil
+			return false, fmt.Errorf("%w %s", errHeld, t.OrderID)
 		}
 		t.OrderID = order.ID
 		return true, nil
 	})
+	if errors.Is(err, errHeld) {
+		return events.Retry(heldRetryDelay, fmt.Errorf("order %s waits for ticket %s: %w", order.ID, ticketID.Hex(), err))
+	}
 	return h.result(msg.Delivery, ticketID, err)
 }
 

@@ -149,7 +149,10 @@ func TestReserveReleaseAndReplay(t *testing.T) {
 		{"a newer order reserves", func() { w.orderCreated(orderB, tk) }, orderB, 3},
 		{"a stale order.cancelled leaves the newer reservation alone", func() { w.orderCancelled(orderA, tk) }, orderB, 3},
 		{"a late order.created of the cancelled order does not reserve", func() { w.orderCreated(orderA, tk) }, orderB, 3},
-		{"an order for a reserved ticket is skipped", func() { w.orderCreated(orderC, tk) }, orderB, 3},
+		{"an order for a ticket another order holds waits for that order's cancellation", func() {
+			w.orderCreated(orderC, tk)
+			w.orderCancelled(orderB, tk)
+		}, orderC, 5},
 	}
 	for _, s := range steps {
 		s.do()
@@ -162,6 +165,8 @@ func TestReserveReleaseAndReplay(t *testing.T) {
 		{ID: tk.ID.Hex(), Version: 1, Title: "concert", Price: 2500, UserID: seller, OrderID: orderA},
 		{ID: tk.ID.Hex(), Version: 2, Title: "concert", Price: 2500, UserID: seller},
 		{ID: tk.ID.Hex(), Version: 3, Title: "concert", Price: 2500, UserID: seller, OrderID: orderB},
+		{ID: tk.ID.Hex(), Version: 4, Title: "concert", Price: 2500, UserID: seller},
+		{ID: tk.ID.Hex(), Version: 5, Title: "concert", Price: 2500, UserID: seller, OrderID: orderC},
 	}
 	checkUpdates := func() {
 		t.Helper()
@@ -179,9 +184,25 @@ func TestReserveReleaseAndReplay(t *testing.T) {
 
 	for range 2 {
 		w.replay()
-		w.expect(tk, orderB, 3)
+		w.expect(tk, orderC, 5)
 	}
 	checkUpdates()
+}
+
+// The next order's order.created can overtake the previous order's
+// order.cancelled (separate consumers): the reservation must end with the
+// next order, not be dropped.
+func TestNextOrderCreatedBeforePreviousCancelled(t *testing.T) {
+	t.Parallel()
+	w := start(t)
+	tk := w.ticket()
+	orderA, orderB := bson.NewObjectID().Hex(), bson.NewObjectID().Hex()
+	w.orderCreated(orderA, tk)
+	w.settle()
+	w.orderCreated(orderB, tk)
+	w.orderCancelled(orderA, tk)
+	w.settle()
+	w.expect(tk, orderB, 3)
 }
 
 // When order.cancelled overtakes its order.created (they travel on separate
