@@ -7,6 +7,7 @@
 //	                                          → failed   (declined or refused: may be claimed again)
 //	                                          → pending, lease released (outcome unknown)
 //	succeeded → refunded, when the order is cancelled
+//	none or failed → void, when the order is cancelled (no charge may follow)
 //
 // The idempotency key of a charge is derived from the order and the attempt
 // number, so whoever repeats an attempt (a retry after a 502, a request
@@ -131,6 +132,11 @@ func (s *Service) Pay(ctx context.Context, userID string, orderID bson.ObjectID,
 		OrderID: orderID, UserID: userID, Amount: int64(order.Price), Token: token, Now: now, Lease: s.cfg.Lease,
 	})
 	if errors.Is(err, store.ErrTaken) {
+		// Taken by another payment, or voided by a cancellation applied
+		// since the order was read.
+		if o, err := s.store.Order(ctx, orderID); err == nil && o.Status == events.StatusCancelled {
+			return Receipt{}, apperr.BadRequest(MsgCancelled)
+		}
 		return Receipt{}, apperr.BadRequest(MsgAlreadyPaid)
 	}
 	if err != nil {
@@ -264,18 +270,30 @@ func (s *Service) refund(ctx context.Context, p store.Payment) error {
 // succeeded payment is refunded; a pending one whose holder is alive yields
 // ErrInProgress (ask again later); one whose holder is gone is settled here
 // (its attempt repeated, then refunded if it was charged).
+//
+// It first voids the order's payment slot (when empty or failed), so that a
+// request that read the order before the cancellation cannot charge it
+// afterwards: its claim finds the slot taken.
 func (s *Service) SettleCancelled(ctx context.Context, orderID bson.ObjectID) error {
-	p, found, err := s.store.PaymentByOrder(ctx, orderID)
-	if err != nil || !found {
+	now := s.cfg.Now()
+	if err := s.store.Void(ctx, orderID, now); err != nil {
 		return err
 	}
+	p, found, err := s.store.PaymentByOrder(ctx, orderID)
+	if err != nil {
+		return err
+	}
+	if !found {
+		return fmt.Errorf("payment slot of order %s vanished after voiding", orderID.Hex())
+	}
 	switch p.State {
-	case store.Failed, store.Refunded:
+	case store.Void, store.Refunded:
 		return nil
+	case store.Failed: // reclaimed and refused again between the two steps
+		return ErrInProgress
 	case store.Succeeded:
 		return s.refund(ctx, p)
 	}
-	now := s.cfg.Now()
 	if p.LeaseUntil.After(now) {
 		return ErrInProgress
 	}

@@ -57,6 +57,10 @@ const (
 	Failed State = "failed"
 	// Refunded: charged, then refunded because the order was cancelled.
 	Refunded State = "refunded"
+	// Void: the order was cancelled before any charge; its claim is taken
+	// for good, so no request that read the order before the cancellation
+	// can charge it afterwards.
+	Void State = "void"
 )
 
 // Payment is the one payment document of an order (orderId is unique).
@@ -341,6 +345,23 @@ func (s *Store) ReleaseLease(ctx context.Context, p Payment, now time.Time) erro
 	_, err := s.payments.UpdateOne(ctx, heldBy(p), bson.D{
 		{Key: "$set", Value: bson.D{{Key: "leaseUntil", Value: now.Add(-time.Millisecond)}, {Key: "updatedAt", Value: now}}},
 	})
+	return mongodb.Classify(err)
+}
+
+// Void takes the order's payment slot for a cancelled order: it inserts a
+// void payment when there is none, and turns a failed one void. Any other
+// payment (pending, succeeded, refunded) is left as it is for the caller to
+// settle.
+func (s *Store) Void(ctx context.Context, orderID bson.ObjectID, now time.Time) error {
+	_, err := s.payments.InsertOne(ctx, Payment{
+		ID: bson.NewObjectID(), OrderID: orderID, State: Void, CreatedAt: now, UpdatedAt: now,
+	})
+	if err == nil || !mongo.IsDuplicateKeyError(err) {
+		return mongodb.Classify(err)
+	}
+	_, err = s.payments.UpdateOne(ctx,
+		bson.D{{Key: "orderId", Value: orderID}, {Key: "state", Value: Failed}},
+		bson.D{{Key: "$set", Value: bson.D{{Key: "state", Value: Void}, {Key: "updatedAt", Value: now}}}})
 	return mongodb.Classify(err)
 }
 
