@@ -238,3 +238,13 @@ func (l *Listener) Stop() {
 		cc.Stop()
 	}
 }
+
+// StopAll stops listeners in parallel, so that a service's shutdown waits for
+// the slowest drain rather than for the sum of them.
+func StopAll(listeners ...*Listener) {
+	var wg sync.WaitGroup
+	for _, l := range listeners {
+		wg.Go(l.Stop)
+	}
+	wg.Wait()
+}

@@ -55,7 +55,5 @@ func Start(ctx context.Context, js jetstream.JetStream, log *slog.Logger, sched 
 
 // Stop stops taking events and lets the ones in hand finish.
 func (s *Set) Stop() {
-	for _, l := range s.listeners {
-		l.Stop()
-	}
+	events.StopAll(s.listeners...)
 }

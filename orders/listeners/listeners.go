@@ -79,9 +79,7 @@ func Start(ctx context.Context, js jetstream.JetStream, d Deps) (*Listeners, err
 
 // Stop drains every listener: events in hand are finished and acknowledged.
 func (ls *Listeners) Stop() {
-	for _, l := range ls.running {
-		l.Stop()
-	}
+	events.StopAll(ls.running...)
 }
 
 type handlers struct{ Deps }

@@ -44,11 +44,7 @@ func New(st *store.Store, co *checkout.Service, log *slog.Logger) *Handlers {
 // them all (draining what is in hand).
 func (h *Handlers) Start(ctx context.Context, js jetstream.JetStream) (stop func(), err error) {
 	var ls []*events.Listener
-	stop = func() {
-		for _, l := range ls {
-			l.Stop()
-		}
-	}
+	stop = func() { events.StopAll(ls...) }
 	add := func(l *events.Listener, err error) error {
 		if err == nil {
 			ls = append(ls, l)

@@ -63,9 +63,7 @@ func Start(ctx context.Context, js jetstream.JetStream, log *slog.Logger, st *st
 
 // Stop drains every listener: events in hand finish, no new ones are taken.
 func (l *Listeners) Stop() {
-	for _, r := range l.running {
-		r.Stop()
-	}
+	events.StopAll(l.running...)
 }
 
 // errHeld reports that another order still holds the ticket.
