@@ -21,8 +21,7 @@ func BenchmarkCreateOrder(b *testing.B) {
 		parallel bool
 	}{{"serial", false}, {"parallel", true}} {
 		b.Run(bc.name, func(b *testing.B) {
-			// Inserts only touch the unique index, so a full pool is safe here.
-			e := testenv.Start(b, testenv.Options{DB: testenv.DB(b, 0)})
+			e := testenv.Start(b, testenv.Options{})
 			cookie := testkit.SessionCookie(b, alice, "alice@test.dev")
 			tickets := make([]bson.ObjectID, b.N)
 			for i := range tickets {

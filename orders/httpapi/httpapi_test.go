@@ -340,7 +340,7 @@ func mustID(t *testing.T, hex string) bson.ObjectID {
 // the others are told the ticket is reserved, never an internal error.
 func TestConcurrentOrdersReserveOnce(t *testing.T) {
 	t.Parallel()
-	e := testenv.Start(t, testenv.Options{DB: testenv.DB(t, 0)})
+	e := testenv.Start(t, testenv.Options{})
 	created := testkit.Record(t, e.NATS.JS, events.OrderCreated)
 	tk := e.Ticket(t, "race", 1000)
 	const n = 50

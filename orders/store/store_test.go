@@ -24,7 +24,7 @@ func TestMain(m *testing.M) { testenv.Main(m) }
 func TestConcurrentUpdatesOfOneOrder(t *testing.T) {
 	t.Parallel()
 	ctx := testkit.Context(t)
-	db := testenv.DB(t, 1)
+	db := testkit.Mongo(t)
 	var notified sync.Map
 	orders := store.NewOrders(db.Collection("orders"), func(id any) { notified.Store(id, true) })
 	if err := orders.EnsureIndexes(ctx); err != nil {
@@ -89,7 +89,7 @@ func TestConcurrentUpdatesOfOneOrder(t *testing.T) {
 func TestReservationFollowsStatus(t *testing.T) {
 	t.Parallel()
 	ctx := testkit.Context(t)
-	db := testenv.DB(t, 1)
+	db := testkit.Mongo(t)
 	orders := store.NewOrders(db.Collection("orders"), func(any) {})
 	if err := orders.EnsureIndexes(ctx); err != nil {
 		t.Fatal(err)
@@ -142,7 +142,7 @@ func TestReservationFollowsStatus(t *testing.T) {
 func TestEnsureIndexesOnRestart(t *testing.T) {
 	t.Parallel()
 	ctx := testkit.Context(t)
-	db := testenv.DB(t, 1)
+	db := testkit.Mongo(t)
 	orders := store.NewOrders(db.Collection("orders"), func(any) {})
 	if err := orders.EnsureIndexes(ctx); err != nil {
 		t.Fatal(err)

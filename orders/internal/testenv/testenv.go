@@ -1,20 +1,8 @@
 // Package testenv wires the service the way main does, on a fresh database
-// and an embedded JetStream, for the tests of every package.
-//
-// Two facts about the embedded FerretDB (v1.24, SQLite backend) shape it:
-//
-//   - Main starts one server per test binary (testkit.Main) and every test
-//     gets a database of its own on it.
-//   - FerretDB applies an update by reading the document, changing it in Go
-//     and writing it back, without checking that it is unchanged: two
-//     concurrent updates of one document lose one of them, and a
-//     version-filtered update can succeed twice (measured: 400 concurrent
-//     $inc gave 24; 20 concurrent "version 0 → 1" updates had 3 winners).
-//     MongoDB makes each update atomic; to test against those semantics,
-//     DB gives each test a client with a single connection, so the server
-//     handles one operation at a time. Unique indexes, on which the
-//     reservation rests, hold under real concurrency (TestConcurrentOrders
-//     uses a client with a full pool).
+// and an embedded JetStream, for the tests of every package. Main starts one
+// FerretDB per test binary (testkit.Main); every test gets a database of its
+// own on it, through a single-connection client (see testkit.MongoURI for why
+// FerretDB needs that to keep MongoDB's single-document atomicity).
 package testenv
 
 import (
@@ -28,7 +16,6 @@ import (
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
-	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"ticketing.dev/common/events"
 	"ticketing.dev/common/money"
@@ -58,32 +45,10 @@ func (e *Env) PendingEvents(ctx context.Context) (int64, error) {
 // testkit.Main).
 func Main(m *testing.M) { testkit.Main(m) }
 
-// DB returns a fresh database, dropped when the test ends, through a client
-// with at most poolSize connections (0: the driver's default).
-func DB(t testing.TB, poolSize uint64) *mongo.Database {
-	t.Helper()
-	opts := options.Client().ApplyURI(testkit.MongoURI(t)).SetTimeout(30 * time.Second)
-	if poolSize > 0 {
-		opts.SetMaxPoolSize(poolSize)
-	}
-	client, err := mongo.Connect(opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	db := client.Database(testkit.RandomName("orders_"))
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		_ = db.Drop(ctx)
-		_ = client.Disconnect(ctx)
-	})
-	return db
-}
-
 // Options tune an Env.
 type Options struct {
 	Window time.Duration   // expiration window (default 15m)
-	DB     *mongo.Database // the store (default DB(t, 1))
+	DB     *mongo.Database // the store (default testkit.Mongo(t))
 }
 
 // Start runs the store, the relay, the listeners and the HTTP handler; all
@@ -97,7 +62,7 @@ func Start(t testing.TB, opts Options) *Env {
 	log := testkit.Logger(t)
 	db := opts.DB
 	if db == nil {
-		db = DB(t, 1)
+		db = testkit.Mongo(t)
 	}
 	n := testkit.StartNATS(t)
 	pub := events.NewPublisher(n.JS)
