@@ -5,7 +5,7 @@ GO_PKGS := $(foreach m,$(MODULES),./$(m)/...)
 GOBIN ?= $(shell go env GOPATH)/bin
 export PATH := $(GOBIN):$(PATH)
 
-.PHONY: test test-client test-go build lint tools bench k8s-dryrun up down clean smoke e2e devstack
+.PHONY: test test-client test-go build lint tools bench k8s-dryrun up down clean smoke e2e devstack dlq
 
 test: tools lint test-go test-client e2e
 
@@ -57,3 +57,10 @@ smoke:
 # The client's browser tests against a fresh platform of its own.
 e2e: tools
 	bash scripts/e2e.sh
+
+# The dead-letter stream of the platform `make up` runs: `make dlq` lists it,
+# `make dlq ARGS="replay -all"` replays it. NATS_URL names another server.
+ARGS ?= list
+dlq:
+	@url="$${NATS_URL:-$$(jq -r .nats "$${DATA_DIR:-.data}/devstack.json" 2>/dev/null)}"; \
+	  go run ./common/cmd/dlq $${url:+-nats "$$url"} $(ARGS)

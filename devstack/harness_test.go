@@ -27,32 +27,42 @@ import (
 // which builds the services, starts the stores, the services and the
 // gateway; then they drive it over HTTP.
 
-var (
-	buildOnce sync.Once
-	binPath   string
-	buildErr  error
-)
+// builds are the binaries built once for the test binary, by package path.
+var builds sync.Map // package → *built
 
-// devstackBinary builds the devstack command once for the test binary.
-func devstackBinary(t *testing.T) string {
+type built struct {
+	once sync.Once
+	path string
+	err  error
+}
+
+// binary builds a command of the workspace (a package path relative to the
+// repository, e.g. "./devstack") once for the test binary.
+func binary(t *testing.T, pkg string) string {
 	t.Helper()
-	buildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "devstack-bin")
+	v, _ := builds.LoadOrStore(pkg, &built{})
+	b := v.(*built)
+	b.once.Do(func() {
+		dir, err := os.MkdirTemp("", "devstack-test-bin")
 		if err != nil {
-			buildErr = err
+			b.err = err
 			return
 		}
-		binPath = filepath.Join(dir, "devstack")
-		out, err := exec.Command("go", "build", "-o", binPath, ".").CombinedOutput()
-		if err != nil {
-			buildErr = fmt.Errorf("go build devstack: %v\n%s", err, out)
+		b.path = filepath.Join(dir, filepath.Base(pkg))
+		cmd := exec.Command("go", "build", "-o", b.path, pkg)
+		cmd.Dir = ".."
+		if out, err := cmd.CombinedOutput(); err != nil {
+			b.err = fmt.Errorf("go build %s: %v\n%s", pkg, err, out)
 		}
 	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
+	if b.err != nil {
+		t.Fatal(b.err)
 	}
-	return binPath
+	return b.path
 }
+
+// devstackBinary is the devstack command, built once.
+func devstackBinary(t *testing.T) string { return binary(t, "./devstack") }
 
 func requirePlatform(t *testing.T) {
 	t.Helper()
@@ -331,6 +341,25 @@ type user struct {
 func newUser(t *testing.T, base, email string) *user {
 	jar, _ := cookiejar.New(nil)
 	return &user{t: t, base: base, email: email, client: &http.Client{Jar: jar, Timeout: 15 * time.Second}}
+}
+
+// signUp signs a new user up, with an address unique to this run.
+func signUp(t *testing.T, base, name string) *user {
+	t.Helper()
+	u := newUser(t, base, fmt.Sprintf("%s-%d@devstack.test", name, time.Now().UnixNano()))
+	u.must(201, "POST", "/api/users/signup", map[string]string{"email": u.email, "password": "pass-1234"}, nil)
+	return u
+}
+
+// order orders the ticket, retrying while orders' replica has not heard of it.
+func (u *user) order(ticketID string) order {
+	u.t.Helper()
+	var o order
+	eventually(u.t, 30*time.Second, func() bool {
+		status, _, _ := u.do("POST", "/api/orders", map[string]string{"ticketId": ticketID}, &o)
+		return status == 201
+	}, "order for ticket %s", ticketID)
+	return o
 }
 
 // do sends a JSON request and decodes a JSON answer into out (when not nil).

@@ -4,7 +4,7 @@
 // `devstack ps` lists the processes of a platform (none once it stopped).
 //
 // Environment: DATA_DIR (./.data), GATEWAY_ADDR (:8080), JWT_KEY, STRIPE_KEY,
-// STRIPE_API_BASE, ORDER_EXPIRATION_WINDOW, FERRETDB_POSTGRESQL_URL,
+// STRIPE_API_BASE, ORDER_EXPIRATION_WINDOW, ORDER_EXPIRATION_GRACE, FERRETDB_POSTGRESQL_URL,
 // DEVSTACK_SKIP (e.g. "client").
 package main
 

@@ -21,6 +21,7 @@ import (
 	"ticketing.dev/common/tracing"
 	"ticketing.dev/tickets/httpapi"
 	"ticketing.dev/tickets/listeners"
+	"ticketing.dev/tickets/reconcile"
 	"ticketing.dev/tickets/store"
 )
 
@@ -44,7 +45,8 @@ func run(ctx context.Context, log *slog.Logger) error {
 	natsURL := cfg.Required("NATS_URL")
 	jwtKey := cfg.Secret("JWT_KEY")
 	cfg.String("LOG_LEVEL", "info") // read by logging.New; listed for the start-up line
-	sweep := cfg.Duration("OUTBOX_SWEEP", time.Second)
+	outboxSweep := cfg.Duration("OUTBOX_SWEEP", time.Second)
+	ticketsSweep := cfg.Duration("TICKETS_SWEEP", 5*time.Second)
 	if err := cfg.Err(); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return err
@@ -69,7 +71,7 @@ func run(ctx context.Context, log *slog.Logger) error {
 	}
 	defer nc.Close()
 
-	relay := outbox.NewRelay(db.Collection(store.Collection), events.NewPublisher(js), log, sweep)
+	relay := outbox.NewRelay(db.Collection(store.Collection), events.NewPublisher(js), log, outboxSweep)
 	st := store.New(db, relay.Notify)
 	if err := st.EnsureIndexes(ctx); err != nil {
 		return err
@@ -87,6 +89,11 @@ func run(ctx context.Context, log *slog.Logger) error {
 		return err
 	}
 	defer ls.Stop()
+
+	// The reconciliation sweep repairs what a handler left halfway; it
+	// stops before the listeners and the relay (deferred after them).
+	stopSweep := reconcile.New(st, log, reconcile.Options{}).Sweeper(ticketsSweep).Start()
+	defer stopSweep()
 
 	handler := httpapi.New(httpapi.Deps{
 		Log:   log,

@@ -94,6 +94,15 @@ func TestHandlerOutcomes(t *testing.T) {
 			}
 			return nil
 		}, 7, true},
+		{"deferrals do not count toward the failure bound", func(d uint64) error {
+			if d <= 6 {
+				return events.Retry(10*time.Millisecond, errors.New("version gap"))
+			}
+			return errors.New("store down")
+		}, 10, false},
+		{"deferrals have their own bound", func(uint64) error {
+			return events.Retry(10*time.Millisecond, errors.New("version gap"))
+		}, 12, false},
 		{"malformed is terminated at once", func(uint64) error { return events.Malformed(errors.New("bad")) }, 1, false},
 	}
 	for _, tt := range tests {
@@ -110,7 +119,7 @@ func TestHandlerOutcomes(t *testing.T) {
 						acked.Store(true)
 					}
 					return err
-				}, events.ListenerOptions{MaxDeliver: 4, MinBackoff: 20 * time.Millisecond, MaxBackoff: 50 * time.Millisecond})
+				}, events.ListenerOptions{MaxFailures: 4, MaxDeliveries: 12, MinBackoff: 20 * time.Millisecond, MaxBackoff: 50 * time.Millisecond})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -128,15 +137,23 @@ func TestHandlerOutcomes(t *testing.T) {
 			if acked.Load() != tt.wantAcked {
 				t.Fatalf("acked = %v, want %v", acked.Load(), tt.wantAcked)
 			}
+			// An event that is not acked is never dropped: it is dead-lettered.
+			letters, err := events.ListDeadLetters(ctx, n.JS)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want := map[bool]int{true: 0, false: 1}[tt.wantAcked]; len(letters) != want {
+				t.Fatalf("%d dead letters, want %d: %+v", len(letters), want, letters)
+			}
 		})
 	}
 }
 
 // waitNoPending waits until the consumer has nothing pending or awaiting ack.
-func waitNoPending(t *testing.T, js jetstream.JetStream, durable string) {
+func waitNoPending(t *testing.T, js jetstream.JetStream, durable string, timeout ...time.Duration) {
 	t.Helper()
 	ctx := context.Background()
-	testkit.Eventually(t, 5*time.Second, func() bool {
+	testkit.Eventually(t, append(timeout, 5*time.Second)[0], func() bool {
 		c, err := js.Consumer(ctx, events.StreamName, durable)
 		if err != nil {
 			return false

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/propagation"
@@ -26,8 +27,8 @@ type Msg[T any] struct {
 }
 
 // Handler handles one event. Returning nil acknowledges it; Retry asks for a
-// redelivery after a delay; Malformed terminates it; any other error is
-// retried with backoff until the delivery bound.
+// redelivery after a delay; Malformed dead-letters it; any other error is
+// retried with backoff until the failure bound, then dead-lettered.
 type Handler[T any] func(ctx context.Context, msg Msg[T]) error
 
 type retryError struct {
@@ -40,7 +41,8 @@ func (e *retryError) Unwrap() error { return e.err }
 
 // Retry asks for the event to be delivered again after the delay, for a
 // condition that time will fix (a version gap, an early expiration). Such
-// deliveries do not count as failures: the event is waited out, not dropped.
+// deliveries do not count as failures: the event is waited out, up to the
+// much larger bound of ListenerOptions.MaxDeliveries.
 func Retry(after time.Duration, reason error) error { return &retryError{after: after, err: reason} }
 
 type malformedError struct{ err error }
@@ -48,57 +50,78 @@ type malformedError struct{ err error }
 func (e *malformedError) Error() string { return "malformed event: " + e.err.Error() }
 func (e *malformedError) Unwrap() error { return e.err }
 
-// Malformed marks an event that can never be handled: it is terminated.
+// Malformed marks an event that can never be handled: it is dead-lettered.
 func Malformed(reason error) error { return &malformedError{err: reason} }
 
 // ListenerOptions tune a listener; the zero value gives the defaults.
 type ListenerOptions struct {
-	MaxDeliver int           // deliveries of a failing event before giving up (default 100)
-	AckWait    time.Duration // time to handle one event before redelivery (default 30s)
-	MinBackoff time.Duration // first retry delay after a failure (default 200ms)
-	MaxBackoff time.Duration // retry delay cap (default 30s)
+	// MaxFailures is how many times an event may fail (an error that is
+	// neither Retry nor Malformed) before it is dead-lettered (default 100;
+	// with the default backoff about 45 minutes of failures).
+	MaxFailures int
+	// MaxDeliveries bounds all deliveries, deferrals included (default
+	// 10,000: about a day of version-gap waits). An event still unhandled
+	// then is dead-lettered; so is one that keeps being delivered without an
+	// answer (a handler that crashes its process).
+	MaxDeliveries int
+	// AckWait is how long the broker waits for news of an event in hand
+	// before it hands it to someone else (default 5s). While a handler runs,
+	// the listener reports progress every AckWait/3, so a slow handler keeps
+	// its event and a dead process loses it within AckWait.
+	AckWait time.Duration
+	// HandleTimeout bounds one run of the handler (default 2m).
+	HandleTimeout time.Duration
+	MinBackoff    time.Duration // first retry delay after a failure (default 200ms)
+	MaxBackoff    time.Duration // retry delay cap (default 30s)
 }
 
-// serverMaxDeliver is the broker's own bound, a backstop for events that are
-// never answered at all (a handler that hangs or crashes the process). Events
-// deferred with Retry are redelivered until that bound (about a day at the
-// usual delays): a version gap is waited out, not given up.
-const serverMaxDeliver = 10_000
-
 func (o *ListenerOptions) defaults() {
-	if o.MaxDeliver == 0 {
-		o.MaxDeliver = 100
+	if o.MaxFailures <= 0 {
+		o.MaxFailures = 100
 	}
-	if o.AckWait == 0 {
-		o.AckWait = 30 * time.Second
+	if o.MaxDeliveries <= 0 {
+		o.MaxDeliveries = 10_000
 	}
-	if o.MinBackoff == 0 {
+	if o.AckWait <= 0 {
+		o.AckWait = 5 * time.Second
+	}
+	if o.HandleTimeout <= 0 {
+		o.HandleTimeout = 2 * time.Minute
+	}
+	if o.MinBackoff <= 0 {
 		o.MinBackoff = 200 * time.Millisecond
 	}
-	if o.MaxBackoff == 0 {
+	if o.MaxBackoff <= 0 {
 		o.MaxBackoff = 30 * time.Second
 	}
 }
 
-func (o *ListenerOptions) backoff(delivery uint64) time.Duration {
+func (o *ListenerOptions) backoff(failures int) time.Duration {
 	d := o.MinBackoff
-	for i := uint64(1); i < delivery && d < o.MaxBackoff; i++ {
+	for i := 1; i < failures && d < o.MaxBackoff; i++ {
 		d *= 2
 	}
 	return min(d, o.MaxBackoff)
 }
 
-// Listener consumes one subject through a durable consumer. Several
-// listeners with the same durable (replicas of a service) share the events.
+// Listener consumes one subject through a durable consumer, one event at a
+// time: it fetches the next event only when the one in hand is answered, so
+// no event waits in a local buffer while its AckWait runs out (a buffered
+// event would be redelivered, and handled twice, behind a slow one).
+// Several listeners with the same durable (replicas of a service) share the
+// events.
 type Listener struct {
 	log    *slog.Logger
 	js     jetstream.JetStream
 	config jetstream.ConsumerConfig
-	handle jetstream.MessageHandler
+	opts   ListenerOptions
+	handle func(ctx context.Context, m jetstream.Msg)
 
-	mu      sync.Mutex
-	cc      jetstream.ConsumeContext
-	stopped bool
+	failures failureCounts
+
+	stop     context.CancelFunc
+	done     chan struct{}
+	stopOnce sync.Once
 }
 
 // Listen provisions the durable consumer for topic and starts handling its
@@ -106,136 +129,209 @@ type Listener struct {
 func Listen[T any](ctx context.Context, js jetstream.JetStream, log *slog.Logger, topic Topic[T],
 	durable string, h Handler[T], opts ListenerOptions) (*Listener, error) {
 	opts.defaults()
-	config := jetstream.ConsumerConfig{
-		Durable:       durable,
-		FilterSubject: topic.Subject,
-		AckPolicy:     jetstream.AckExplicitPolicy,
-		AckWait:       opts.AckWait,
-		MaxDeliver:    max(serverMaxDeliver, opts.MaxDeliver),
-		DeliverPolicy: jetstream.DeliverAllPolicy,
-		MaxAckPending: 1000,
+	l := &Listener{
+		log: log.With("subject", topic.Subject, "durable", durable),
+		js:  js,
+		config: jetstream.ConsumerConfig{
+			Durable:       durable,
+			FilterSubject: topic.Subject,
+			AckPolicy:     jetstream.AckExplicitPolicy,
+			AckWait:       opts.AckWait,
+			// The broker never gives up on an event by itself: it would do so
+			// silently. The listener dead-letters at its own bounds instead.
+			MaxDeliver:    -1,
+			DeliverPolicy: jetstream.DeliverAllPolicy,
+			MaxAckPending: 1000,
+		},
+		opts:     opts,
+		failures: failureCounts{m: map[uint64]failure{}},
 	}
-	log = log.With("subject", topic.Subject, "durable", durable)
 	tracer := otel.Tracer("ticketing.dev/common/events")
-	handle := func(m jetstream.Msg) {
+	l.handle = func(hctx context.Context, m jetstream.Msg) {
 		meta, err := m.Metadata()
 		if err != nil {
-			log.Error("event without metadata, terminating", "err", err)
+			l.log.Error("event without metadata, terminating", "err", err)
 			_ = m.Term()
 			return
 		}
-		hctx := otel.GetTextMapPropagator().Extract(context.Background(), propagation.HeaderCarrier(http.Header(m.Headers())))
+		hctx = otel.GetTextMapPropagator().Extract(hctx, propagation.HeaderCarrier(http.Header(m.Headers())))
 		hctx, span := tracer.Start(hctx, "handle "+topic.Subject, trace.WithSpanKind(trace.SpanKindConsumer))
 		defer span.End()
-		hctx, cancel := context.WithTimeout(hctx, opts.AckWait)
-		defer cancel()
-
 		msg := Msg[T]{
-			ID:        m.Headers().Get("Nats-Msg-Id"),
+			ID:        m.Headers().Get(nats.MsgIdHdr),
 			Subject:   m.Subject(),
 			Delivery:  meta.NumDelivered,
 			Published: meta.Timestamp,
 		}
-		if err := json.Unmarshal(m.Data(), &msg.Data); err != nil {
-			log.ErrorContext(hctx, "malformed event, terminating", "msg_id", msg.ID, "err", err)
-			_ = m.TermWithReason("malformed payload")
+		if int(meta.NumDelivered) > l.opts.MaxDeliveries {
+			l.deadLetter(hctx, m, meta, fmt.Sprintf("delivered %d times without being handled", meta.NumDelivered-1))
 			return
 		}
-		err = h(hctx, msg)
-		var retry *retryError
-		var malformed *malformedError
-		switch {
-		case err == nil:
-			if err := m.Ack(); err != nil {
-				log.WarnContext(hctx, "ack failed; the event will be redelivered", "msg_id", msg.ID, "err", err)
-			}
-		case errors.As(err, &malformed):
-			log.ErrorContext(hctx, "event can never be handled, terminating", "msg_id", msg.ID, "err", err)
-			_ = m.TermWithReason(err.Error())
-		case errors.As(err, &retry):
-			log.DebugContext(hctx, "event deferred", "msg_id", msg.ID, "delivery", meta.NumDelivered, "reason", err)
-			_ = m.NakWithDelay(retry.after)
-		case int(meta.NumDelivered) >= opts.MaxDeliver:
-			log.ErrorContext(hctx, "event failed on its last delivery, giving up", "msg_id", msg.ID,
-				"delivery", meta.NumDelivered, "err", err)
-			_ = m.TermWithReason("delivery bound reached")
-		default:
-			delay := opts.backoff(meta.NumDelivered)
-			log.WarnContext(hctx, "event failed, will retry", "msg_id", msg.ID, "delivery", meta.NumDelivered,
-				"retry_in", delay, "err", err)
-			_ = m.NakWithDelay(delay)
+		if err := json.Unmarshal(m.Data(), &msg.Data); err != nil {
+			l.deadLetter(hctx, m, meta, "malformed payload: "+err.Error())
+			return
 		}
+		l.answer(hctx, m, meta, msg.ID, l.run(hctx, m, func(ctx context.Context) error { return h(ctx, msg) }))
 	}
-	l := &Listener{log: log, js: js, config: config, handle: handle}
-	if err := l.start(ctx); err != nil {
+	if err := l.provision(ctx); err != nil {
 		return nil, err
 	}
+	lctx, cancel := context.WithCancel(context.Background())
+	l.stop = cancel
+	l.done = make(chan struct{})
+	go l.loop(lctx)
 	return l, nil
 }
 
-// start provisions the durable consumer and consumes from it.
-func (l *Listener) start(ctx context.Context) error {
+// run runs the handler, telling the broker every AckWait/3 that the event is
+// still in hand.
+func (l *Listener) run(ctx context.Context, m jetstream.Msg, h func(context.Context) error) error {
+	ctx, cancel := context.WithTimeout(ctx, l.opts.HandleTimeout)
+	defer cancel()
+	beat := make(chan struct{})
+	go func() {
+		t := time.NewTicker(l.opts.AckWait / 3)
+		defer t.Stop()
+		for {
+			select {
+			case <-beat:
+				return
+			case <-t.C:
+				_ = m.InProgress()
+			}
+		}
+	}()
+	defer close(beat)
+	return h(ctx)
+}
+
+// answer acks, defers, retries or dead-letters the event after its handler ran.
+func (l *Listener) answer(ctx context.Context, m jetstream.Msg, meta *jetstream.MsgMetadata, id string, err error) {
+	seq := meta.Sequence.Stream
+	var retry *retryError
+	var malformed *malformedError
+	switch {
+	case err == nil:
+		l.failures.forget(seq)
+		if err := m.Ack(); err != nil {
+			l.log.WarnContext(ctx, "ack failed; the event will be redelivered", "msg_id", id, "err", err)
+		}
+	case errors.As(err, &malformed):
+		l.deadLetter(ctx, m, meta, err.Error())
+	case errors.As(err, &retry):
+		l.log.DebugContext(ctx, "event deferred", "msg_id", id, "delivery", meta.NumDelivered, "reason", err)
+		_ = m.NakWithDelay(retry.after)
+	default:
+		failures := l.failures.add(seq)
+		if failures >= l.opts.MaxFailures {
+			l.deadLetter(ctx, m, meta, fmt.Sprintf("failed %d times, last: %v", failures, err))
+			return
+		}
+		delay := l.opts.backoff(failures)
+		l.log.WarnContext(ctx, "event failed, will retry", "msg_id", id, "delivery", meta.NumDelivered,
+			"failures", failures, "retry_in", delay, "err", err)
+		_ = m.NakWithDelay(delay)
+	}
+}
+
+// deadLetter copies the event to the dead-letter stream and only then
+// terminates it, so an event is never dropped without a copy; when the copy
+// cannot be stored the event is redelivered later and tried again.
+func (l *Listener) deadLetter(ctx context.Context, m jetstream.Msg, meta *jetstream.MsgMetadata, reason string) {
+	if err := publishDeadLetter(ctx, l.js, m, meta, l.config.Durable, reason); err != nil {
+		l.log.ErrorContext(ctx, "dead-lettering failed; the event will be redelivered", "err", err)
+		_ = m.NakWithDelay(l.opts.MaxBackoff)
+		return
+	}
+	l.failures.forget(meta.Sequence.Stream)
+	total := deadLetters.Add(1)
+	l.log.ErrorContext(ctx, "event dead-lettered", "msg_id", m.Headers().Get(nats.MsgIdHdr),
+		"stream_seq", meta.Sequence.Stream, "delivery", meta.NumDelivered, "reason", reason,
+		"dead_letters_total", total)
+	_ = m.TermWithReason(reason)
+}
+
+// provision creates (or updates) the durable consumer, and the streams if
+// the broker lost them.
+func (l *Listener) provision(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	cons, err := l.js.CreateOrUpdateConsumer(ctx, StreamName, l.config)
+	_, err := l.js.CreateOrUpdateConsumer(ctx, StreamName, l.config)
+	if errors.Is(err, jetstream.ErrStreamNotFound) {
+		if err = EnsureStream(ctx, l.js); err == nil {
+			_, err = l.js.CreateOrUpdateConsumer(ctx, StreamName, l.config)
+		}
+	}
 	if err != nil {
 		return fmt.Errorf("consumer %s: %w", l.config.Durable, err)
 	}
-	cc, err := cons.Consume(l.handle, jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
-		l.log.Warn("consume error", "err", err)
-		if errors.Is(err, jetstream.ErrConsumerDeleted) {
-			go l.restart()
-		}
-	}))
-	if err != nil {
-		return fmt.Errorf("consume %s: %w", l.config.Durable, err)
-	}
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.stopped {
-		cc.Stop()
-		return nil
-	}
-	l.cc = cc
 	return nil
 }
 
-// restart brings a listener back after its consumer (or the whole stream,
-// say after the broker lost its data) was deleted, retrying until it works
-// or the listener is stopped.
-func (l *Listener) restart() {
-	for delay := time.Second; ; delay = min(2*delay, 30*time.Second) {
-		l.mu.Lock()
-		stopped := l.stopped
-		l.mu.Unlock()
-		if stopped {
-			return
-		}
-		err := EnsureStream(context.Background(), l.js)
-		if err == nil {
-			if err = l.start(context.Background()); err == nil {
+// loop fetches and handles one event at a time until stopped. A failed
+// fetch (the broker restarting, the consumer or the stream deleted) is
+// followed by provisioning the consumer again, with backoff.
+func (l *Listener) loop(ctx context.Context) {
+	defer close(l.done)
+	delay := 100 * time.Millisecond
+	for ctx.Err() == nil {
+		cons, err := l.js.Consumer(ctx, StreamName, l.config.Durable)
+		if errors.Is(err, jetstream.ErrConsumerNotFound) || errors.Is(err, jetstream.ErrStreamNotFound) {
+			err = l.provision(ctx)
+			if err == nil {
 				l.log.Info("listener recreated its consumer")
-				return
+				continue
 			}
 		}
-		l.log.Warn("listener cannot recreate its consumer yet", "err", err, "retry_in", delay)
-		time.Sleep(delay)
+		if err == nil {
+			err = l.consume(ctx, cons)
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		l.log.Warn("listener cannot fetch events yet", "err", err, "retry_in", delay)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(delay):
+		}
+		delay = min(2*delay, 10*time.Second)
+	}
+}
+
+// consume handles events from cons until a fetch fails for another reason
+// than an idle wait.
+func (l *Listener) consume(ctx context.Context, cons jetstream.Consumer) error {
+	for {
+		fctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		m, err := cons.Next(jetstream.FetchContext(fctx))
+		cancel()
+		switch {
+		case ctx.Err() != nil:
+			if m != nil {
+				// Fetched as the listener stopped: let it go back at once.
+				_ = m.Nak()
+			}
+			return ctx.Err()
+		case err == nil:
+			// The handler is not cancelled by Stop: an event in hand is finished.
+			l.handle(context.WithoutCancel(ctx), m)
+		case errors.Is(err, nats.ErrTimeout), errors.Is(err, context.DeadlineExceeded):
+			// Nothing to do for a while; ask again.
+		default:
+			return err
+		}
 	}
 }
 
 // Stop stops fetching, lets the event in hand finish and returns when the
 // listener is closed (or after ten seconds).
 func (l *Listener) Stop() {
-	l.mu.Lock()
-	l.stopped = true
-	cc := l.cc
-	l.mu.Unlock()
-	cc.Drain()
+	l.stopOnce.Do(l.stop)
 	select {
-	case <-cc.Closed():
+	case <-l.done:
 	case <-time.After(10 * time.Second):
-		l.log.Warn("listener did not drain in time")
-		cc.Stop()
+		l.log.Warn("listener did not finish its event in time")
 	}
 }
 
@@ -247,4 +343,46 @@ func StopAll(listeners ...*Listener) {
 		wg.Go(l.Stop)
 	}
 	wg.Wait()
+}
+
+// failureCounts counts the failed deliveries of the events a listener is
+// retrying, by stream sequence. They are kept in memory: after a restart
+// an event starts counting again, so the bound is only ever later, never
+// earlier, and MaxDeliveries still ends it.
+type failureCounts struct {
+	mu sync.Mutex
+	m  map[uint64]failure
+}
+
+type failure struct {
+	n    int
+	last time.Time
+}
+
+// forgetAfter drops the count of an event that has not failed here for this
+// long (another replica handled it, or it was deleted).
+const forgetAfter = time.Hour
+
+func (f *failureCounts) add(seq uint64) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	now := time.Now()
+	if len(f.m) >= 1000 {
+		for s, e := range f.m {
+			if now.Sub(e.last) > forgetAfter {
+				delete(f.m, s)
+			}
+		}
+	}
+	e := f.m[seq]
+	e.n++
+	e.last = now
+	f.m[seq] = e
+	return e.n
+}
+
+func (f *failureCounts) forget(seq uint64) {
+	f.mu.Lock()
+	delete(f.m, seq)
+	f.mu.Unlock()
 }

@@ -15,6 +15,12 @@ import (
 // each service's durable consumers read it independently.
 const StreamName = "TICKETING"
 
+// MaxAge is how long the stream keeps an event. Services may forget what
+// guards them against an event older than that (tickets prunes its
+// cancelled-order markers), so a dead letter published longer ago than
+// MaxAge is not replayed.
+const MaxAge = 30 * 24 * time.Hour
+
 // DuplicateWindow is how long JetStream remembers a Nats-Msg-Id.
 const DuplicateWindow = 10 * time.Minute
 
@@ -48,7 +54,7 @@ func Connect(ctx context.Context, url, name string, log *slog.Logger) (*nats.Con
 	return nc, js, nil
 }
 
-// EnsureStream creates or updates the stream.
+// EnsureStream creates or updates the event stream and the dead-letter stream.
 func EnsureStream(ctx context.Context, js jetstream.JetStream) error {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
@@ -57,13 +63,13 @@ func EnsureStream(ctx context.Context, js jetstream.JetStream) error {
 		Subjects:   []string{"ticket.>", "order.>", "expiration.>", "payment.>"},
 		Retention:  jetstream.LimitsPolicy,
 		Storage:    jetstream.FileStorage,
-		MaxAge:     30 * 24 * time.Hour,
+		MaxAge:     MaxAge,
 		Duplicates: DuplicateWindow,
 	})
 	if err != nil {
 		return fmt.Errorf("create stream %s: %w", StreamName, err)
 	}
-	return nil
+	return ensureDeadLetterStream(ctx, js)
 }
 
 // Durable names the durable consumer of a service's listener on a subject,

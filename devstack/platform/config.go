@@ -28,6 +28,13 @@ const DevJWTKey = "devstack-insecure-jwt-key-change-me"
 // default is 15 minutes.
 const DevOrderExpirationWindow = "60s"
 
+// DevOrderExpirationGrace is how long orders waits past an order's window
+// before it cancels the order when ORDER_EXPIRATION_GRACE is not set: room
+// for a payment that started in time (stripe-mock answers in milliseconds)
+// and short enough for a person watching an order expire. Production's
+// default is a minute.
+const DevOrderExpirationGrace = "5s"
+
 // MockStripeKey is the key payments uses against stripe-mock.
 const MockStripeKey = "sk_test_123"
 
@@ -42,15 +49,16 @@ type Config struct {
 	StripeKey       string
 	StripeAPIBase   string
 	StartStripeMock bool
-	// OrderExpirationWindow is passed to orders.
+	// OrderExpirationWindow and OrderExpirationGrace are passed to orders.
 	OrderExpirationWindow string
+	OrderExpirationGrace  string
 	// PostgreSQLURL switches FerretDB from SQLite to PostgreSQL.
 	PostgreSQLURL string
 	Skip          map[string]bool
 }
 
 // ConfigFromEnv reads DATA_DIR (./.data), GATEWAY_ADDR (:8080), JWT_KEY,
-// STRIPE_KEY, STRIPE_API_BASE, ORDER_EXPIRATION_WINDOW (60s),
+// STRIPE_KEY, STRIPE_API_BASE, ORDER_EXPIRATION_WINDOW (60s), ORDER_EXPIRATION_GRACE (5s),
 // FERRETDB_POSTGRESQL_URL and DEVSTACK_SKIP (comma-separated components not
 // to start, e.g. "client").
 func ConfigFromEnv(getenv func(string) string) (Config, error) {
@@ -68,6 +76,7 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 		GatewayAddr:           or(getenv("GATEWAY_ADDR"), ":8080"),
 		JWTKey:                or(getenv("JWT_KEY"), DevJWTKey),
 		OrderExpirationWindow: or(getenv("ORDER_EXPIRATION_WINDOW"), DevOrderExpirationWindow),
+		OrderExpirationGrace:  or(getenv("ORDER_EXPIRATION_GRACE"), DevOrderExpirationGrace),
 		PostgreSQLURL:         getenv("FERRETDB_POSTGRESQL_URL"),
 		Skip:                  map[string]bool{},
 	}

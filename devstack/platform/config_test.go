@@ -15,7 +15,8 @@ func TestConfigFromEnv(t *testing.T) {
 	}{
 		{"defaults", nil, func(c Config) bool {
 			return c.GatewayAddr == ":8080" && c.JWTKey == DevJWTKey && strings.HasSuffix(c.DataDir, "/.data") &&
-				c.StartStripeMock && c.StripeKey == MockStripeKey && !c.RealStripe() && c.OrderExpirationWindow == DevOrderExpirationWindow
+				c.StartStripeMock && c.StripeKey == MockStripeKey && !c.RealStripe() && c.OrderExpirationWindow == DevOrderExpirationWindow &&
+				c.OrderExpirationGrace == DevOrderExpirationGrace
 		}, ""},
 		{"real stripe", map[string]string{"STRIPE_KEY": "sk_live_x"}, func(c Config) bool {
 			return c.RealStripe() && c.StripeKey == "sk_live_x" && !c.StartStripeMock
@@ -25,10 +26,10 @@ func TestConfigFromEnv(t *testing.T) {
 		}, ""},
 		{"overrides", map[string]string{
 			"JWT_KEY": "k", "GATEWAY_ADDR": "127.0.0.1:0", "DATA_DIR": "/tmp/x", "ORDER_EXPIRATION_WINDOW": "10s",
-			"DEVSTACK_SKIP": "client, payments", "FERRETDB_POSTGRESQL_URL": "postgres://p",
+			"ORDER_EXPIRATION_GRACE": "30s", "DEVSTACK_SKIP": "client, payments", "FERRETDB_POSTGRESQL_URL": "postgres://p",
 		}, func(c Config) bool {
 			return c.JWTKey == "k" && c.GatewayAddr == "127.0.0.1:0" && c.DataDir == "/tmp/x" && c.OrderExpirationWindow == "10s" &&
-				c.Skip["client"] && c.Skip["payments"] && !c.Skip["auth"] && c.PostgreSQLURL == "postgres://p"
+				c.OrderExpirationGrace == "30s" && c.Skip["client"] && c.Skip["payments"] && !c.Skip["auth"] && c.PostgreSQLURL == "postgres://p"
 		}, ""},
 		{"unknown skip", map[string]string{"DEVSTACK_SKIP": "nope"}, nil, `unknown component "nope"`},
 	}

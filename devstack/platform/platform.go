@@ -189,7 +189,8 @@ func Run(ctx context.Context, cfg Config, stdout io.Writer) error {
 	if err := runfile.WriteState(cfg.DataDir, state); err != nil {
 		return err
 	}
-	p.say("orders expire after %s (ORDER_EXPIRATION_WINDOW); payments use %s", cfg.OrderExpirationWindow, stripeNote(p.cfg))
+	p.say("orders expire after %s (ORDER_EXPIRATION_WINDOW), unpaid ones are cancelled %s later (ORDER_EXPIRATION_GRACE); payments use %s",
+		cfg.OrderExpirationWindow, cfg.OrderExpirationGrace, stripeNote(p.cfg))
 	p.say("%s%s   (data in %s; stop with Ctrl-C or `make down`)", ReadyBanner, url, cfg.DataDir)
 
 	<-ctx.Done()
@@ -378,6 +379,7 @@ func (p *platform) startService(svc, natsURL, mongoURI, redisURL string) *superv
 		env["TRUSTED_PROXY_HOPS"] = "1"
 	case "orders":
 		env["ORDER_EXPIRATION_WINDOW"] = p.cfg.OrderExpirationWindow
+		env["ORDER_EXPIRATION_GRACE"] = p.cfg.OrderExpirationGrace
 	case "payments":
 		env["STRIPE_KEY"] = p.cfg.StripeKey
 		if p.cfg.StripeAPIBase != "" {
@@ -399,7 +401,7 @@ func (p *platform) startService(svc, natsURL, mongoURI, redisURL string) *superv
 // service only as the platform decided).
 var platformEnv = []string{
 	"PORT", "MONGO_URI", "NATS_URL", "JWT_KEY", "REDIS_URL", "STRIPE_KEY", "STRIPE_API_BASE",
-	"COOKIE_SECURE", "TRUSTED_PROXY_HOPS", "ORDER_EXPIRATION_WINDOW", "API_BASE_URL", "LISTEN_HOST", runfile.MarkerEnv,
+	"COOKIE_SECURE", "TRUSTED_PROXY_HOPS", "ORDER_EXPIRATION_WINDOW", "ORDER_EXPIRATION_GRACE", "API_BASE_URL", "LISTEN_HOST", runfile.MarkerEnv,
 }
 
 // marked wraps a command builder: the process gets the caller's

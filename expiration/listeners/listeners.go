@@ -16,10 +16,10 @@ import (
 // QueueGroup names the service's durable consumers.
 const QueueGroup = "expiration-service"
 
-// retryRedis keeps an event through a Redis outage of about an hour (a
-// dropped order.created would leave its order unexpired) before the delivery
-// bound gives up on it.
-var retryRedis = events.ListenerOptions{MaxDeliver: 120, MaxBackoff: 30 * time.Second}
+// retryRedis keeps an event through a Redis outage of about an hour before
+// the failure bound dead-letters it (orders' own sweep expires the order
+// meanwhile).
+var retryRedis = events.ListenerOptions{MaxFailures: 120, MaxBackoff: 30 * time.Second}
 
 // Set is the running listeners of the service.
 type Set struct{ listeners []*events.Listener }

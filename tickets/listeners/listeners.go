@@ -1,6 +1,22 @@
 // Package listeners reserves and releases tickets as orders are created and
 // cancelled. Both handlers are idempotent: a redelivered or replayed event
 // finds its change already made and writes nothing, so it publishes nothing.
+//
+// A cancelled order is remembered by a marker in its own collection (see
+// store.Cancelled), not on the ticket. The two handlers of one order may run
+// at the same time (separate consumers, several replicas); each writes its
+// own record first and reads the other's after:
+//
+//   - order.cancelled stores the marker, then releases the ticket if the
+//     order holds it, then settles the marker;
+//   - order.created reserves unless the order has a marker, then, if the
+//     order holds the ticket, looks for the marker again and releases the
+//     ticket if it is there.
+//
+// Whatever the interleaving, one of them sees the other: if order.created's
+// second look misses the marker, the marker was stored after it, so after
+// the reservation was written, and order.cancelled's read of the ticket,
+// which follows its marker, sees the reservation and releases it.
 package listeners
 
 import (
@@ -42,6 +58,23 @@ type Listeners struct {
 type handlers struct {
 	store *store.Store
 	log   *slog.Logger
+	// pause, when set (tests only), is called at the named points between
+	// the steps of a handler, so a test can interleave two handlers exactly.
+	pause func(point string)
+}
+
+// Points at which handlers call pause.
+const (
+	pointCreatedChecked   = "created:checked"   // order.created found no marker, before the reservation is written
+	pointCreatedReserved  = "created:reserved"  // order.created holds the ticket, before the second look
+	pointCancelledMarked  = "cancelled:marked"  // order.cancelled stored the marker, before the release
+	pointCancelledRelease = "cancelled:release" // order.cancelled released, before settling the marker
+)
+
+func (h handlers) at(point string) {
+	if h.pause != nil {
+		h.pause(point)
+	}
 }
 
 // Start subscribes to order.created and order.cancelled.
@@ -70,51 +103,76 @@ func (l *Listeners) Stop() {
 var errHeld = errors.New("ticket held by another order")
 
 // orderCreated reserves the ticket for the order, unless this order holds
-// it already (a redelivery) or was cancelled before (a late or replayed
-// event). While another order holds it, the event waits for that order's
-// order.cancelled, which travels on another consumer and may come later.
+// it already (a redelivery) or was cancelled (a late or replayed event, or
+// one overtaken by its order.cancelled). While another order holds it, the
+// event waits for that order's order.cancelled, which travels on another
+// consumer and may come later.
 func (h handlers) orderCreated(ctx context.Context, msg events.Msg[events.OrderCreatedData]) error {
 	order := msg.Data
 	ticketID, err := ids(order.ID, order.Ticket.ID)
 	if err != nil {
 		return err
 	}
-	_, err = h.store.Update(ctx, ticketID, func(t *store.Ticket) (bool, error) {
+	t, err := h.store.Update(ctx, ticketID, func(t *store.Ticket) (bool, error) {
+		cancelled, err := h.store.IsCancelled(ctx, order.ID)
+		if err != nil {
+			return false, err
+		}
 		switch {
-		case t.OrderID == order.ID, t.WasReleasedBy(order.ID):
+		case cancelled:
+			// Never reserve for it; undo a reservation it made before its
+			// cancellation was seen (a handler that died halfway).
+			if t.OrderID == order.ID {
+				t.OrderID = ""
+				return true, nil
+			}
+			return false, nil
+		case t.OrderID == order.ID:
 			return false, nil
 		case t.Reserved():
 			return false, fmt.Errorf("%w %s", errHeld, t.OrderID)
 		}
+		h.at(pointCreatedChecked)
 		t.OrderID = order.ID
 		return true, nil
 	})
 	if errors.Is(err, errHeld) {
 		return events.Retry(heldRetryDelay, fmt.Errorf("order %s waits for ticket %s: %w", order.ID, ticketID.Hex(), err))
 	}
+	if err != nil || t.OrderID != order.ID {
+		return h.result(msg.Delivery, ticketID, err)
+	}
+	// The order holds the ticket. Its order.cancelled may have stored the
+	// marker after the check above and read the ticket before the
+	// reservation: look again, now that the reservation is written.
+	h.at(pointCreatedReserved)
+	cancelled, err := h.store.IsCancelled(ctx, order.ID)
+	if err != nil || !cancelled {
+		return err
+	}
+	_, err = h.store.Release(ctx, ticketID, order.ID)
 	return h.result(msg.Delivery, ticketID, err)
 }
 
-// orderCancelled releases the ticket if this very order holds it, and
-// remembers the order so that its order.created, should it come (again),
-// does not reserve the ticket.
+// orderCancelled remembers the order (its marker), releases the ticket if
+// this very order holds it, a newer reservation being left alone, and
+// settles the marker. A replay finds the marker and a ticket the order does
+// not hold, and changes nothing.
 func (h handlers) orderCancelled(ctx context.Context, msg events.Msg[events.OrderCancelledData]) error {
 	order := msg.Data
 	ticketID, err := ids(order.ID, order.Ticket.ID)
 	if err != nil {
 		return err
 	}
-	_, err = h.store.Update(ctx, ticketID, func(t *store.Ticket) (bool, error) {
-		if t.WasReleasedBy(order.ID) {
-			return false, nil
-		}
-		if t.OrderID == order.ID {
-			t.OrderID = ""
-		}
-		t.ReleasedOrders = append(t.ReleasedOrders, order.ID)
-		return true, nil
-	})
-	return h.result(msg.Delivery, ticketID, err)
+	if err := h.store.MarkCancelled(ctx, order.ID, ticketID); err != nil {
+		return err
+	}
+	h.at(pointCancelledMarked)
+	if _, err := h.store.Release(ctx, ticketID, order.ID); err != nil {
+		return h.result(msg.Delivery, ticketID, err)
+	}
+	h.at(pointCancelledRelease)
+	return h.store.Settle(ctx, order.ID)
 }
 
 // ids checks the ids an order event carries; bad ones can never be handled.

@@ -2,6 +2,9 @@
 // single-document update guarded by the ticket's previous version, together
 // with the event that reports it (see common/outbox), so a change is never
 // lost to a concurrent one and never published without being stored.
+//
+// Beside the tickets it keeps one small marker per cancelled order this
+// service has seen (see cancelled.go), outside the ticket's document.
 package store
 
 import (
@@ -9,7 +12,6 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"slices"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -42,20 +44,10 @@ type Ticket struct {
 	Version int64         `bson:"version"`
 	// OrderID is the order that reserves the ticket; empty when it is free.
 	OrderID string `bson:"orderId,omitempty"`
-	// ReleasedOrders are the orders that were cancelled while this ticket
-	// knew them: a late or replayed order.created of one of them must not
-	// reserve the ticket again.
-	ReleasedOrders []string `bson:"releasedOrders,omitempty"`
 }
 
 // Reserved reports whether an order holds the ticket.
 func (t *Ticket) Reserved() bool { return t.OrderID != "" }
-
-// WasReleasedBy reports whether the order was cancelled after holding (or
-// trying to hold) the ticket.
-func (t *Ticket) WasReleasedBy(orderID string) bool {
-	return slices.Contains(t.ReleasedOrders, orderID)
-}
 
 // document is a ticket with its pending events.
 type document struct {
@@ -63,30 +55,52 @@ type document struct {
 	outbox.Fields `bson:",inline"`
 }
 
-// withoutOutbox keeps pending events out of reads.
+// loaded is a ticket as Update reads it: with the legacy releasedOrders
+// list that documents written before the cancelled_orders markers may still
+// carry (see migrate).
+type loaded struct {
+	Ticket         `bson:",inline"`
+	ReleasedOrders []string `bson:"releasedOrders,omitempty"`
+}
+
+// withoutOutbox keeps pending events out of Update's reads.
 var withoutOutbox = bson.D{{Key: "outbox", Value: 0}, {Key: "outboxN", Value: 0}}
 
-// Store reads and writes tickets.
+// public is the projection of the read routes (show, list): no pending
+// events and never the legacy releasedOrders list, however long it is.
+var public = bson.D{{Key: "outbox", Value: 0}, {Key: "outboxN", Value: 0}, {Key: "releasedOrders", Value: 0}}
+
+// Store reads and writes tickets and the cancelled-order markers.
 type Store struct {
-	coll *mongo.Collection
+	coll      *mongo.Collection
+	cancelled *mongo.Collection
 	// notify tells the outbox relay that a ticket has events to publish.
 	notify func(id any)
 }
 
-// New returns a store on db's tickets collection; notify (the outbox relay's
-// Notify) is called with a ticket's id after each write that stored events.
+// New returns a store on db's tickets and cancelled_orders collections;
+// notify (the outbox relay's Notify) is called with a ticket's id after each
+// write that stored events.
 func New(db *mongo.Database, notify func(id any)) *Store {
-	return &Store{coll: db.Collection(Collection), notify: notify}
+	return &Store{coll: db.Collection(Collection), cancelled: db.Collection(CancelledCollection), notify: notify}
 }
 
 // EnsureIndexes creates the index that serves the listing of unreserved
-// tickets in creation order (ObjectIds grow with creation time).
+// tickets in creation order (ObjectIds grow with creation time) and the
+// sweep's scan of reserved tickets, and the index of the sweep's marker
+// queries. One CreateOne per index: FerretDB 1.24 fails on several at once.
 func (s *Store) EnsureIndexes(ctx context.Context) error {
-	_, err := s.coll.Indexes().CreateOne(ctx, mongo.IndexModel{
-		Keys: bson.D{{Key: "orderId", Value: 1}, {Key: "_id", Value: 1}},
-	})
-	if err != nil {
-		return fmt.Errorf("tickets index: %w", err)
+	indexes := []struct {
+		coll *mongo.Collection
+		keys bson.D
+	}{
+		{s.coll, bson.D{{Key: "orderId", Value: 1}, {Key: "_id", Value: 1}}},
+		{s.cancelled, bson.D{{Key: "settled", Value: 1}, {Key: "at", Value: 1}}},
+	}
+	for _, ix := range indexes {
+		if _, err := ix.coll.Indexes().CreateOne(ctx, mongo.IndexModel{Keys: ix.keys}); err != nil {
+			return fmt.Errorf("%s index: %w", ix.coll.Name(), err)
+		}
 	}
 	return nil
 }
@@ -111,12 +125,25 @@ func (s *Store) Create(ctx context.Context, title string, price money.Cents, use
 // Get returns the ticket or ErrNotFound.
 func (s *Store) Get(ctx context.Context, id bson.ObjectID) (Ticket, error) {
 	var t Ticket
-	err := s.coll.FindOne(ctx, bson.D{{Key: "_id", Value: id}}, options.FindOne().SetProjection(withoutOutbox)).Decode(&t)
+	err := s.coll.FindOne(ctx, bson.D{{Key: "_id", Value: id}}, options.FindOne().SetProjection(public)).Decode(&t)
 	if errors.Is(err, mongo.ErrNoDocuments) {
 		return Ticket{}, ErrNotFound
 	}
 	if err != nil {
 		return Ticket{}, mongodb.Classify(err)
+	}
+	return t, nil
+}
+
+// load reads the ticket for Update, legacy list included.
+func (s *Store) load(ctx context.Context, id bson.ObjectID) (loaded, error) {
+	var t loaded
+	err := s.coll.FindOne(ctx, bson.D{{Key: "_id", Value: id}}, options.FindOne().SetProjection(withoutOutbox)).Decode(&t)
+	if errors.Is(err, mongo.ErrNoDocuments) {
+		return loaded{}, ErrNotFound
+	}
+	if err != nil {
+		return loaded{}, mongodb.Classify(err)
 	}
 	return t, nil
 }
@@ -132,7 +159,7 @@ func (s *Store) ListUnreserved(ctx context.Context, after bson.ObjectID, limit i
 	opts := options.Find().
 		SetSort(bson.D{{Key: "_id", Value: 1}}).
 		SetLimit(int64(limit) + 1).
-		SetProjection(withoutOutbox)
+		SetProjection(public)
 	cur, err := s.coll.Find(ctx, filter, opts)
 	if err != nil {
 		return nil, false, mongodb.Classify(err)
@@ -156,25 +183,40 @@ type Change func(t *Ticket) (changed bool, err error)
 // write only succeeds on the version it was computed from; when another
 // writer got there first, the change is applied again to the fresh ticket
 // (at most maxAttempts times, then 409). It returns the ticket as stored.
+//
+// A document that still carries the legacy releasedOrders list is migrated
+// first (see migrate), so change never has to know about it.
 func (s *Store) Update(ctx context.Context, id bson.ObjectID, change Change) (Ticket, error) {
 	for attempt := 1; ; attempt++ {
-		t, err := s.Get(ctx, id)
+		l, err := s.load(ctx, id)
 		if err != nil {
 			return Ticket{}, err
 		}
-		prev := t.Version
-		changed, err := change(&t)
-		if err != nil || !changed {
-			return t, err
-		}
-		t.Version = prev + 1
-		written, err := s.write(ctx, t, prev)
-		if err != nil {
-			return Ticket{}, err
-		}
-		if written {
-			s.notify(t.ID)
-			return t, nil
+		if len(l.ReleasedOrders) > 0 {
+			migrated, err := s.migrate(ctx, l)
+			if err != nil {
+				return Ticket{}, err
+			}
+			if migrated {
+				attempt-- // not a lost race: go on with the migrated ticket
+				continue
+			}
+		} else {
+			t := l.Ticket
+			prev := t.Version
+			changed, err := change(&t)
+			if err != nil || !changed {
+				return t, err
+			}
+			t.Version = prev + 1
+			written, err := s.write(ctx, t, prev)
+			if err != nil {
+				return Ticket{}, err
+			}
+			if written {
+				s.notify(t.ID)
+				return t, nil
+			}
 		}
 		if attempt == maxAttempts {
 			return Ticket{}, apperr.Conflict("The ticket is being changed by someone else, try again")
@@ -186,6 +228,27 @@ func (s *Store) Update(ctx context.Context, id bson.ObjectID, change Change) (Ti
 		case <-time.After(time.Duration(rand.IntN(attempt*2)+1) * time.Millisecond):
 		}
 	}
+}
+
+// Release frees the ticket if the order holds it, and reports whether it
+// did (a versioned write with its ticket.updated event). An order that does
+// not hold the ticket leaves it as it is, a newer reservation included.
+func (s *Store) Release(ctx context.Context, id bson.ObjectID, orderID string) (bool, error) {
+	if orderID == "" {
+		return false, nil // no order: nothing it could hold
+	}
+	released := false
+	_, err := s.Update(ctx, id, func(t *Ticket) (bool, error) {
+		released = t.OrderID == orderID
+		if released {
+			t.OrderID = ""
+		}
+		return released, nil
+	})
+	if err != nil {
+		return false, err
+	}
+	return released, nil
 }
 
 // write stores t (whose Version is already the new one) if the stored
@@ -202,9 +265,6 @@ func (s *Store) write(ctx context.Context, t Ticket, prev int64) (bool, error) {
 		{Key: "title", Value: t.Title},
 		{Key: "price", Value: t.Price},
 		{Key: "version", Value: t.Version},
-	}
-	if len(t.ReleasedOrders) > 0 {
-		set = append(set, bson.E{Key: "releasedOrders", Value: t.ReleasedOrders})
 	}
 	update := bson.D{}
 	if t.Reserved() {
