@@ -20,9 +20,11 @@ import (
 	"ticketing.dev/common/outbox"
 	"ticketing.dev/common/server"
 	"ticketing.dev/common/session"
+	"ticketing.dev/common/sweep"
 	"ticketing.dev/common/tracing"
 	"ticketing.dev/orders/httpapi"
 	"ticketing.dev/orders/listeners"
+	"ticketing.dev/orders/reconcile"
 	"ticketing.dev/orders/store"
 )
 
@@ -52,6 +54,8 @@ type settings struct {
 	natsURL     string
 	jwtKey      string
 	window      time.Duration
+	grace       time.Duration
+	sweep       time.Duration
 	outboxSweep time.Duration
 }
 
@@ -62,12 +66,29 @@ func readConfig(r *config.Reader) (settings, error) {
 		natsURL:     r.Required("NATS_URL"),
 		jwtKey:      r.Secret("JWT_KEY"),
 		window:      r.Duration("ORDER_EXPIRATION_WINDOW", 15*time.Minute),
+		grace:       nonNegativeDuration(r, "ORDER_EXPIRATION_GRACE", time.Minute),
+		sweep:       r.Duration("ORDER_SWEEP", 5*time.Second),
 		outboxSweep: r.Duration("OUTBOX_SWEEP", time.Second),
 	}
 	if err := r.Err(); err != nil {
 		return s, configError{err}
 	}
 	return s, nil
+}
+
+// nonNegativeDuration reads a Go duration that may be zero ("0s" turns the
+// grace off), or def when unset.
+func nonNegativeDuration(r *config.Reader, name string, def time.Duration) time.Duration {
+	v := r.String(name, "")
+	if v == "" {
+		return def
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d < 0 {
+		r.Problem("%s must be a duration of zero or more such as 1m or 0s, got %q", name, v)
+		return def
+	}
+	return d
 }
 
 func run(ctx context.Context, log *slog.Logger) error {
@@ -116,11 +137,18 @@ func run(ctx context.Context, log *slog.Logger) error {
 	stopRelay := relay.Start()
 	defer stopRelay()
 
-	ls, err := listeners.Start(ctx, js, listeners.Deps{Log: log, Orders: orders, Tickets: tickets})
+	ls, err := listeners.Start(ctx, js, listeners.Deps{Log: log, Orders: orders, Tickets: tickets, Grace: cfg.grace})
 	if err != nil {
 		return err
 	}
 	defer ls.Stop()
+
+	// Expires the overdue orders that no expiration.complete did (Redis lost
+	// its jobs, expiration down, an event dead-lettered). Stopped before the
+	// relay (defers run last first), which then publishes its last changes.
+	stopSweep := sweep.New("overdue-orders", cfg.sweep, log,
+		reconcile.Overdue{Log: log, Orders: orders, Grace: cfg.grace}.Pass).Start()
+	defer stopSweep()
 
 	handler := httpapi.New(httpapi.Deps{
 		Log:     log,

@@ -11,6 +11,7 @@ import (
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 
+	"ticketing.dev/common/config"
 	"ticketing.dev/common/events"
 	"ticketing.dev/common/outbox"
 	"ticketing.dev/common/testkit"
@@ -35,8 +36,46 @@ func TestMissingConfiguration(t *testing.T) {
 	}
 }
 
+func TestGraceAndSweepConfiguration(t *testing.T) {
+	tests := []struct {
+		env       map[string]string
+		grace     time.Duration
+		sweep     time.Duration
+		wantError string // "" when valid
+	}{
+		{env: map[string]string{}, grace: time.Minute, sweep: 5 * time.Second},
+		{env: map[string]string{"ORDER_EXPIRATION_GRACE": "0s"}, grace: 0, sweep: 5 * time.Second},
+		{env: map[string]string{"ORDER_EXPIRATION_GRACE": "0"}, grace: 0, sweep: 5 * time.Second},
+		{env: map[string]string{"ORDER_EXPIRATION_GRACE": "90s", "ORDER_SWEEP": "200ms"}, grace: 90 * time.Second, sweep: 200 * time.Millisecond},
+		{env: map[string]string{"ORDER_EXPIRATION_GRACE": "-1s"}, wantError: "ORDER_EXPIRATION_GRACE"},
+		{env: map[string]string{"ORDER_EXPIRATION_GRACE": "a while"}, wantError: "ORDER_EXPIRATION_GRACE"},
+		{env: map[string]string{"ORDER_SWEEP": "0s"}, wantError: "ORDER_SWEEP"},
+		{env: map[string]string{"ORDER_SWEEP": "often"}, wantError: "ORDER_SWEEP"},
+	}
+	for _, tt := range tests {
+		t.Run(fmt.Sprint(tt.env), func(t *testing.T) {
+			env := map[string]string{"MONGO_URI": "mongodb://x/orders", "NATS_URL": "nats://x", "JWT_KEY": "k"}
+			for k, v := range tt.env {
+				env[k] = v
+			}
+			s, err := readConfig(config.New(func(name string) (string, bool) { v, ok := env[name]; return v, ok }))
+			switch {
+			case tt.wantError != "":
+				if err == nil || !strings.Contains(err.Error(), tt.wantError) {
+					t.Fatalf("error %v, want one naming %s", err, tt.wantError)
+				}
+			case err != nil:
+				t.Fatal(err)
+			case s.grace != tt.grace || s.sweep != tt.sweep:
+				t.Fatalf("grace %s, sweep %s; want %s, %s", s.grace, s.sweep, tt.grace, tt.sweep)
+			}
+		})
+	}
+}
+
 // The service as main wires it: it serves, follows ticket events, answers
-// readiness, and stops cleanly when its context ends.
+// readiness, expires an unpaid order through its sweep when no expiration
+// event ever comes, and stops cleanly when its context ends.
 func TestRun(t *testing.T) {
 	u, err := url.Parse(testkit.MongoURI(t))
 	if err != nil {
@@ -49,7 +88,9 @@ func TestRun(t *testing.T) {
 	t.Setenv("NATS_URL", n.URL)
 	t.Setenv("JWT_KEY", testkit.JWTKey)
 	t.Setenv("PORT", fmt.Sprint(port))
-	t.Setenv("ORDER_EXPIRATION_WINDOW", "1m")
+	t.Setenv("ORDER_EXPIRATION_WINDOW", "1s")
+	t.Setenv("ORDER_EXPIRATION_GRACE", "0s")
+	t.Setenv("ORDER_SWEEP", "100ms")
 
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -83,7 +124,13 @@ func TestRun(t *testing.T) {
 		res.Body.Close()
 		return res.StatusCode == http.StatusCreated
 	}, "order never created")
-	created.WaitFor(t, 1, 5*time.Second)
+	cancelled := testkit.Record(t, n.JS, events.OrderCancelled)
+	order := created.WaitFor(t, 1, 5*time.Second)[0].Data
+	// No expiration service runs here: the sweep cancels the order.
+	got := cancelled.WaitFor(t, 1, 15*time.Second)[0].Data
+	if want := (events.OrderCancelledData{ID: order.ID, Version: 1, Ticket: events.TicketRef{ID: id.Hex()}}); got != want {
+		t.Fatalf("order.cancelled = %+v, want %+v", got, want)
+	}
 
 	cancel()
 	select {

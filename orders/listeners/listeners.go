@@ -29,6 +29,10 @@ type Deps struct {
 	Tickets *store.Tickets
 	// Now is the clock (time.Now when nil).
 	Now func() time.Time
+	// Grace is how long after its expiresAt an unpaid order is still kept
+	// for a payment in flight; expiration.complete arriving earlier is
+	// deferred until it has passed (see order.Order.Expire).
+	Grace time.Duration
 	// WaitDelay is the first delay before a ticket event that arrived too
 	// soon (a version gap, an unknown ticket) is seen again; it doubles on
 	// each delivery up to MaxWaitDelay. Defaults 500ms and 10s.
@@ -134,11 +138,13 @@ func (h handlers) expirationComplete(ctx context.Context, m events.Msg[events.Ex
 		return events.Malformed(fmt.Errorf("order id %q is not an ObjectId", m.Data.OrderID))
 	}
 	_, err := h.Orders.Update(ctx, id, func(o *order.Order) (*outbox.Event, error) {
-		return o.Expire(h.Now())
+		return o.Expire(h.Now(), h.Grace)
 	})
 	var early *order.NotYetExpired
 	switch {
 	case errors.As(err, &early):
+		// Expiration fires at expiresAt; the order may still be paid during
+		// the grace, so this event comes back when the grace has passed.
 		return events.Retry(early.Left, err)
 	case errors.Is(err, store.ErrOrderNotFound):
 		// Orders are stored before order.created is published, so this

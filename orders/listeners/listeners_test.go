@@ -104,52 +104,167 @@ func TestReplicaUpdateBeforeCreate(t *testing.T) {
 	}
 }
 
-func TestExpiration(t *testing.T) {
-	t.Parallel()
-	const window = time.Second
-	e := testenv.Start(t, testenv.Options{Window: window})
+// deliveries is how many times the listener's durable consumer has handed
+// out events on subject, redeliveries included.
+func deliveries(t *testing.T, e *testenv.Env, subject string) uint64 {
+	t.Helper()
 	ctx := testkit.Context(t)
-	cancelled := testkit.Record(t, e.NATS.JS, events.OrderCancelled)
-	cookie := testkit.SessionCookie(t, user, "a@test.dev")
+	c, err := e.NATS.JS.Consumer(ctx, events.StreamName, events.Durable(listeners.QueueGroup, subject))
+	if err != nil {
+		return 0
+	}
+	info, err := c.Info(ctx)
+	if err != nil {
+		return 0
+	}
+	return info.Delivered.Consumer
+}
 
-	tk := e.Ticket(t, "expiring", 500)
-	o := e.CreateOrder(t, tk.ID, cookie)
-	id := mustID(t, o.ID)
-	expiresAt, err := time.Parse(time.RFC3339Nano, o.ExpiresAt)
+func expiresAt(t *testing.T, o testenv.Order) time.Time {
+	t.Helper()
+	at, err := time.Parse(time.RFC3339Nano, o.ExpiresAt)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return at
+}
 
-	// Sent at once, long before expiresAt: it must wait for it.
-	publish(t, e, events.ExpirationComplete, "expire-early-"+o.ID, events.ExpirationCompleteData{OrderID: o.ID})
-	var cancelledSeenAt time.Time
-	testkit.Eventually(t, 5*time.Second, func() bool {
+// On the real clock: an expiration.complete sent long before expiresAt
+// cancels the order only once expiresAt + grace has passed.
+func TestExpiration(t *testing.T) {
+	t.Parallel()
+	for _, grace := range []time.Duration{0, time.Second} {
+		t.Run("grace "+grace.String(), func(t *testing.T) {
+			t.Parallel()
+			const window = time.Second
+			e := testenv.Start(t, testenv.Options{Window: window, Grace: grace})
+			ctx := testkit.Context(t)
+			cancelled := testkit.Record(t, e.NATS.JS, events.OrderCancelled)
+			cookie := testkit.SessionCookie(t, user, "a@test.dev")
+
+			tk := e.Ticket(t, "expiring", 500)
+			o := e.CreateOrder(t, tk.ID, cookie)
+			id := mustID(t, o.ID)
+			due := expiresAt(t, o).Add(grace)
+
+			// Sent at once, long before expiresAt: it must wait for the grace.
+			publish(t, e, events.ExpirationComplete, "expire-early-"+o.ID, events.ExpirationCompleteData{OrderID: o.ID})
+			var cancelledSeenAt time.Time
+			testkit.Eventually(t, 10*time.Second, func() bool {
+				got, err := e.Orders.Get(ctx, id)
+				if err == nil && got.Status == events.StatusCancelled {
+					cancelledSeenAt = time.Now()
+					return true
+				}
+				return false
+			}, "order never expired")
+			if cancelledSeenAt.Before(due) {
+				t.Fatalf("cancelled at %s, before expiresAt + grace %s", cancelledSeenAt.Format(time.StampMilli), due.Format(time.StampMilli))
+			}
+			evts := cancelled.WaitFor(t, 1, 5*time.Second)
+			want := events.OrderCancelledData{ID: o.ID, Version: 1, Ticket: events.TicketRef{ID: tk.ID.Hex()}}
+			if evts[0].Data != want {
+				t.Fatalf("order.cancelled = %+v, want %+v", evts[0].Data, want)
+			}
+			// The ticket is free again.
+			e.CreateOrder(t, tk.ID, cookie)
+
+			// A second expiration of the cancelled order changes nothing.
+			publish(t, e, events.ExpirationComplete, "expire-again-"+o.ID, events.ExpirationCompleteData{OrderID: o.ID})
+			settled(t, e, events.ExpirationComplete.Subject)
+			if got, _ := e.Orders.Get(ctx, id); got.Version != 1 || got.Status != events.StatusCancelled {
+				t.Fatalf("after second expiration: %+v", got)
+			}
+			if n := len(cancelled.Quiet(300 * time.Millisecond)); n != 1 {
+				t.Fatalf("%d order.cancelled published, want 1", n)
+			}
+		})
+	}
+}
+
+// On a clock the test holds: expiration.complete arriving at expiresAt is
+// deferred (and deferred again) while the clock stays within the grace, and
+// cancels the order once the clock reaches expiresAt + grace.
+func TestExpirationWaitsForTheGrace(t *testing.T) {
+	t.Parallel()
+	// The grace is short because a deferral waits for real: the event comes
+	// back after the time left by the test's clock.
+	const grace = 300 * time.Millisecond
+	clock := testenv.NewClock(time.Now())
+	e := testenv.Start(t, testenv.Options{Window: time.Minute, Grace: grace, Now: clock.Now})
+	ctx := testkit.Context(t)
+	cancelled := testkit.Record(t, e.NATS.JS, events.OrderCancelled)
+	cookie := testkit.SessionCookie(t, user, "a@test.dev")
+	o := e.CreateOrder(t, e.Ticket(t, "at the deadline", 500).ID, cookie)
+	id := mustID(t, o.ID)
+
+	clock.Set(expiresAt(t, o)) // expiration fires on time
+	publish(t, e, events.ExpirationComplete, "expire-"+o.ID, events.ExpirationCompleteData{OrderID: o.ID})
+	// A second delivery means the first was answered without an ack: deferred.
+	testkit.Eventually(t, 10*time.Second, func() bool {
+		return deliveries(t, e, events.ExpirationComplete.Subject) >= 2
+	}, "expiration.complete at expiresAt was never deferred")
+	if got, _ := e.Orders.Get(ctx, id); got.Status != events.StatusCreated || got.Version != 0 {
+		t.Fatalf("order within the grace: %+v, want created at version 0", got)
+	}
+	if n := len(cancelled.All()); n != 0 {
+		t.Fatalf("%d order.cancelled published within the grace", n)
+	}
+
+	clock.Set(expiresAt(t, o).Add(grace))
+	testkit.Eventually(t, 10*time.Second, func() bool {
 		got, err := e.Orders.Get(ctx, id)
-		if err == nil && got.Status == events.StatusCancelled {
-			cancelledSeenAt = time.Now()
-			return true
-		}
-		return false
-	}, "order never expired")
-	if cancelledSeenAt.Before(expiresAt) {
-		t.Fatalf("cancelled at %s, before expiresAt %s", cancelledSeenAt.Format(time.StampMilli), expiresAt.Format(time.StampMilli))
-	}
-	evts := cancelled.WaitFor(t, 1, 5*time.Second)
-	want := events.OrderCancelledData{ID: o.ID, Version: 1, Ticket: events.TicketRef{ID: tk.ID.Hex()}}
-	if evts[0].Data != want {
-		t.Fatalf("order.cancelled = %+v, want %+v", evts[0].Data, want)
-	}
-	// The ticket is free again.
-	e.CreateOrder(t, tk.ID, cookie)
-
-	// A second expiration of the cancelled order changes nothing.
-	publish(t, e, events.ExpirationComplete, "expire-again-"+o.ID, events.ExpirationCompleteData{OrderID: o.ID})
+		return err == nil && got.Status == events.StatusCancelled
+	}, "order not expired once the grace had passed")
 	settled(t, e, events.ExpirationComplete.Subject)
-	if got, _ := e.Orders.Get(ctx, id); got.Version != 1 || got.Status != events.StatusCancelled {
-		t.Fatalf("after second expiration: %+v", got)
-	}
 	if n := len(cancelled.Quiet(300 * time.Millisecond)); n != 1 {
 		t.Fatalf("%d order.cancelled published, want 1", n)
+	}
+}
+
+// A payment whose payment.created arrives after expiresAt (a charge started
+// just before it, or an event redelivered after orders crashed) but within
+// the grace completes the order, although expiration.complete came first;
+// nothing ever cancels it afterwards.
+func TestPaymentWithinTheGraceCompletes(t *testing.T) {
+	t.Parallel()
+	const grace = time.Minute
+	clock := testenv.NewClock(time.Now())
+	e := testenv.Start(t, testenv.Options{Window: time.Minute, Grace: grace, Now: clock.Now})
+	ctx := testkit.Context(t)
+	cancelled := testkit.Record(t, e.NATS.JS, events.OrderCancelled)
+	completed := testkit.Record(t, e.NATS.JS, events.OrderCompleted)
+	cookie := testkit.SessionCookie(t, user, "a@test.dev")
+	o := e.CreateOrder(t, e.Ticket(t, "paid late", 500).ID, cookie)
+	id := mustID(t, o.ID)
+
+	// Past expiresAt, 200 ms of grace left (so the deferred event comes back
+	// every 200 ms while the clock stands still).
+	clock.Set(expiresAt(t, o).Add(grace - 200*time.Millisecond))
+	publish(t, e, events.ExpirationComplete, "expire-"+o.ID, events.ExpirationCompleteData{OrderID: o.ID})
+	testkit.Eventually(t, 10*time.Second, func() bool {
+		return deliveries(t, e, events.ExpirationComplete.Subject) >= 2
+	}, "expiration.complete within the grace was never deferred")
+
+	publish(t, e, events.PaymentCreated, "payment-"+o.ID,
+		events.PaymentCreatedData{ID: bson.NewObjectID().Hex(), OrderID: o.ID, StripeID: "ch_late"})
+	evts := completed.WaitFor(t, 1, 10*time.Second)
+	if want := (events.OrderCompletedData{ID: o.ID, Version: 1}); evts[0].Data != want {
+		t.Fatalf("order.completed = %+v, want %+v", evts[0].Data, want)
+	}
+
+	// The grace ends: the deferred expiration.complete finds the order paid.
+	clock.Set(expiresAt(t, o).Add(grace + time.Second))
+	settled(t, e, events.ExpirationComplete.Subject)
+	settled(t, e, events.PaymentCreated.Subject)
+	if got, _ := e.Orders.Get(ctx, id); got.Status != events.StatusComplete || got.Version != 1 {
+		t.Fatalf("paid order after the grace: %+v, want complete at version 1", got)
+	}
+	if n := len(cancelled.Quiet(300 * time.Millisecond)); n != 0 {
+		t.Fatalf("%d order.cancelled published for an order paid within the grace", n)
+	}
+	if n := len(completed.All()); n != 1 {
+		t.Fatalf("%d order.completed published, want 1", n)
 	}
 }
 

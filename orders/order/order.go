@@ -79,20 +79,25 @@ func (o *Order) Cancel() (*outbox.Event, error) {
 	return o.cancel()
 }
 
-// NotYetExpired is Expire's answer while the order's window is still open:
-// Left is the time that remains.
+// NotYetExpired is Expire's answer while the order may still be paid: Left
+// is the time until it can be expired.
 type NotYetExpired struct{ Left time.Duration }
 
 func (e *NotYetExpired) Error() string { return fmt.Sprintf("order expires in %s", e.Left) }
 
-// Expire cancels an unpaid order whose window has passed. A completed or
-// cancelled order is left alone (nil event); one whose window is still open
-// gives a *NotYetExpired so that the caller can come back later.
-func (o *Order) Expire(now time.Time) (*outbox.Event, error) {
+// Expire cancels an unpaid order once grace has passed after its window
+// (now ≥ expiresAt + grace). The window is what the buyer is shown and what
+// payments allows for starting a charge; the grace leaves room for a charge
+// started just before expiresAt, and for its payment.created, to arrive
+// (a slow card network, a redelivery after a crash), so a buyer who paid in
+// time keeps the ticket. A completed or cancelled order is left alone (nil
+// event); one still within window + grace gives a *NotYetExpired so that the
+// caller can come back later.
+func (o *Order) Expire(now time.Time, grace time.Duration) (*outbox.Event, error) {
 	if o.Status != events.StatusCreated && o.Status != events.StatusAwaitingPayment {
 		return nil, nil
 	}
-	if left := o.ExpiresAt.Sub(now); left > 0 {
+	if left := o.ExpiresAt.Add(grace).Sub(now); left > 0 {
 		return nil, &NotYetExpired{Left: left}
 	}
 	return o.cancel()

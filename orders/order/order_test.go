@@ -50,7 +50,7 @@ func TestTransitions(t *testing.T) {
 		err     error
 	}
 	cancel := func(o *order.Order) (string, error) { return eventSubject(o.Cancel()) }
-	expire := func(o *order.Order) (string, error) { return eventSubject(o.Expire(time.Now())) }
+	expire := func(o *order.Order) (string, error) { return eventSubject(o.Expire(time.Now(), 0)) }
 	complete := func(o *order.Order) (string, error) { return eventSubject(o.Complete()) }
 	tests := []struct {
 		name      string
@@ -87,13 +87,60 @@ func TestExpireEarly(t *testing.T) {
 	o := newOrder(t, events.StatusCreated, 0)
 	now := time.Now()
 	o.ExpiresAt = now.Add(1500 * time.Millisecond)
-	evt, err := o.Expire(now)
+	evt, err := o.Expire(now, 0)
 	var early *order.NotYetExpired
 	if evt != nil || !errors.As(err, &early) || early.Left != 1500*time.Millisecond {
 		t.Fatalf("Expire early = %v, %v; want NotYetExpired{1.5s}", evt, err)
 	}
 	if o.Status != events.StatusCreated || o.Version != 0 {
 		t.Fatalf("order changed: %+v", o)
+	}
+}
+
+// An unpaid order is expired only once the grace after its window has
+// passed; until then Expire says how long is left.
+func TestExpireAfterGrace(t *testing.T) {
+	const grace = time.Minute
+	expiresAt := time.Date(2026, 1, 2, 3, 4, 5, 678_000_000, time.UTC)
+	tests := []struct {
+		name     string
+		status   string
+		now      time.Time
+		wantLeft time.Duration // 0: expired (if unpaid) now
+		wantSubj string
+	}{
+		{"before the window ends", events.StatusCreated, expiresAt.Add(-time.Second), grace + time.Second, ""},
+		{"at expiresAt", events.StatusCreated, expiresAt, grace, ""},
+		{"awaiting payment at expiresAt", events.StatusAwaitingPayment, expiresAt, grace, ""},
+		{"a millisecond before the grace ends", events.StatusCreated, expiresAt.Add(grace - time.Millisecond), time.Millisecond, ""},
+		{"when the grace ends", events.StatusCreated, expiresAt.Add(grace), 0, "order.cancelled"},
+		{"awaiting payment after the grace", events.StatusAwaitingPayment, expiresAt.Add(grace + time.Hour), 0, "order.cancelled"},
+		{"complete within the grace", events.StatusComplete, expiresAt.Add(time.Second), 0, ""},
+		{"complete after the grace", events.StatusComplete, expiresAt.Add(2 * grace), 0, ""},
+		{"cancelled after the grace", events.StatusCancelled, expiresAt.Add(2 * grace), 0, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			o := newOrder(t, tt.status, 0)
+			o.ExpiresAt = expiresAt
+			subject, err := eventSubject(o.Expire(tt.now, grace))
+			var early *order.NotYetExpired
+			switch {
+			case tt.wantLeft > 0:
+				if !errors.As(err, &early) || early.Left != tt.wantLeft || subject != "" {
+					t.Fatalf("Expire = %q, %v; want NotYetExpired{%s}", subject, err, tt.wantLeft)
+				}
+				if o.Status != tt.status || o.Version != 0 {
+					t.Fatalf("order changed while not yet expired: %+v", o)
+				}
+			case err != nil || subject != tt.wantSubj:
+				t.Fatalf("Expire = %q, %v; want %q", subject, err, tt.wantSubj)
+			case tt.wantSubj != "" && (o.Status != events.StatusCancelled || o.Version != 1):
+				t.Fatalf("expired order = %+v, want cancelled at version 1", o)
+			case tt.wantSubj == "" && (o.Status != tt.status || o.Version != 0):
+				t.Fatalf("finished order changed: %+v", o)
+			}
+		})
 	}
 }
 

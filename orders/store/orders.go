@@ -8,12 +8,14 @@ package store
 import (
 	"context"
 	"errors"
+	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"ticketing.dev/common/apperr"
+	"ticketing.dev/common/events"
 	"ticketing.dev/common/mongodb"
 	"ticketing.dev/common/outbox"
 	"ticketing.dev/orders/order"
@@ -53,8 +55,8 @@ func NewOrders(coll *mongo.Collection, notify func(id any)) *Orders {
 	return &Orders{coll: coll, notify: notify}
 }
 
-// EnsureIndexes creates the reservation index and the index behind the
-// per-user listing.
+// EnsureIndexes creates the reservation index, the index behind the
+// per-user listing and the one behind Overdue.
 //
 // One index per call: FerretDB 1.24 panics on a createIndexes of several
 // indexes when some already exist (every start after the first).
@@ -65,6 +67,7 @@ func (s *Orders) EnsureIndexes(ctx context.Context) error {
 			Options: options.Index().SetName("one_active_order_per_ticket").SetUnique(true).SetSparse(true),
 		},
 		{Keys: bson.D{{Key: "userId", Value: 1}, {Key: "createdAt", Value: 1}}},
+		{Keys: bson.D{{Key: "status", Value: 1}, {Key: "expiresAt", Value: 1}}},
 	} {
 		if _, err := s.coll.Indexes().CreateOne(ctx, idx); err != nil {
 			return err
@@ -108,6 +111,31 @@ func (s *Orders) Get(ctx context.Context, id bson.ObjectID) (order.Order, error)
 func (s *Orders) ListByUser(ctx context.Context, userID string) ([]order.Order, error) {
 	cur, err := s.coll.Find(ctx, bson.D{{Key: "userId", Value: userID}},
 		options.Find().SetSort(bson.D{{Key: "createdAt", Value: 1}, {Key: "_id", Value: 1}}))
+	if err != nil {
+		return nil, mongodb.Classify(err)
+	}
+	var docs []orderDoc
+	if err := cur.All(ctx, &docs); err != nil {
+		return nil, mongodb.Classify(err)
+	}
+	out := make([]order.Order, len(docs))
+	for i, d := range docs {
+		out[i] = d.Order
+	}
+	return out, nil
+}
+
+// Overdue returns up to limit unpaid orders (created, awaiting:payment)
+// whose expiresAt is at or before cutoff, the longest overdue first. The
+// {status, expiresAt} index serves it: one range per unpaid status, merged
+// in expiresAt order.
+func (s *Orders) Overdue(ctx context.Context, cutoff time.Time, limit int) ([]order.Order, error) {
+	cur, err := s.coll.Find(ctx,
+		bson.D{
+			{Key: "status", Value: bson.D{{Key: "$in", Value: bson.A{events.StatusCreated, events.StatusAwaitingPayment}}}},
+			{Key: "expiresAt", Value: bson.D{{Key: "$lte", Value: cutoff}}},
+		},
+		options.Find().SetSort(bson.D{{Key: "expiresAt", Value: 1}}).SetLimit(int64(limit)))
 	if err != nil {
 		return nil, mongodb.Classify(err)
 	}

@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"sync"
 	"testing"
 	"time"
 
@@ -20,9 +21,11 @@ import (
 	"ticketing.dev/common/events"
 	"ticketing.dev/common/money"
 	"ticketing.dev/common/outbox"
+	"ticketing.dev/common/sweep"
 	"ticketing.dev/common/testkit"
 	"ticketing.dev/orders/httpapi"
 	"ticketing.dev/orders/listeners"
+	"ticketing.dev/orders/reconcile"
 	"ticketing.dev/orders/store"
 )
 
@@ -33,7 +36,11 @@ type Env struct {
 	Orders  *store.Orders
 	Tickets *store.Tickets
 	Handler http.Handler
-	orders  *mongo.Collection
+	// Now is the clock every part of the service reads.
+	Now    func() time.Time
+	grace  time.Duration
+	log    interface{ Output() }
+	orders *mongo.Collection
 }
 
 // PendingEvents counts the orders whose outbox still holds events.
@@ -47,8 +54,34 @@ func Main(m *testing.M) { testkit.Main(m) }
 
 // Options tune an Env.
 type Options struct {
-	Window time.Duration   // expiration window (default 15m)
-	DB     *mongo.Database // the store (default testkit.Mongo(t))
+	Window time.Duration    // expiration window (default 15m)
+	Grace  time.Duration    // expiration grace (default 0: expire at expiresAt)
+	Now    func() time.Time // the clock of the API, listeners and sweeps (default time.Now)
+	DB     *mongo.Database  // the store (default testkit.Mongo(t))
+}
+
+// Clock is a clock the test sets by hand; safe for concurrent use. Its
+// time does not move by itself.
+type Clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+// NewClock returns a clock stopped at at.
+func NewClock(at time.Time) *Clock { return &Clock{now: at} }
+
+// Now reads the clock.
+func (c *Clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+// Set moves the clock to at.
+func (c *Clock) Set(at time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = at
 }
 
 // Start runs the store, the relay, the listeners and the HTTP handler; all
@@ -57,6 +90,9 @@ func Start(t testing.TB, opts Options) *Env {
 	t.Helper()
 	if opts.Window == 0 {
 		opts.Window = 15 * time.Minute
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
 	}
 	ctx := testkit.Context(t)
 	log := testkit.Logger(t)
@@ -90,7 +126,7 @@ func Start(t testing.TB, opts Options) *Env {
 	})
 
 	ls, err := listeners.Start(ctx, n.JS, listeners.Deps{
-		Log: log, Orders: orders, Tickets: tickets,
+		Log: log, Orders: orders, Tickets: tickets, Now: opts.Now, Grace: opts.Grace,
 		WaitDelay: 50 * time.Millisecond, MaxWaitDelay: 200 * time.Millisecond,
 	})
 	if err != nil {
@@ -104,10 +140,21 @@ func Start(t testing.TB, opts Options) *Env {
 		Orders:  orders,
 		Tickets: tickets,
 		Handler: httpapi.New(httpapi.Deps{
-			Log: log, Keys: testkit.Keys(), Orders: orders, Tickets: tickets, Window: opts.Window,
+			Log: log, Keys: testkit.Keys(), Orders: orders, Tickets: tickets, Window: opts.Window, Now: opts.Now,
 		}),
+		Now:    opts.Now,
+		grace:  opts.Grace,
 		orders: coll,
 	}
+}
+
+// Sweeper returns the overdue-orders sweep as main wires it, on this Env's
+// store, grace and clock, with at most batch orders a pass (0: the
+// default). It is not started: tests run its passes with Once.
+func (e *Env) Sweeper(t testing.TB, batch int) *sweep.Sweeper {
+	log := testkit.Logger(t)
+	return sweep.New("overdue-orders", time.Second, log,
+		reconcile.Overdue{Log: log, Orders: e.Orders, Grace: e.grace, Now: e.Now, Batch: batch}.Pass)
 }
 
 // Ticket puts a ticket into the replica directly, as if its ticket.created
