@@ -19,6 +19,7 @@ import (
 	"ticketing.dev/common/outbox"
 	"ticketing.dev/common/server"
 	"ticketing.dev/common/session"
+	"ticketing.dev/common/sweep"
 	"ticketing.dev/common/tracing"
 	"ticketing.dev/payments/checkout"
 	"ticketing.dev/payments/httpapi"
@@ -49,6 +50,7 @@ type settings struct {
 	stripeKey     string
 	stripeBase    string
 	outboxSweep   time.Duration
+	paymentsSweep time.Duration
 	stripeTimeout time.Duration
 }
 
@@ -62,6 +64,7 @@ func readConfig() (settings, *config.Reader) {
 		stripeKey:     r.Secret("STRIPE_KEY"),
 		stripeBase:    r.String("STRIPE_API_BASE", ""),
 		outboxSweep:   r.Duration("OUTBOX_SWEEP", time.Second),
+		paymentsSweep: r.Duration("PAYMENTS_SWEEP", 5*time.Second),
 		stripeTimeout: r.Duration("STRIPE_TIMEOUT", 10*time.Second),
 	}
 	return s, r
@@ -108,14 +111,18 @@ func run(ctx context.Context, log *slog.Logger) error {
 	stripeClient := stripepay.New(stripepay.Config{
 		Key: cfg.stripeKey, BaseURL: cfg.stripeBase, Timeout: cfg.stripeTimeout, MaxRetries: 1, Log: log,
 	})
-	// An attempt is two exchanges at most (one retry); the lease outlasts it
-	// with room to spare so that a live holder is never overtaken. With the
-	// default 10s the attempt (25s) also ends before the server's 30s write
-	// timeout, so the payer hears the outcome.
+	// An attempt is two exchanges at most (one retry). With the default 10s
+	// it (25s) ends before the server's 30s write timeout, so the payer hears
+	// the outcome; the lease (checkout's default, the attempt + 5s) outlasts
+	// it so that a live holder is never overtaken, and the sweep resumes the
+	// claim of a holder that died about half a minute after its claim.
 	co := checkout.New(st, stripeClient, relay, log, checkout.Config{
 		ChargeTimeout: 2*cfg.stripeTimeout + 5*time.Second,
-		Lease:         4*cfg.stripeTimeout + 10*time.Second,
 	})
+	// Stopped before the relay (deferred after it), so the payment.created
+	// of an attempt it resumes is still published.
+	stopSweep := sweep.New("payments", cfg.paymentsSweep, log, co.Reconcile).Start()
+	defer stopSweep()
 
 	stopListeners, err := listeners.New(st, co, log).Start(ctx, js)
 	if err != nil {

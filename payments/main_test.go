@@ -16,6 +16,7 @@ import (
 	"ticketing.dev/common/events"
 	"ticketing.dev/common/testkit"
 	"ticketing.dev/payments/internal/paytest"
+	"ticketing.dev/payments/store"
 )
 
 func TestMain(m *testing.M) { paytest.Main(m) }
@@ -35,6 +36,14 @@ func TestConfigNamesEveryMissingVariable(t *testing.T) {
 	}
 }
 
+func TestConfigRejectsABadSweepInterval(t *testing.T) {
+	t.Setenv("PAYMENTS_SWEEP", "soon")
+	_, r := readConfig()
+	if err := r.Err(); err == nil || !strings.Contains(err.Error(), "PAYMENTS_SWEEP") {
+		t.Fatalf("config error %v does not name PAYMENTS_SWEEP", err)
+	}
+}
+
 func TestConfigMasksSecrets(t *testing.T) {
 	t.Setenv("STRIPE_KEY", "sk_test_secret")
 	t.Setenv("JWT_KEY", "jwt-secret")
@@ -46,7 +55,8 @@ func TestConfigMasksSecrets(t *testing.T) {
 	}
 }
 
-// TestRun boots the service as main does and pays for an order over HTTP.
+// TestRun boots the service as main does, pays for an order over HTTP, and
+// sees its sweep resume the claim a crashed process left behind.
 func TestRun(t *testing.T) {
 	n := testkit.StartNATS(t)
 	port := testkit.FreePort(t)
@@ -70,6 +80,7 @@ func TestRun(t *testing.T) {
 	t.Setenv("STRIPE_KEY", "sk_test_123")
 	t.Setenv("STRIPE_API_BASE", testkit.StripeMockURL(t))
 	t.Setenv("OUTBOX_SWEEP", "100ms")
+	t.Setenv("PAYMENTS_SWEEP", "100ms")
 
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -117,5 +128,30 @@ func TestRun(t *testing.T) {
 	}
 	if got := paid.WaitFor(t, 1, 10*time.Second); got[0].Data.OrderID != orderID.Hex() {
 		t.Fatalf("payment.created %+v", got[0].Data)
+	}
+
+	// A process that died mid-charge left a claim whose lease ran out.
+	client, err := mongo.Connect(options.Client().ApplyURI(mongoURI.String()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = client.Disconnect(context.Background()) })
+	st := store.New(client.Database(dbName))
+	crashed := bson.NewObjectID()
+	if err := events.Publish(context.Background(), events.NewPublisher(n.JS), events.OrderCreated, "order-created-"+crashed.Hex(),
+		events.OrderCreatedData{ID: crashed.Hex(), Status: events.StatusCreated, UserID: "u1",
+			ExpiresAt: time.Now().Add(time.Minute), Ticket: events.OrderTicket{ID: bson.NewObjectID().Hex(), Price: 500}}); err != nil {
+		t.Fatal(err)
+	}
+	testkit.Eventually(t, 10*time.Second, func() bool {
+		_, err := st.Order(context.Background(), crashed)
+		return err == nil
+	}, "order reaches the replica")
+	if _, _, err := st.Claim(context.Background(), store.Claim{OrderID: crashed, UserID: "u1", Amount: 500, Token: "tok_visa",
+		Now: time.Now().Add(-time.Minute), Lease: time.Second}); err != nil {
+		t.Fatal(err)
+	}
+	if got := paid.WaitFor(t, 2, 10*time.Second); got[1].Data.OrderID != crashed.Hex() {
+		t.Fatalf("payment.created %+v, want the resumed payment of %s", got[1].Data, crashed.Hex())
 	}
 }

@@ -6,13 +6,20 @@
 //	claim (pending, lease) → charge at Stripe → succeeded (+ payment.created in its outbox)
 //	                                          → failed   (declined or refused: may be claimed again)
 //	                                          → pending, lease released (outcome unknown)
+//	pending, lease run out → taken over, the same attempt repeated (a request, the
+//	                         cancellation handler or the sweep)
 //	succeeded → refunded, when the order is cancelled
 //	none or failed → void, when the order is cancelled (no charge may follow)
 //
 // The idempotency key of a charge is derived from the order and the attempt
 // number, so whoever repeats an attempt (a retry after a 502, a request
-// finding a claim whose holder crashed, the cancellation handler) sends
-// Stripe the same request with the same key and gets the original outcome.
+// finding a claim whose holder crashed, the cancellation handler, the sweep)
+// sends Stripe the same request with the same key and gets the original
+// outcome.
+//
+// A cancelled order is settled once its payment slot is void or refunded:
+// both are final, so from then on no money is kept and none can be taken.
+// The cancellation handler and the sweep (Reconcile) settle until then.
 package checkout
 
 import (
@@ -37,6 +44,9 @@ const (
 	MsgAlreadyPaid = "Order has already been paid"
 	MsgExpired     = "Order has expired"
 	MsgNotFound    = "Order not found"
+	// MsgInProgress answers a request that finds a live claim: the order is
+	// not paid yet, and may be in a moment.
+	MsgInProgress = "Payment in progress, try again shortly"
 )
 
 // ErrInProgress: a payment of the order is being made right now; ask again later.
@@ -44,12 +54,14 @@ var ErrInProgress = errors.New("a payment of the order is in progress")
 
 // Config tunes a Service; zero values give the defaults.
 type Config struct {
-	// Lease is how long a claim is protected from takeover. It must outlast
-	// ChargeTimeout so a live holder is never overtaken. Default 60s.
-	Lease time.Duration
-	// ChargeTimeout bounds one attempt at Stripe, retries included. Default 40s.
+	// ChargeTimeout bounds one attempt at Stripe, retries included. Default 25s.
 	ChargeTimeout time.Duration
-	Now           func() time.Time
+	// Lease is how long a claim is protected from takeover. It must outlast
+	// ChargeTimeout so a live holder is never overtaken, and no more, so that
+	// the claim of a holder that died is resumed soon. Default
+	// ChargeTimeout + 5s.
+	Lease time.Duration
+	Now   func() time.Time
 }
 
 // Service is the payment workflow.
@@ -63,11 +75,11 @@ type Service struct {
 
 // New returns a Service.
 func New(st *store.Store, sc *stripepay.Client, relay *outbox.Relay, log *slog.Logger, cfg Config) *Service {
-	if cfg.Lease <= 0 {
-		cfg.Lease = 60 * time.Second
-	}
 	if cfg.ChargeTimeout <= 0 {
-		cfg.ChargeTimeout = 40 * time.Second
+		cfg.ChargeTimeout = 25 * time.Second
+	}
+	if cfg.Lease <= 0 {
+		cfg.Lease = cfg.ChargeTimeout + 5*time.Second
 	}
 	if cfg.ChargeTimeout >= cfg.Lease {
 		cfg.ChargeTimeout = cfg.Lease * 2 / 3
@@ -120,9 +132,11 @@ func (s *Service) Pay(ctx context.Context, userID string, orderID bson.ObjectID,
 	if err != nil {
 		return Receipt{}, err
 	}
-	if found && (p.State == store.Succeeded || p.State == store.Refunded ||
-		(p.State == store.Pending && p.LeaseUntil.After(now))) {
+	if found && (p.State == store.Succeeded || p.State == store.Refunded) {
 		return Receipt{}, apperr.BadRequest(MsgAlreadyPaid)
+	}
+	if found && p.State == store.Pending && p.LeaseUntil.After(now) {
+		return Receipt{}, apperr.Conflict(MsgInProgress)
 	}
 	if now.After(order.ExpiresAt) {
 		return Receipt{}, apperr.BadRequest(MsgExpired)
@@ -132,12 +146,7 @@ func (s *Service) Pay(ctx context.Context, userID string, orderID bson.ObjectID,
 		OrderID: orderID, UserID: userID, Amount: int64(order.Price), Token: token, Now: now, Lease: s.cfg.Lease,
 	})
 	if errors.Is(err, store.ErrTaken) {
-		// Taken by another payment, or voided by a cancellation applied
-		// since the order was read.
-		if o, err := s.store.Order(ctx, orderID); err == nil && o.Status == events.StatusCancelled {
-			return Receipt{}, apperr.BadRequest(MsgCancelled)
-		}
-		return Receipt{}, apperr.BadRequest(MsgAlreadyPaid)
+		return Receipt{}, s.taken(ctx, orderID)
 	}
 	if err != nil {
 		return Receipt{}, err
@@ -162,13 +171,26 @@ func (s *Service) Pay(ctx context.Context, userID string, orderID bson.ObjectID,
 	// refunds at once instead.
 	cancelled, err := s.refundIfCancelled(wctx, paid)
 	if err != nil {
-		s.log.WarnContext(ctx, "refund of a payment for a cancelled order failed; the cancellation handler retries it",
+		s.log.WarnContext(ctx, "refund of a payment for a cancelled order failed; the cancellation handler and the sweep retry it",
 			"order_id", orderID.Hex(), "err", err)
 	}
 	if cancelled {
 		return Receipt{}, apperr.BadRequest(MsgCancelled)
 	}
 	return Receipt{ID: paid.ID.Hex(), OrderID: orderID.Hex(), StripeID: paid.StripeID}, nil
+}
+
+// taken says why a claim found the order's payment slot taken: voided by a
+// cancellation applied since the order was read, held by another request
+// right now, or paid.
+func (s *Service) taken(ctx context.Context, orderID bson.ObjectID) error {
+	if o, err := s.store.Order(ctx, orderID); err == nil && o.Status == events.StatusCancelled {
+		return apperr.BadRequest(MsgCancelled)
+	}
+	if p, found, err := s.store.PaymentByOrder(ctx, orderID); err == nil && found && p.State == store.Pending {
+		return apperr.Conflict(MsgInProgress)
+	}
+	return apperr.BadRequest(MsgAlreadyPaid)
 }
 
 // charge makes (or repeats) the claim's attempt at Stripe and records the
@@ -193,7 +215,14 @@ func (s *Service) charge(ctx context.Context, p store.Payment) (store.Payment, e
 		return store.Payment{}, err
 	case err != nil:
 		// Unknown outcome: keep the claim (and its token) and let the next
-		// request repeat the same attempt right away.
+		// request (or the sweep) repeat the same attempt right away.
+		if errors.Is(err, stripepay.ErrKeyReused) {
+			// Our repeats send exactly the stored request, so Stripe should
+			// never see the key with other parameters: someone must look.
+			s.log.ErrorContext(ctx, "Stripe reports the charge's idempotency key used with other parameters; "+
+				"the charge may exist, the claim stays pending", "order_id", p.OrderID.Hex(), "attempt", p.Attempt,
+				"idempotency_key", ChargeKey(p.OrderID, p.Attempt), "err", err)
+		}
 		if merr := s.store.ReleaseLease(ctx, p, s.cfg.Now()); merr != nil {
 			s.log.WarnContext(ctx, "releasing the lease of an unknown charge failed", "order_id", p.OrderID.Hex(), "err", merr)
 		}
@@ -208,8 +237,8 @@ func (s *Service) charge(ctx context.Context, p store.Payment) (store.Payment, e
 	paid, err := s.store.MarkSucceeded(ctx, p, chargeID, s.cfg.Now(), evt)
 	if err != nil {
 		// The charge exists but is not recorded: the lease runs out and the
-		// next attempt (a request or the cancellation handler) repeats it,
-		// gets the same charge back and records it.
+		// next attempt (a request, the cancellation handler or the sweep)
+		// repeats it, gets the same charge back and records it.
 		return store.Payment{}, fmt.Errorf("record charge %s of order %s: %w", chargeID, p.OrderID.Hex(), err)
 	}
 	if s.relay != nil {
@@ -266,54 +295,152 @@ func (s *Service) refund(ctx context.Context, p store.Payment) error {
 	return nil
 }
 
-// SettleCancelled makes sure no money is kept for a cancelled order: a
-// succeeded payment is refunded; a pending one whose holder is alive yields
-// ErrInProgress (ask again later); one whose holder is gone is settled here
-// (its attempt repeated, then refunded if it was charged).
+// SettleCancelled makes sure no money is kept for a cancelled order. It
+// returns nil only once the order's payment slot is final (void or refunded)
+// and the replica is marked settled; ErrInProgress while a live claim holds
+// the slot (ask again later); any other error when a step failed (retry).
 //
-// It first voids the order's payment slot (when empty or failed), so that a
-// request that read the order before the cancellation cannot charge it
-// afterwards: its claim finds the slot taken.
+// It voids the slot when it is empty or failed, so that a request that read
+// the order before the cancellation cannot charge it afterwards: its claim
+// finds the slot taken. Then it looks again, because the slot may have
+// moved meanwhile (a request claimed a failed slot again): a succeeded
+// payment is refunded; a pending one whose holder is gone has its attempt
+// repeated here (then refunded if it was charged, voided if refused).
 func (s *Service) SettleCancelled(ctx context.Context, orderID bson.ObjectID) error {
-	now := s.cfg.Now()
-	if err := s.store.Void(ctx, orderID, now); err != nil {
-		return err
+	// Each round either ends or moves the slot one step towards final; a
+	// slot that keeps moving is some request's live claim, waited out.
+	for range 5 {
+		now := s.cfg.Now()
+		if err := s.store.Void(ctx, orderID, now); err != nil {
+			return err
+		}
+		p, found, err := s.store.PaymentByOrder(ctx, orderID)
+		if err != nil {
+			return err
+		}
+		if !found {
+			return fmt.Errorf("payment slot of order %s vanished after voiding", orderID.Hex())
+		}
+		switch p.State {
+		case store.Void, store.Refunded:
+			return s.store.MarkSettled(ctx, orderID)
+		case store.Failed:
+			// Claimed again and refused since the void: void it now.
+			continue
+		case store.Succeeded:
+			if err := s.refund(ctx, p); err != nil {
+				return err
+			}
+			continue
+		}
+		if p.LeaseUntil.After(now) {
+			return ErrInProgress
+		}
+		p, ok, err := s.store.TakeOver(ctx, orderID, now, s.cfg.Lease)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			continue // someone else took it over or finished it: look again
+		}
+		wctx, cancel := context.WithTimeout(ctx, s.cfg.ChargeTimeout)
+		_, err = s.charge(wctx, p)
+		cancel()
+		var declined *stripepay.Declined
+		var rejected *stripepay.Rejected
+		if err != nil && !errors.As(err, &declined) && !errors.As(err, &rejected) {
+			return err
+		}
+		// Charged (refunded next round) or refused (voided next round).
 	}
-	p, found, err := s.store.PaymentByOrder(ctx, orderID)
+	return ErrInProgress
+}
+
+// Reconcile is one pass of the sweep: it repairs what no request or event
+// will. It resumes the claims whose holder died mid-charge (nothing else
+// would before the order expires), then settles the cancelled orders whose
+// payment slot is not final yet (a refund that failed, a cancellation event
+// given up on). Every change it makes is a conditional update, so replicas
+// sweeping at the same time make each change once.
+func (s *Service) Reconcile(ctx context.Context) (int, error) {
+	resumed, rerr := s.resumeAbandoned(ctx)
+	settled, serr := s.settleUnsettled(ctx)
+	return resumed + settled, errors.Join(rerr, serr)
+}
+
+// sweepBatch bounds the work of one pass; the next pass goes on.
+const sweepBatch = 100
+
+// resumeAbandoned repeats the attempt of each pending claim whose lease ran
+// out, with its own key, token and amount, and records the outcome: Stripe
+// answers with the original charge if there was one, or charges now.
+func (s *Service) resumeAbandoned(ctx context.Context) (int, error) {
+	ps, err := s.store.Abandoned(ctx, s.cfg.Now(), sweepBatch)
 	if err != nil {
-		return err
+		return 0, err
 	}
-	if !found {
-		return fmt.Errorf("payment slot of order %s vanished after voiding", orderID.Hex())
+	n := 0
+	var errs []error
+	for _, p := range ps {
+		if ctx.Err() != nil {
+			break
+		}
+		if o, err := s.store.Order(ctx, p.OrderID); err == nil && o.Status == events.StatusCancelled {
+			continue // settled below, attempt and refund included
+		}
+		claim, ok, err := s.store.TakeOver(ctx, p.OrderID, s.cfg.Now(), s.cfg.Lease)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if !ok {
+			continue // resumed by someone else meanwhile
+		}
+		s.log.InfoContext(ctx, "sweep: resuming an abandoned payment attempt",
+			"order_id", p.OrderID.Hex(), "attempt", claim.Attempt)
+		// Like a request, finish an attempt once made, so that a shutdown
+		// does not leave it to wait out another lease.
+		wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.ChargeTimeout)
+		paid, err := s.charge(wctx, claim)
+		if err == nil {
+			// A cancelled order's charge is refunded here or, failing that,
+			// by the settling below and the passes after it.
+			_, err = s.refundIfCancelled(wctx, paid)
+		}
+		cancel()
+		var declined *stripepay.Declined
+		var rejected *stripepay.Rejected
+		if err != nil && !errors.As(err, &declined) && !errors.As(err, &rejected) {
+			errs = append(errs, fmt.Errorf("order %s: %w", p.OrderID.Hex(), err))
+			continue
+		}
+		n++ // the outcome is known and recorded
 	}
-	switch p.State {
-	case store.Void, store.Refunded:
-		return nil
-	case store.Failed: // reclaimed and refused again between the two steps
-		return ErrInProgress
-	case store.Succeeded:
-		return s.refund(ctx, p)
-	}
-	if p.LeaseUntil.After(now) {
-		return ErrInProgress
-	}
-	p, ok, err := s.store.TakeOver(ctx, orderID, now, s.cfg.Lease)
+	return n, errors.Join(errs...)
+}
+
+// settleUnsettled settles cancelled orders whose payment slot is not final.
+func (s *Service) settleUnsettled(ctx context.Context) (int, error) {
+	ids, err := s.store.UnsettledCancelled(ctx, sweepBatch)
 	if err != nil {
-		return err
+		return 0, err
 	}
-	if !ok {
-		return ErrInProgress
+	n := 0
+	var errs []error
+	for _, id := range ids {
+		if ctx.Err() != nil {
+			break
+		}
+		err := s.SettleCancelled(ctx, id)
+		switch {
+		case errors.Is(err, ErrInProgress):
+			// A live claim: settled by a later pass.
+		case err != nil:
+			errs = append(errs, fmt.Errorf("order %s: %w", id.Hex(), err))
+		default:
+			s.log.InfoContext(ctx, "sweep: cancelled order settled", "order_id", id.Hex())
+			n++
+		}
 	}
-	wctx, cancel := context.WithTimeout(ctx, s.cfg.ChargeTimeout)
-	defer cancel()
-	paid, err := s.charge(wctx, p)
-	var declined *stripepay.Declined
-	var rejected *stripepay.Rejected
-	if errors.As(err, &declined) || errors.As(err, &rejected) {
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	return s.refund(ctx, paid)
+	return n, errors.Join(errs...)
 }

@@ -2,6 +2,7 @@ package httpapi_test
 
 import (
 	"encoding/json"
+	"io"
 	"net"
 	"net/http"
 	"strings"
@@ -268,7 +269,8 @@ func TestRetryAfterUnknownOutcome(t *testing.T) {
 }
 
 // TestConcurrentPayments: of 20 simultaneous payments of one order exactly
-// one is charged; the rest are told it is paid.
+// one is charged; the rest are told it is paid, or in progress if they
+// looked while the winner's charge was in flight.
 func TestConcurrentPayments(t *testing.T) {
 	t.Parallel()
 	stripe := paytest.RecordStripe(t, paytest.StripeMock(t))
@@ -296,9 +298,12 @@ func TestConcurrentPayments(t *testing.T) {
 		if r.Status == 400 && r.Errors()[0]["message"] != "Order has already been paid" {
 			t.Errorf("400 with %s", r.Body)
 		}
+		if r.Status == 409 && r.Errors()[0]["message"] != "Payment in progress, try again shortly" {
+			t.Errorf("409 with %s", r.Body)
+		}
 	}
-	if count[201] != 1 || count[400] != n-1 {
-		t.Fatalf("statuses %v, want one 201 and %d 400", count, n-1)
+	if count[201] != 1 || count[400]+count[409] != n-1 {
+		t.Fatalf("statuses %v, want one 201 and %d 400 or 409", count, n-1)
 	}
 	if keys := stripe.Keys("/v1/charges"); len(keys) != 1 || len(stripe.Requests("/v1/charges")) != 1 {
 		t.Fatalf("charge keys %v", keys)
@@ -309,5 +314,69 @@ func TestConcurrentPayments(t *testing.T) {
 	created.WaitFor(t, 1, 10*time.Second)
 	if got := created.Quiet(300 * time.Millisecond); len(got) != 1 {
 		t.Fatalf("%d payment.created events", len(got))
+	}
+}
+
+// TestPaymentInProgress: a request that finds another one's live claim is
+// told to try again shortly (409), not that the order is paid; once the
+// charge is recorded it is "already paid".
+func TestPaymentInProgress(t *testing.T) {
+	t.Parallel()
+	inFlight, open := make(chan struct{}, 1), make(chan struct{})
+	mock := paytest.StripeMock(t)
+	stripe := paytest.RecordStripe(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/v1/charges" {
+			inFlight <- struct{}{}
+			<-open
+		}
+		mock.ServeHTTP(w, r)
+	}))
+	release := sync.OnceFunc(func() { close(open) })
+	t.Cleanup(release) // before the recorder closes, so a failed check does not hang it
+	e := paytest.New(t, paytest.Options{StripeURL: stripe.URL})
+	o := paytest.NewOrder(alice, 1000)
+	e.Created(o)
+
+	first := make(chan paytest.Response, 1)
+	go func() { first <- e.Pay(alice, o.ID, "tok_visa") }()
+	<-inFlight
+	wantErrors(t, e.Pay(alice, o.ID, "tok_visa"), http.StatusConflict, msg(checkout.MsgInProgress))
+	release()
+	wantStatus(t, <-first, http.StatusCreated)
+	wantErrors(t, e.Pay(alice, o.ID, "tok_visa"), http.StatusBadRequest, msg(checkout.MsgAlreadyPaid))
+	if n := len(stripe.Requests("/v1/charges")); n != 1 {
+		t.Fatalf("%d charge requests", n)
+	}
+}
+
+// keyReused answers charges the way Stripe answers a key it saw before with
+// other parameters.
+var keyReused = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusBadRequest)
+	_, _ = io.WriteString(w, `{"error":{"type":"idempotency_error","message":"Keys for idempotent requests can only be used `+
+		`with the same parameters they were first used with. Try using a key other than 'k' if you meant to execute a different request."}}`)
+})
+
+// TestIdempotencyErrorKeepsTheClaim: Stripe's idempotency_error says the key
+// was used before, so a charge may exist under it. The claim stays pending
+// with its token and the next request repeats the same attempt; a new
+// attempt (another key) could charge twice.
+func TestIdempotencyErrorKeepsTheClaim(t *testing.T) {
+	t.Parallel()
+	stripe := paytest.RecordStripe(t, paytest.Sequence(keyReused, paytest.StripeMock(t)))
+	e := paytest.New(t, paytest.Options{StripeURL: stripe.URL})
+	o := paytest.NewOrder(alice, 1500)
+	e.Created(o)
+
+	wantStatus(t, e.Pay(alice, o.ID, "tok_visa"), http.StatusBadGateway)
+	if p, _ := e.Payment(o.ID); p.State != store.Pending || p.Attempt != 1 || p.Token != "tok_visa" {
+		t.Fatalf("payment after idempotency_error %+v: want pending attempt 1 with its token", p)
+	}
+	wantStatus(t, e.Pay(alice, o.ID, "tok_mastercard"), http.StatusCreated)
+	for _, c := range stripe.Requests("/v1/charges") {
+		if c.IdempotencyKey != checkout.ChargeKey(o.ID, 1) || c.Form.Get("source") != "tok_visa" {
+			t.Fatalf("charge request %+v is not a repeat of attempt 1", c)
+		}
 	}
 }

@@ -56,11 +56,12 @@ func (h *Handlers) Start(ctx context.Context, js jetstream.JetStream) (stop func
 			events.Durable(QueueGroup, events.OrderCreated.Subject), h.OrderCreated, events.ListenerOptions{})),
 		add(events.Listen(ctx, js, h.log, events.OrderCompleted,
 			events.Durable(QueueGroup, events.OrderCompleted.Subject), h.OrderCompleted, events.ListenerOptions{})),
-		// A cancellation waits for a payment in progress (up to a lease) and
-		// may charge and refund at Stripe itself: more deliveries, more time.
+		// A cancellation may wait for a payment in progress (deferrals, not
+		// failures) and may charge and refund at Stripe itself; the listener's
+		// progress reports keep the event in hand meanwhile, and the sweep
+		// settles whatever the handler gives up on, so the defaults hold.
 		add(events.Listen(ctx, js, h.log, events.OrderCancelled,
-			events.Durable(QueueGroup, events.OrderCancelled.Subject), h.OrderCancelled,
-			events.ListenerOptions{MaxDeliver: 200, AckWait: 2 * time.Minute})),
+			events.Durable(QueueGroup, events.OrderCancelled.Subject), h.OrderCancelled, events.ListenerOptions{})),
 	)
 	if err != nil {
 		stop()
@@ -108,8 +109,10 @@ func (h *Handlers) OrderCompleted(ctx context.Context, msg events.Msg[events.Ord
 }
 
 // OrderCancelled applies the status in version order, then makes sure no
-// money is kept for the order. It does so on a repeat too: a first delivery
-// may have stored the status and then failed to reach Stripe.
+// money is kept for the order: it acknowledges only once the order's payment
+// slot is final and the replica marked settled. It does so on a repeat too:
+// a first delivery may have stored the status and then failed to reach
+// Stripe. What it gives up on, the sweep settles.
 func (h *Handlers) OrderCancelled(ctx context.Context, msg events.Msg[events.OrderCancelledData]) error {
 	id, err := parseID(msg.Data.ID)
 	if err != nil {

@@ -13,6 +13,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
+	"ticketing.dev/common/events"
 	"ticketing.dev/common/money"
 	"ticketing.dev/common/mongodb"
 	"ticketing.dev/common/outbox"
@@ -42,6 +43,10 @@ type Order struct {
 	Price     money.Cents   `bson:"price"`
 	Version   int64         `bson:"version"`
 	ExpiresAt time.Time     `bson:"expiresAt"`
+	// Settled: the order is cancelled and its payment slot is final (void
+	// or refunded), so no money is kept and none can be taken any more. The
+	// sweep looks only at cancelled orders that are not settled yet.
+	Settled bool `bson:"settled,omitempty"`
 }
 
 // State is where a payment stands.
@@ -102,13 +107,32 @@ func New(db *mongo.Database) *Store {
 // Payments is the collection whose outbox the relay publishes.
 func (s *Store) Payments() *mongo.Collection { return s.payments }
 
-// EnsureIndexes creates the unique index that makes one payment per order.
+// EnsureIndexes creates the unique index that makes one payment per order
+// and the indexes that serve the sweep's queries. One index per call:
+// FerretDB 1.24 panics on several in one createIndexes.
 func (s *Store) EnsureIndexes(ctx context.Context) error {
-	_, err := s.payments.Indexes().CreateOne(ctx, mongo.IndexModel{
-		Keys:    bson.D{{Key: "orderId", Value: 1}},
-		Options: options.Index().SetUnique(true).SetName("orderId_unique"),
-	})
-	return err
+	for _, ix := range []struct {
+		coll  *mongo.Collection
+		model mongo.IndexModel
+	}{
+		{s.payments, mongo.IndexModel{
+			Keys:    bson.D{{Key: "orderId", Value: 1}},
+			Options: options.Index().SetUnique(true).SetName("orderId_unique"),
+		}},
+		{s.payments, mongo.IndexModel{
+			Keys:    bson.D{{Key: "state", Value: 1}, {Key: "leaseUntil", Value: 1}},
+			Options: options.Index().SetName("state_leaseUntil"),
+		}},
+		{s.orders, mongo.IndexModel{
+			Keys:    bson.D{{Key: "status", Value: 1}, {Key: "settled", Value: 1}},
+			Options: options.Index().SetName("status_settled"),
+		}},
+	} {
+		if _, err := ix.coll.Indexes().CreateOne(ctx, ix.model); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // ---- orders replica ----
@@ -177,6 +201,36 @@ func (s *Store) ApplyStatus(ctx context.Context, id bson.ObjectID, version int64
 	default:
 		return Gap, o, nil
 	}
+}
+
+// MarkSettled records that a cancelled order's payment slot is final.
+func (s *Store) MarkSettled(ctx context.Context, id bson.ObjectID) error {
+	_, err := s.orders.UpdateOne(ctx,
+		bson.D{{Key: "_id", Value: id}, {Key: "status", Value: events.StatusCancelled}},
+		bson.D{{Key: "$set", Value: bson.D{{Key: "settled", Value: true}}}})
+	return mongodb.Classify(err)
+}
+
+// UnsettledCancelled returns up to limit ids of cancelled orders that are not
+// settled yet.
+func (s *Store) UnsettledCancelled(ctx context.Context, limit int64) ([]bson.ObjectID, error) {
+	cur, err := s.orders.Find(ctx,
+		bson.D{{Key: "status", Value: events.StatusCancelled}, {Key: "settled", Value: bson.D{{Key: "$ne", Value: true}}}},
+		options.Find().SetProjection(bson.D{{Key: "_id", Value: 1}}).SetLimit(limit))
+	if err != nil {
+		return nil, mongodb.Classify(err)
+	}
+	var docs []struct {
+		ID bson.ObjectID `bson:"_id"`
+	}
+	if err := cur.All(ctx, &docs); err != nil {
+		return nil, mongodb.Classify(err)
+	}
+	ids := make([]bson.ObjectID, len(docs))
+	for i, d := range docs {
+		ids[i] = d.ID
+	}
+	return ids, nil
 }
 
 // ---- payments ----
@@ -289,6 +343,22 @@ func (s *Store) TakeOver(ctx context.Context, orderID bson.ObjectID, now time.Ti
 		return Payment{}, false, mongodb.Classify(err)
 	}
 	return p, true, nil
+}
+
+// Abandoned returns up to limit pending payments whose lease ran out before
+// now: their holder died, or gave up with the outcome unknown.
+func (s *Store) Abandoned(ctx context.Context, now time.Time, limit int64) ([]Payment, error) {
+	cur, err := s.payments.Find(ctx,
+		bson.D{{Key: "state", Value: Pending}, {Key: "leaseUntil", Value: bson.D{{Key: "$lt", Value: now}}}},
+		options.Find().SetLimit(limit))
+	if err != nil {
+		return nil, mongodb.Classify(err)
+	}
+	var ps []Payment
+	if err := cur.All(ctx, &ps); err != nil {
+		return nil, mongodb.Classify(err)
+	}
+	return ps, nil
 }
 
 // heldBy matches the payment only while it is still the pending claim of

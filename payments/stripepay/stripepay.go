@@ -88,13 +88,21 @@ func (e *Rejected) Error() string {
 func (e *Rejected) UserError() bool { return e.Type == string(stripe.ErrorTypeInvalidRequest) }
 
 // Unreachable means the outcome is unknown: Stripe could not be reached, timed
-// out or failed on its side. A repeat with the same idempotency key is safe.
+// out, failed on its side, or reported the key as used before. A repeat with
+// the same idempotency key is safe.
 type Unreachable struct{ Err error }
 
 func (e *Unreachable) Error() string { return "stripe unreachable: " + e.Err.Error() }
 func (e *Unreachable) Unwrap() error { return e.Err }
 
+// ErrKeyReused is inside the Unreachable that Stripe's idempotency_error
+// (400) becomes: the key was used before with other parameters, so a charge
+// may exist under it. Not a refusal: nothing says nothing was charged.
+var ErrKeyReused = errors.New("idempotency key already used with other parameters")
+
 // classify turns a stripe-go error into Declined, Rejected or Unreachable.
+// Rejected is only for answers that mean nothing was done: the caller then
+// treats the attempt as over and may make a new one.
 func classify(err error) error {
 	var se *stripe.Error
 	if !errors.As(err, &se) {
@@ -103,6 +111,8 @@ func classify(err error) error {
 	switch {
 	case se.Type == stripe.ErrorTypeCard:
 		return &Declined{Message: se.Msg}
+	case se.Type == stripe.ErrorTypeIdempotency && se.HTTPStatusCode != http.StatusConflict:
+		return &Unreachable{Err: fmt.Errorf("stripe %d %s: %s: %w", se.HTTPStatusCode, se.Type, se.Msg, ErrKeyReused)}
 	// 409 (idempotency key in use), 429 and 5xx: Stripe may or may not have
 	// acted, or will act; only a repeat with the same key can tell.
 	case se.HTTPStatusCode == http.StatusConflict, se.HTTPStatusCode == http.StatusTooManyRequests,

@@ -52,6 +52,14 @@ func TestChargeOutcomes(t *testing.T) {
 				var u *stripepay.Unreachable
 				return errors.As(err, &u)
 			}},
+		// The key was used before with other parameters: a charge may
+		// exist, so the outcome is unknown, not a refusal.
+		{"key reused", answer(400, `{"error":{"type":"idempotency_error","message":"Keys for idempotent requests `+
+			`can only be used with the same parameters they were first used with."}}`),
+			func(err error) bool {
+				var u *stripepay.Unreachable
+				return errors.As(err, &u) && errors.Is(err, stripepay.ErrKeyReused)
+			}},
 		{"not JSON", answer(502, `<html>bad gateway</html>`),
 			func(err error) bool {
 				var u *stripepay.Unreachable
