@@ -52,7 +52,7 @@ func binary(t *testing.T, pkg string) string {
 		cmd := exec.Command("go", "build", "-o", b.path, pkg)
 		cmd.Dir = ".."
 		if out, err := cmd.CombinedOutput(); err != nil {
-			b.err = fmt.Errorf("go build %s: %v\n%s", pkg, err, out)
+			b.err = fmt.Errorf("go build %s: %w\n%s", pkg, err, out)
 		}
 	})
 	if b.err != nil {
@@ -134,7 +134,7 @@ func startPlatform(t *testing.T, dataDir string, env ...string) *running {
 		sc.Buffer(make([]byte, 1<<20), 1<<20)
 		for sc.Scan() {
 			line := sc.Text()
-			r.out.Write([]byte(line + "\n"))
+			_, _ = r.out.Write([]byte(line + "\n"))
 			if i := strings.Index(line, platform.ReadyBanner); i >= 0 && strings.HasPrefix(line, "[devstack]") {
 				select {
 				case ready <- strings.Fields(line[i+len(platform.ReadyBanner):])[0]:

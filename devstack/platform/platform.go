@@ -92,7 +92,7 @@ func Run(ctx context.Context, cfg Config, stdout io.Writer) error {
 	}
 	ln, err := net.Listen("tcp", cfg.GatewayAddr)
 	if err != nil {
-		return fmt.Errorf("gateway cannot listen on %s (%v): set GATEWAY_ADDR, e.g. GATEWAY_ADDR=:8081", cfg.GatewayAddr, err)
+		return fmt.Errorf("gateway cannot listen on %s (%w): set GATEWAY_ADDR, e.g. GATEWAY_ADDR=:8081", cfg.GatewayAddr, err)
 	}
 	gwLog := slog.New(slog.NewTextHandler(out.Writer("gateway"), &slog.HandlerOptions{Level: slog.LevelWarn, ReplaceAttr: dropTime}))
 	p.gw = gateway.New(routes, gwLog)
@@ -172,7 +172,9 @@ func Run(ctx context.Context, cfg Config, stdout io.Writer) error {
 	// The client's set-up (npm ci, build) must end before apps are stopped.
 	stops = append(stops, clientWG.Wait)
 	for _, b := range routes.Backends() {
-		if name := strings.TrimSuffix(b, "-srv"); !contains(services, name) && !(name == "client" && !cfg.Skip["client"]) {
+		name := strings.TrimSuffix(b, "-srv")
+		clientRuns := name == "client" && !cfg.Skip["client"]
+		if !contains(services, name) && !clientRuns {
 			p.say("note: the ingress routes to %s, which is not running here (requests get 503)", b)
 		}
 	}
@@ -292,7 +294,7 @@ func (p *platform) build(ctx context.Context, services []string) error {
 	defer w.Close()
 	cmd.Stdout, cmd.Stderr = w, w
 	if err := cmd.Run(); err != nil {
-		return fmt.Errorf("go build failed (%v): fix the errors above, or skip a service with DEVSTACK_SKIP=<name>", err)
+		return fmt.Errorf("go build failed (%w): fix the errors above, or skip a service with DEVSTACK_SKIP=<name>", err)
 	}
 	p.say("built in %s", time.Since(start).Round(100*time.Millisecond))
 	return nil
