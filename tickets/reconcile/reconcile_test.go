@@ -140,8 +140,8 @@ func TestSweepFinishesUnsettledMarkers(t *testing.T) {
 	}
 
 	// the one repair is published once: versions 1 of the three reservations, then 2 of the release
-	got := w.updated.WaitFor(t, 4, 10*time.Second)
-	got = w.updated.Quiet(300 * time.Millisecond)
+	w.updated.WaitFor(t, 4, 10*time.Second)
+	got := w.updated.Quiet(300 * time.Millisecond)
 	var releases []events.TicketUpdatedData
 	for _, m := range got {
 		if m.Data.ID == held.ID.Hex() && m.Data.Version == 2 {

@@ -39,7 +39,6 @@ type Env struct {
 	// Now is the clock every part of the service reads.
 	Now    func() time.Time
 	grace  time.Duration
-	log    interface{ Output() }
 	orders *mongo.Collection
 }
 
