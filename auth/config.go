@@ -1,9 +1,11 @@
 package main
 
 import (
+	"strconv"
 	"time"
 
 	"ticketing.dev/common/config"
+	"ticketing.dev/common/service"
 )
 
 // Config is auth's configuration, read from the environment.
@@ -22,8 +24,8 @@ type Config struct {
 	TrustedProxyHops int
 }
 
-func loadConfig(r *config.Reader) (Config, error) {
-	c := Config{
+func loadConfig(r *config.Reader) Config {
+	return Config{
 		Port:              r.Int("PORT", 3000, 1, 65535),
 		MongoURI:          r.Required("MONGO_URI"),
 		JWTKey:            r.Secret("JWT_KEY"),
@@ -33,5 +35,10 @@ func loadConfig(r *config.Reader) (Config, error) {
 		RateLimitPerAddr:  r.Int("RATE_LIMIT_PER_ADDR", 300, 1, 1_000_000),
 		TrustedProxyHops:  r.Int("TRUSTED_PROXY_HOPS", 0, 0, 10),
 	}
-	return c, r.Err()
 }
+
+// Needs is what the service connects to at start-up.
+func (c Config) Needs() service.Needs { return service.Needs{MongoURI: c.MongoURI} }
+
+// Addr is where the HTTP server listens.
+func (c Config) Addr() string { return ":" + strconv.Itoa(c.Port) }

@@ -63,7 +63,8 @@ func TestLoadConfig(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			got, err := loadConfig(config.New(lookup(tc.env)))
+			r := config.New(lookup(tc.env))
+			got, err := loadConfig(r), r.Err()
 			if len(tc.errNames) == 0 {
 				if err != nil {
 					t.Fatal(err)
@@ -93,7 +94,8 @@ func TestLoadConfig(t *testing.T) {
 func TestConfigDescriptionMasksTheKey(t *testing.T) {
 	t.Parallel()
 	r := config.New(lookup(map[string]string{"MONGO_URI": "mongodb://u:pw@h/auth", "JWT_KEY": "top-secret"}))
-	if _, err := loadConfig(r); err != nil {
+	loadConfig(r)
+	if err := r.Err(); err != nil {
 		t.Fatal(err)
 	}
 	d := r.Describe()

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"ticketing.dev/common/service"
 	"ticketing.dev/common/testkit"
 )
 
@@ -31,7 +32,7 @@ func TestRun(t *testing.T) {
 
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- run(ctx, testkit.Logger(t)) }()
+	go func() { done <- service.Run(ctx, testkit.Logger(t), name, loadConfig, run) }()
 	t.Cleanup(func() {
 		cancel()
 		select {

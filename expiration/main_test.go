@@ -10,38 +10,39 @@ import (
 
 	"ticketing.dev/common/config"
 	"ticketing.dev/common/outbox"
+	"ticketing.dev/common/service"
 	"ticketing.dev/common/testkit"
 )
 
-func TestLoadSettings(t *testing.T) {
+func TestLoadConfig(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
 		name    string
 		env     map[string]string
-		want    settings
+		want    Config
 		wantErr []string // each must appear in the error
 	}{
 		{
 			name: "defaults",
 			env:  map[string]string{"NATS_URL": "nats://nats:4222", "REDIS_URL": "redis://redis:6379"},
-			want: settings{Port: 3000, NATSURL: "nats://nats:4222", RedisURL: "redis://redis:6379", Queue: "expiration"},
+			want: Config{Port: 3000, NATSURL: "nats://nats:4222", RedisURL: "redis://redis:6379", Queue: "expiration"},
 		},
 		{
 			name: "everything set",
 			env: map[string]string{"PORT": "8080", "NATS_URL": "nats://n:4222", "REDIS_URL": "redis://:pw@r:6379/2",
 				"ASYNQ_QUEUE": "exp-a"},
-			want: settings{Port: 8080, NATSURL: "nats://n:4222", RedisURL: "redis://:pw@r:6379/2", Queue: "exp-a"},
+			want: Config{Port: 8080, NATSURL: "nats://n:4222", RedisURL: "redis://:pw@r:6379/2", Queue: "exp-a"},
 		},
 		{
 			name: "host and port instead of a URL",
 			env:  map[string]string{"NATS_URL": "nats://n:4222", "REDIS_HOST": "redis-srv", "REDIS_PORT": "6380"},
-			want: settings{Port: 3000, NATSURL: "nats://n:4222", RedisURL: "redis://redis-srv:6380", Queue: "expiration"},
+			want: Config{Port: 3000, NATSURL: "nats://n:4222", RedisURL: "redis://redis-srv:6380", Queue: "expiration"},
 		},
 		{
 			name: "the URL wins over host and port",
 			env: map[string]string{"NATS_URL": "nats://n:4222", "REDIS_URL": "redis://a:1",
 				"REDIS_HOST": "b", "REDIS_PORT": "2"},
-			want: settings{Port: 3000, NATSURL: "nats://n:4222", RedisURL: "redis://a:1", Queue: "expiration"},
+			want: Config{Port: 3000, NATSURL: "nats://n:4222", RedisURL: "redis://a:1", Queue: "expiration"},
 		},
 		{
 			name:    "nothing set names every missing variable",
@@ -72,13 +73,14 @@ func TestLoadSettings(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			got, err := loadSettings(config.New(func(k string) (string, bool) {
+			r := config.New(func(k string) (string, bool) {
 				v, ok := tt.env[k]
 				return v, ok
-			}))
+			})
+			got, err := loadConfig(r), r.Err()
 			if len(tt.wantErr) > 0 {
 				if err == nil {
-					t.Fatalf("no error, settings %+v", got)
+					t.Fatalf("no error, config %+v", got)
 				}
 				for _, want := range tt.wantErr {
 					if !strings.Contains(err.Error(), want) {
@@ -91,7 +93,7 @@ func TestLoadSettings(t *testing.T) {
 				t.Fatal(err)
 			}
 			if got != tt.want {
-				t.Fatalf("settings = %+v, want %+v", got, tt.want)
+				t.Fatalf("config = %+v, want %+v", got, tt.want)
 			}
 		})
 	}
@@ -110,7 +112,7 @@ func TestRun(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	done := make(chan error, 1)
-	go func() { done <- run(ctx, testkit.Logger(t)) }()
+	go func() { done <- service.Run(ctx, testkit.Logger(t), name, loadConfig, run) }()
 
 	base := "http://127.0.0.1:" + strconv.Itoa(port)
 	client := &http.Client{Timeout: 2 * time.Second}

@@ -14,6 +14,7 @@ import (
 	"ticketing.dev/common/config"
 	"ticketing.dev/common/events"
 	"ticketing.dev/common/outbox"
+	"ticketing.dev/common/service"
 	"ticketing.dev/common/testkit"
 	"ticketing.dev/orders/internal/testenv"
 )
@@ -25,7 +26,7 @@ func TestMissingConfiguration(t *testing.T) {
 		t.Setenv(name, "")
 	}
 	t.Setenv("ORDER_EXPIRATION_WINDOW", "soon")
-	err := run(context.Background(), testkit.Logger(t))
+	err := service.Run(context.Background(), testkit.Logger(t), name, loadConfig, run)
 	if err == nil {
 		t.Fatal("run started without configuration")
 	}
@@ -58,7 +59,9 @@ func TestGraceAndSweepConfiguration(t *testing.T) {
 			for k, v := range tt.env {
 				env[k] = v
 			}
-			s, err := readConfig(config.New(func(name string) (string, bool) { v, ok := env[name]; return v, ok }))
+			r := config.New(func(name string) (string, bool) { v, ok := env[name]; return v, ok })
+			s := loadConfig(r)
+			err := r.Err()
 			switch {
 			case tt.wantError != "":
 				if err == nil || !strings.Contains(err.Error(), tt.wantError) {
@@ -66,8 +69,8 @@ func TestGraceAndSweepConfiguration(t *testing.T) {
 				}
 			case err != nil:
 				t.Fatal(err)
-			case s.grace != tt.grace || s.sweep != tt.sweep:
-				t.Fatalf("grace %s, sweep %s; want %s, %s", s.grace, s.sweep, tt.grace, tt.sweep)
+			case s.Grace != tt.grace || s.Sweep != tt.sweep:
+				t.Fatalf("grace %s, sweep %s; want %s, %s", s.Grace, s.Sweep, tt.grace, tt.sweep)
 			}
 		})
 	}
@@ -94,7 +97,7 @@ func TestRun(t *testing.T) {
 
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- run(ctx, testkit.Logger(t)) }()
+	go func() { done <- service.Run(ctx, testkit.Logger(t), name, loadConfig, run) }()
 	base := fmt.Sprintf("http://127.0.0.1:%d", port)
 	client := &http.Client{Timeout: 2 * time.Second}
 	testkit.Eventually(t, 10*time.Second, func() bool {

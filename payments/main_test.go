@@ -13,7 +13,9 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
+	"ticketing.dev/common/config"
 	"ticketing.dev/common/events"
+	"ticketing.dev/common/service"
 	"ticketing.dev/common/testkit"
 	"ticketing.dev/payments/internal/paytest"
 	"ticketing.dev/payments/store"
@@ -25,7 +27,7 @@ func TestConfigNamesEveryMissingVariable(t *testing.T) {
 	for _, name := range []string{"MONGO_URI", "NATS_URL", "JWT_KEY", "STRIPE_KEY", "STRIPE_API_BASE"} {
 		t.Setenv(name, "")
 	}
-	err := run(context.Background(), testkit.Logger(t))
+	err := service.Run(context.Background(), testkit.Logger(t), name, loadConfig, run)
 	if err == nil {
 		t.Fatal("run without configuration succeeded")
 	}
@@ -38,7 +40,8 @@ func TestConfigNamesEveryMissingVariable(t *testing.T) {
 
 func TestConfigRejectsABadSweepInterval(t *testing.T) {
 	t.Setenv("PAYMENTS_SWEEP", "soon")
-	_, r := readConfig()
+	r := config.FromEnv()
+	loadConfig(r)
 	if err := r.Err(); err == nil || !strings.Contains(err.Error(), "PAYMENTS_SWEEP") {
 		t.Fatalf("config error %v does not name PAYMENTS_SWEEP", err)
 	}
@@ -47,7 +50,8 @@ func TestConfigRejectsABadSweepInterval(t *testing.T) {
 func TestConfigMasksSecrets(t *testing.T) {
 	t.Setenv("STRIPE_KEY", "sk_test_secret")
 	t.Setenv("JWT_KEY", "jwt-secret")
-	_, r := readConfig()
+	r := config.FromEnv()
+	loadConfig(r)
 	for name, v := range r.Describe() {
 		if strings.Contains(v, "secret") {
 			t.Errorf("%s logged as %q", name, v)
@@ -84,7 +88,7 @@ func TestRun(t *testing.T) {
 
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- run(ctx, testkit.Logger(t)) }()
+	go func() { done <- service.Run(ctx, testkit.Logger(t), name, loadConfig, run) }()
 	t.Cleanup(func() {
 		cancel()
 		if err := <-done; err != nil {

@@ -12,6 +12,7 @@ import (
 
 	"ticketing.dev/common/events"
 	"ticketing.dev/common/mongodb"
+	"ticketing.dev/common/service"
 	"ticketing.dev/common/testkit"
 	"ticketing.dev/tickets/store"
 )
@@ -34,7 +35,7 @@ func TestRun(t *testing.T) {
 
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- run(ctx, testkit.Logger(t)) }()
+	go func() { done <- service.Run(ctx, testkit.Logger(t), name, loadConfig, run) }()
 	base := fmt.Sprintf("http://127.0.0.1:%d", port)
 	testkit.Eventually(t, 10*time.Second, func() bool {
 		res, err := http.Get(base + "/readyz")

@@ -108,12 +108,30 @@ func (r *Reader) Duration(name string, def time.Duration) time.Duration {
 	return d
 }
 
+// NonNegativeDuration is Duration where zero is allowed ("0s" turns off
+// what it paces).
+func (r *Reader) NonNegativeDuration(name string, def time.Duration) time.Duration {
+	v, ok := r.get(name)
+	if !ok {
+		return def
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d < 0 {
+		r.fail("%s must be a duration of zero or more such as 1m or 0s, got %q", name, v)
+		return def
+	}
+	return d
+}
+
+// ErrInvalid is what Err's error is (errors.Is): the configuration is wrong.
+var ErrInvalid = errors.New("invalid configuration")
+
 // Err returns every problem found, or nil.
 func (r *Reader) Err() error {
 	if len(r.problems) == 0 {
 		return nil
 	}
-	return errors.New("invalid configuration: " + strings.Join(r.problems, "; "))
+	return fmt.Errorf("%w: %s", ErrInvalid, strings.Join(r.problems, "; "))
 }
 
 // Describe lists the variables read and their values with secrets masked,

@@ -27,6 +27,9 @@ const (
 	HeaderDLQStreamSeq  = "Ticketing-Dlq-Stream-Seq"
 	HeaderDLQMsgID      = "Ticketing-Dlq-Msg-Id"
 	HeaderDLQPublished  = "Ticketing-Dlq-Published"
+	// HeaderPublished rides on a replayed event: when the event was first
+	// published, so that its age survives any number of replays.
+	HeaderPublished = "Ticketing-Published"
 )
 
 // deadLetters counts the events this process dead-lettered (in the logs as
@@ -70,15 +73,26 @@ func publishDeadLetter(ctx context.Context, js jetstream.JetStream, m jetstream.
 	dl.Header.Set(HeaderDLQDeliveries, strconv.FormatUint(meta.NumDelivered, 10))
 	dl.Header.Set(HeaderDLQStreamSeq, strconv.FormatUint(meta.Sequence.Stream, 10))
 	dl.Header.Set(HeaderDLQMsgID, m.Headers().Get(nats.MsgIdHdr))
-	dl.Header.Set(HeaderDLQPublished, meta.Timestamp.UTC().Format(time.RFC3339Nano))
+	dl.Header.Set(HeaderDLQPublished, firstPublished(m.Headers(), meta.Timestamp).Format(time.RFC3339Nano))
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	id := fmt.Sprintf("dlq-%s-%d", durable, meta.Sequence.Stream)
+	// Unique per stored event and consumer, even after the event stream was
+	// recreated and its sequences started again.
+	id := fmt.Sprintf("dlq-%s-%d-%d", durable, meta.Sequence.Stream, meta.Timestamp.UnixNano())
 	_, err := js.PublishMsg(ctx, dl, jetstream.WithMsgID(id), jetstream.WithExpectStream(DeadLetterStream))
 	if err != nil {
 		return fmt.Errorf("dead-letter %s seq %d: %w", m.Subject(), meta.Sequence.Stream, err)
 	}
 	return nil
+}
+
+// firstPublished is when an event was first published: its own header if
+// it is a replay, else the time the stream stored it.
+func firstPublished(h nats.Header, stored time.Time) time.Time {
+	if t, err := time.Parse(time.RFC3339Nano, h.Get(HeaderPublished)); err == nil {
+		return t.UTC()
+	}
+	return stored.UTC()
 }
 
 // DeadLetter is one event a listener gave up on.
@@ -166,6 +180,7 @@ func ReplayDeadLetter(ctx context.Context, js jetstream.JetStream, seq uint64) (
 			msg.Header[k] = vs
 		}
 	}
+	msg.Header.Set(HeaderPublished, dl.Published.UTC().Format(time.RFC3339Nano))
 	id := fmt.Sprintf("%s-replay-%d", dl.MsgID, seq)
 	if _, err := js.PublishMsg(ctx, msg, jetstream.WithMsgID(id), jetstream.WithExpectStream(StreamName)); err != nil {
 		return dl, fmt.Errorf("replay dead letter %d on %s: %w", seq, dl.Subject, err)

@@ -3,11 +3,13 @@ package events_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -130,11 +132,16 @@ func TestDeadLetterListAndReplay(t *testing.T) {
 }
 
 // When the dead letter cannot be stored, the event is kept and redelivered
-// until it can: it is never terminated without its copy.
+// until it can: it is never terminated without its copy. (Here another
+// stream holds the dead-letter subjects, so the listener can neither store
+// the copy nor make the dead-letter stream again.)
 func TestDeadLetterWaitsForItsStream(t *testing.T) {
 	n := testkit.StartNATS(t)
 	ctx := testkit.Context(t)
 	if err := n.JS.DeleteStream(ctx, events.DeadLetterStream); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := n.JS.CreateStream(ctx, jetstream.StreamConfig{Name: "SQUATTER", Subjects: []string{"dlq.>"}}); err != nil {
 		t.Fatal(err)
 	}
 	var deliveries atomic.Int32
@@ -153,7 +160,13 @@ func TestDeadLetterWaitsForItsStream(t *testing.T) {
 	}
 	testkit.Eventually(t, 5*time.Second, func() bool { return deliveries.Load() >= 3 },
 		"the event was not kept while the dead-letter stream was missing")
-	if err := events.EnsureStream(ctx, n.JS); err != nil {
+	if letters, err := n.JS.Stream(ctx, "SQUATTER"); err != nil {
+		t.Fatal(err)
+	} else if info, _ := letters.Info(ctx); info.State.Msgs != 0 {
+		t.Fatalf("%d copies went to the wrong stream", info.State.Msgs)
+	}
+	// Once the subjects are free, the listener makes its stream again.
+	if err := n.JS.DeleteStream(ctx, "SQUATTER"); err != nil {
 		t.Fatal(err)
 	}
 	testkit.Eventually(t, 5*time.Second, func() bool {
@@ -182,5 +195,137 @@ func TestReplayRefusesEventsOlderThanTheStream(t *testing.T) {
 	}
 	if letters, err := events.ListDeadLetters(ctx, n.JS); err != nil || len(letters) != 1 {
 		t.Fatalf("the refused dead letter must stay: %d (err %v)", len(letters), err)
+	}
+}
+
+// A dead letter's id is unique per stored event: after the event stream is
+// made again, its sequences start over, and the dead letter of a new event
+// at an old sequence must not be dropped as a duplicate.
+func TestDeadLettersSurviveAStreamRecreated(t *testing.T) {
+	n := testkit.StartNATS(t)
+	ctx := testkit.Context(t)
+	l, err := events.Listen(ctx, n.JS, testkit.Logger(t), events.OrderCompleted, "dlq-again",
+		func(context.Context, events.Msg[events.OrderCompletedData]) error {
+			return events.Malformed(errors.New("never"))
+		}, events.ListenerOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Stop()
+	pub := events.NewPublisher(n.JS)
+	letters := func() int {
+		dls, err := events.ListDeadLetters(ctx, n.JS)
+		if err != nil {
+			return -1
+		}
+		return len(dls)
+	}
+	if err := events.Publish(ctx, pub, events.OrderCompleted, "first", events.OrderCompletedData{ID: "o1"}); err != nil {
+		t.Fatal(err)
+	}
+	testkit.Eventually(t, 5*time.Second, func() bool { return letters() == 1 }, "first event not dead-lettered")
+	if err := n.JS.DeleteStream(ctx, events.StreamName); err != nil {
+		t.Fatal(err)
+	}
+	testkit.Eventually(t, 20*time.Second, func() bool {
+		return events.Publish(ctx, pub, events.OrderCompleted, "second", events.OrderCompletedData{ID: "o2"}) == nil
+	}, "stream not made again")
+	testkit.Eventually(t, 20*time.Second, func() bool { return letters() == 2 }, "second event at sequence 1 lost: %d dead letters", letters())
+}
+
+// A replayed event keeps its first publication time through the dead-letter
+// stream and back, so its age (and the replay's age limit) is the event's.
+func TestReplayKeepsThePublicationTime(t *testing.T) {
+	n := testkit.StartNATS(t)
+	ctx := testkit.Context(t)
+	published := make(chan time.Time, 4)
+	l, err := events.Listen(ctx, n.JS, testkit.Logger(t), events.OrderCompleted, "dlq-age",
+		func(_ context.Context, m events.Msg[events.OrderCompletedData]) error {
+			published <- m.Published
+			return events.Malformed(errors.New("never"))
+		}, events.ListenerOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Stop()
+	if err := events.Publish(ctx, events.NewPublisher(n.JS), events.OrderCompleted, "aged", events.OrderCompletedData{ID: "o1"}); err != nil {
+		t.Fatal(err)
+	}
+	first := <-published
+	var dls []events.DeadLetter
+	testkit.Eventually(t, 5*time.Second, func() bool {
+		dls, _ = events.ListDeadLetters(ctx, n.JS)
+		return len(dls) == 1
+	}, "not dead-lettered")
+	if _, err := events.ReplayDeadLetter(ctx, n.JS, dls[0].Seq); err != nil {
+		t.Fatal(err)
+	}
+	if again := <-published; !again.Equal(first) {
+		t.Fatalf("replayed event published %s, first published %s", again, first)
+	}
+	testkit.Eventually(t, 5*time.Second, func() bool {
+		dls, _ = events.ListDeadLetters(ctx, n.JS)
+		return len(dls) == 1 && dls[0].MsgID == "aged-replay-1"
+	}, "replay not dead-lettered again")
+	if !dls[0].Published.Equal(first) {
+		t.Fatalf("dead letter of the replay says published %s, want %s", dls[0].Published, first)
+	}
+}
+
+// The broker restarting again and again never leaves a listener behind:
+// after each restart the next event is handled.
+func TestListenerOutlivesBrokerRestarts(t *testing.T) {
+	dir, port := t.TempDir(), testkit.FreePort(t)
+	start := func() *server.Server {
+		srv, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: port, JetStream: true, StoreDir: dir,
+			NoLog: true, NoSigs: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		srv.Start()
+		if !srv.ReadyForConnections(10 * time.Second) {
+			t.Fatal("nats-server did not start")
+		}
+		return srv
+	}
+	srv := start()
+	defer func() { srv.Shutdown() }()
+	nc, err := nats.Connect(srv.ClientURL(), nats.MaxReconnects(-1), nats.ReconnectWait(50*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, _ := jetstream.New(nc)
+	ctx := testkit.Context(t)
+	if err := events.EnsureStream(ctx, js); err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	handled := map[string]bool{}
+	l, err := events.Listen(ctx, js, testkit.Logger(t), events.OrderCompleted, "restarts",
+		func(_ context.Context, m events.Msg[events.OrderCompletedData]) error {
+			mu.Lock()
+			handled[m.Data.ID] = true
+			mu.Unlock()
+			return nil
+		}, events.ListenerOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Stop()
+	pub := events.NewPublisher(js)
+	for round := range 6 {
+		id := fmt.Sprintf("round-%d", round)
+		testkit.Eventually(t, 30*time.Second, func() bool {
+			return events.Publish(ctx, pub, events.OrderCompleted, id, events.OrderCompletedData{ID: id}) == nil
+		}, "publish after restart %d", round)
+		testkit.Eventually(t, 30*time.Second, func() bool {
+			mu.Lock()
+			defer mu.Unlock()
+			return handled[id]
+		}, "event %s not handled after restart %d", id, round)
+		srv.Shutdown()
+		srv.WaitForShutdown()
+		srv = start()
 	}
 }

@@ -19,10 +19,12 @@ import (
 
 // Msg is a decoded event as a handler sees it.
 type Msg[T any] struct {
-	Data      T
-	ID        string // the Nats-Msg-Id it was published with
-	Subject   string
-	Delivery  uint64 // 1 on first delivery
+	Data     T
+	ID       string // the Nats-Msg-Id it was published with
+	Subject  string
+	Delivery uint64 // 1 on first delivery
+	// Published is when the event was first published (a replayed dead
+	// letter keeps its original time).
 	Published time.Time
 }
 
@@ -161,7 +163,7 @@ func Listen[T any](ctx context.Context, js jetstream.JetStream, log *slog.Logger
 			ID:        m.Headers().Get(nats.MsgIdHdr),
 			Subject:   m.Subject(),
 			Delivery:  meta.NumDelivered,
-			Published: meta.Timestamp,
+			Published: firstPublished(m.Headers(), meta.Timestamp),
 		}
 		if int(meta.NumDelivered) > l.opts.MaxDeliveries {
 			l.deadLetter(hctx, m, meta, fmt.Sprintf("delivered %d times without being handled", meta.NumDelivered-1))
@@ -188,8 +190,9 @@ func Listen[T any](ctx context.Context, js jetstream.JetStream, log *slog.Logger
 func (l *Listener) run(ctx context.Context, m jetstream.Msg, h func(context.Context) error) error {
 	ctx, cancel := context.WithTimeout(ctx, l.opts.HandleTimeout)
 	defer cancel()
-	beat := make(chan struct{})
+	beat, beating := make(chan struct{}), make(chan struct{})
 	go func() {
+		defer close(beating)
 		t := time.NewTicker(l.opts.AckWait / 3)
 		defer t.Stop()
 		for {
@@ -201,8 +204,12 @@ func (l *Listener) run(ctx context.Context, m jetstream.Msg, h func(context.Cont
 			}
 		}
 	}()
-	defer close(beat)
-	return h(ctx)
+	err := h(ctx)
+	// No progress report may follow the answer: a late one would restart
+	// AckWait and override a NakWithDelay.
+	close(beat)
+	<-beating
+	return err
 }
 
 // answer acks, defers, retries or dead-letters the event after its handler ran.
@@ -238,7 +245,14 @@ func (l *Listener) answer(ctx context.Context, m jetstream.Msg, meta *jetstream.
 // terminates it, so an event is never dropped without a copy; when the copy
 // cannot be stored the event is redelivered later and tried again.
 func (l *Listener) deadLetter(ctx context.Context, m jetstream.Msg, meta *jetstream.MsgMetadata, reason string) {
-	if err := publishDeadLetter(ctx, l.js, m, meta, l.config.Durable, reason); err != nil {
+	err := publishDeadLetter(ctx, l.js, m, meta, l.config.Durable, reason)
+	if errors.Is(err, jetstream.ErrNoStreamResponse) {
+		// The dead-letter stream is gone (the broker lost it): make it again.
+		if err = ensureDeadLetterStream(ctx, l.js); err == nil {
+			err = publishDeadLetter(ctx, l.js, m, meta, l.config.Durable, reason)
+		}
+	}
+	if err != nil {
 		l.log.ErrorContext(ctx, "dead-lettering failed; the event will be redelivered", "err", err)
 		_ = m.NakWithDelay(l.opts.MaxBackoff)
 		return
@@ -284,7 +298,11 @@ func (l *Listener) loop(ctx context.Context) {
 			}
 		}
 		if err == nil {
-			err = l.consume(ctx, cons)
+			var fetched bool
+			fetched, err = l.consume(ctx, cons)
+			if fetched {
+				delay = 100 * time.Millisecond // it worked for a while: a new outage starts afresh
+			}
 		}
 		if ctx.Err() != nil {
 			return
@@ -300,9 +318,9 @@ func (l *Listener) loop(ctx context.Context) {
 }
 
 // consume handles events from cons until a fetch fails for another reason
-// than an idle wait.
-func (l *Listener) consume(ctx context.Context, cons jetstream.Consumer) error {
-	for {
+// than an idle wait; fetched tells whether any fetch worked before.
+func (l *Listener) consume(ctx context.Context, cons jetstream.Consumer) (fetched bool, err error) {
+	for ; ; fetched = true {
 		fctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		m, err := cons.Next(jetstream.FetchContext(fctx))
 		cancel()
@@ -312,14 +330,14 @@ func (l *Listener) consume(ctx context.Context, cons jetstream.Consumer) error {
 				// Fetched as the listener stopped: let it go back at once.
 				_ = m.Nak()
 			}
-			return ctx.Err()
+			return fetched, ctx.Err()
 		case err == nil:
 			// The handler is not cancelled by Stop: an event in hand is finished.
 			l.handle(context.WithoutCancel(ctx), m)
 		case errors.Is(err, nats.ErrTimeout), errors.Is(err, context.DeadlineExceeded):
 			// Nothing to do for a while; ask again.
 		default:
-			return err
+			return fetched, err
 		}
 	}
 }
@@ -386,3 +404,39 @@ func (f *failureCounts) forget(seq uint64) {
 	delete(f.m, seq)
 	f.mu.Unlock()
 }
+
+// Group is a service's listeners: it names each durable consumer once, from
+// the service's queue group and the subject ("orders-service" and
+// "ticket.updated" give "orders-service-ticket-updated"), and stops them all
+// at once.
+type Group struct {
+	js         jetstream.JetStream
+	log        *slog.Logger
+	queueGroup string
+	running    []*Listener
+}
+
+// NewGroup returns an empty group for the service's queue group.
+func NewGroup(js jetstream.JetStream, log *slog.Logger, queueGroup string) *Group {
+	return &Group{js: js, log: log, queueGroup: queueGroup}
+}
+
+// Subscribe starts a listener of the group on topic (a function, not a
+// method: Go methods take no type parameters). Options, when given, tune
+// that listener.
+func Subscribe[T any](ctx context.Context, g *Group, topic Topic[T], h Handler[T], opts ...ListenerOptions) error {
+	var o ListenerOptions
+	if len(opts) > 0 {
+		o = opts[0]
+	}
+	l, err := Listen(ctx, g.js, g.log, topic, Durable(g.queueGroup, topic.Subject), h, o)
+	if err != nil {
+		return err
+	}
+	g.running = append(g.running, l)
+	return nil
+}
+
+// Stop drains every listener of the group in parallel: events in hand are
+// finished and answered, no new ones are taken.
+func (g *Group) Stop() { StopAll(g.running...) }

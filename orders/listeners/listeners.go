@@ -42,11 +42,9 @@ type Deps struct {
 	Options events.ListenerOptions
 }
 
-// Listeners are the running listeners.
-type Listeners struct{ running []*events.Listener }
-
-// Start starts every listener on its durable consumer.
-func Start(ctx context.Context, js jetstream.JetStream, d Deps) (*Listeners, error) {
+// Start listens to ticket.created, ticket.updated, expiration.complete and
+// payment.created; stopping the group drains them.
+func Start(ctx context.Context, js jetstream.JetStream, d Deps) (*events.Group, error) {
 	if d.Now == nil {
 		d.Now = time.Now
 	}
@@ -57,33 +55,18 @@ func Start(ctx context.Context, js jetstream.JetStream, d Deps) (*Listeners, err
 		d.MaxWaitDelay = 10 * time.Second
 	}
 	h := handlers{d}
-	ls := &Listeners{}
-	start := func(l *events.Listener, err error) error {
-		if err == nil {
-			ls.running = append(ls.running, l)
-		}
-		return err
-	}
+	g := events.NewGroup(js, d.Log, QueueGroup)
 	err := errors.Join(
-		start(events.Listen(ctx, js, d.Log, events.TicketCreated,
-			events.Durable(QueueGroup, events.TicketCreated.Subject), h.ticketCreated, d.Options)),
-		start(events.Listen(ctx, js, d.Log, events.TicketUpdated,
-			events.Durable(QueueGroup, events.TicketUpdated.Subject), h.ticketUpdated, d.Options)),
-		start(events.Listen(ctx, js, d.Log, events.ExpirationComplete,
-			events.Durable(QueueGroup, events.ExpirationComplete.Subject), h.expirationComplete, d.Options)),
-		start(events.Listen(ctx, js, d.Log, events.PaymentCreated,
-			events.Durable(QueueGroup, events.PaymentCreated.Subject), h.paymentCreated, d.Options)),
+		events.Subscribe(ctx, g, events.TicketCreated, h.ticketCreated, d.Options),
+		events.Subscribe(ctx, g, events.TicketUpdated, h.ticketUpdated, d.Options),
+		events.Subscribe(ctx, g, events.ExpirationComplete, h.expirationComplete, d.Options),
+		events.Subscribe(ctx, g, events.PaymentCreated, h.paymentCreated, d.Options),
 	)
 	if err != nil {
-		ls.Stop()
+		g.Stop()
 		return nil, err
 	}
-	return ls, nil
-}
-
-// Stop drains every listener: events in hand are finished and acknowledged.
-func (ls *Listeners) Stop() {
-	events.StopAll(ls.running...)
+	return g, nil
 }
 
 type handlers struct{ Deps }

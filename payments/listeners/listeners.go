@@ -40,34 +40,25 @@ func New(st *store.Store, co *checkout.Service, log *slog.Logger) *Handlers {
 	return &Handlers{store: st, checkout: co, log: log}
 }
 
-// Start starts one listener per subject and returns a function that stops
-// them all (draining what is in hand).
-func (h *Handlers) Start(ctx context.Context, js jetstream.JetStream) (stop func(), err error) {
-	var ls []*events.Listener
-	stop = func() { events.StopAll(ls...) }
-	add := func(l *events.Listener, err error) error {
-		if err == nil {
-			ls = append(ls, l)
-		}
-		return err
-	}
-	err = errors.Join(
-		add(events.Listen(ctx, js, h.log, events.OrderCreated,
-			events.Durable(QueueGroup, events.OrderCreated.Subject), h.OrderCreated, events.ListenerOptions{})),
-		add(events.Listen(ctx, js, h.log, events.OrderCompleted,
-			events.Durable(QueueGroup, events.OrderCompleted.Subject), h.OrderCompleted, events.ListenerOptions{})),
+// Start listens to order.created, order.completed and order.cancelled;
+// stopping the group drains them.
+func Start(ctx context.Context, js jetstream.JetStream, log *slog.Logger, st *store.Store, co *checkout.Service) (*events.Group, error) {
+	h := New(st, co, log)
+	g := events.NewGroup(js, log, QueueGroup)
+	err := errors.Join(
+		events.Subscribe(ctx, g, events.OrderCreated, h.OrderCreated),
+		events.Subscribe(ctx, g, events.OrderCompleted, h.OrderCompleted),
 		// A cancellation may wait for a payment in progress (deferrals, not
 		// failures) and may charge and refund at Stripe itself; the listener's
 		// progress reports keep the event in hand meanwhile, and the sweep
 		// settles whatever the handler gives up on, so the defaults hold.
-		add(events.Listen(ctx, js, h.log, events.OrderCancelled,
-			events.Durable(QueueGroup, events.OrderCancelled.Subject), h.OrderCancelled, events.ListenerOptions{})),
+		events.Subscribe(ctx, g, events.OrderCancelled, h.OrderCancelled),
 	)
 	if err != nil {
-		stop()
+		g.Stop()
 		return nil, err
 	}
-	return stop, nil
+	return g, nil
 }
 
 func parseID(s string) (bson.ObjectID, error) {

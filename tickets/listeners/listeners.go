@@ -50,11 +50,6 @@ const (
 // behind this one).
 const heldRetryDelay = time.Second
 
-// Listeners are the service's running event listeners.
-type Listeners struct {
-	running []*events.Listener
-}
-
 type handlers struct {
 	store *store.Store
 	log   *slog.Logger
@@ -77,26 +72,20 @@ func (h handlers) at(point string) {
 	}
 }
 
-// Start subscribes to order.created and order.cancelled.
-func Start(ctx context.Context, js jetstream.JetStream, log *slog.Logger, st *store.Store) (*Listeners, error) {
+// Start listens to order.created and order.cancelled; stopping the group
+// drains them.
+func Start(ctx context.Context, js jetstream.JetStream, log *slog.Logger, st *store.Store) (*events.Group, error) {
 	h := handlers{store: st, log: log}
-	created, err := events.Listen(ctx, js, log, events.OrderCreated,
-		events.Durable(QueueGroup, events.OrderCreated.Subject), h.orderCreated, events.ListenerOptions{})
+	g := events.NewGroup(js, log, QueueGroup)
+	err := errors.Join(
+		events.Subscribe(ctx, g, events.OrderCreated, h.orderCreated),
+		events.Subscribe(ctx, g, events.OrderCancelled, h.orderCancelled),
+	)
 	if err != nil {
+		g.Stop()
 		return nil, err
 	}
-	cancelled, err := events.Listen(ctx, js, log, events.OrderCancelled,
-		events.Durable(QueueGroup, events.OrderCancelled.Subject), h.orderCancelled, events.ListenerOptions{})
-	if err != nil {
-		created.Stop()
-		return nil, err
-	}
-	return &Listeners{running: []*events.Listener{created, cancelled}}, nil
-}
-
-// Stop drains every listener: events in hand finish, no new ones are taken.
-func (l *Listeners) Stop() {
-	events.StopAll(l.running...)
+	return g, nil
 }
 
 // errHeld reports that another order still holds the ticket.

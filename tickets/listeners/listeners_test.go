@@ -29,7 +29,7 @@ type world struct {
 	ctx     context.Context
 	pub     *events.Publisher
 	updated *testkit.Recorder[events.TicketUpdatedData]
-	ls      *listeners.Listeners
+	ls      *events.Group
 	sent    int // events published so far, for unique message ids
 }
 

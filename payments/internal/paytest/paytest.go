@@ -200,11 +200,11 @@ func New(t testing.TB, o Options) *Env {
 	co := checkout.New(st, sc, relay, log, checkout.Config{Lease: o.Lease})
 	h := listeners.New(st, co, log)
 	if !o.NoListen {
-		stop, err := h.Start(ctx, n.JS)
+		g, err := listeners.Start(ctx, n.JS, log, st, co)
 		if err != nil {
 			t.Fatal(err)
 		}
-		t.Cleanup(stop)
+		t.Cleanup(g.Stop)
 	}
 	api := httpapi.New(httpapi.Deps{Log: log, Keys: testkit.Keys(), Checkout: co})
 	return &Env{T: t, Ctx: ctx, Store: st, NATS: n, Pub: pub, Checkout: co, Handlers: h, Relay: relay, API: api}

@@ -1,0 +1,42 @@
+package main
+
+import (
+	"strconv"
+	"time"
+
+	"ticketing.dev/common/config"
+	"ticketing.dev/common/service"
+)
+
+// Config is the orders service's configuration, from the environment.
+type Config struct {
+	Port     int
+	MongoURI string
+	NATSURL  string
+	JWTKey   string
+	// Window is how long a buyer has to pay; Grace how much longer an
+	// unpaid order is kept for a payment that started in time.
+	Window      time.Duration
+	Grace       time.Duration
+	Sweep       time.Duration // how often overdue orders are looked for
+	OutboxSweep time.Duration // how often the relay looks for events a crash left behind
+}
+
+func loadConfig(r *config.Reader) Config {
+	return Config{
+		Port:        r.Int("PORT", 3000, 1, 65535),
+		MongoURI:    r.Required("MONGO_URI"),
+		NATSURL:     r.Required("NATS_URL"),
+		JWTKey:      r.Secret("JWT_KEY"),
+		Window:      r.Duration("ORDER_EXPIRATION_WINDOW", 15*time.Minute),
+		Grace:       r.NonNegativeDuration("ORDER_EXPIRATION_GRACE", time.Minute),
+		Sweep:       r.Duration("ORDER_SWEEP", 5*time.Second),
+		OutboxSweep: r.Duration("OUTBOX_SWEEP", time.Second),
+	}
+}
+
+// Needs is what the service connects to at start-up.
+func (c Config) Needs() service.Needs { return service.Needs{MongoURI: c.MongoURI, NATSURL: c.NATSURL} }
+
+// Addr is where the HTTP server listens.
+func (c Config) Addr() string { return ":" + strconv.Itoa(c.Port) }
