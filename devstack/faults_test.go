@@ -35,10 +35,24 @@ func TestPaymentSurvivesCrashes(t *testing.T) {
 		"STRIPE_API_BASE="+stripe.URL, "STRIPE_TIMEOUT=2s", "PAYMENTS_SWEEP=1s")
 
 	seller, buyer := signUp(t, p.URL, "seller"), signUp(t, p.URL, "buyer")
+	// newOrder orders a new ticket and returns once order.created is in the
+	// stream (orders' relay publishes it just after the 201), so that
+	// freezing orders next cannot keep it from payments.
 	newOrder := func(title string) order {
 		var tk ticket
 		seller.must(201, "POST", "/api/tickets", map[string]any{"title": title, "price": 12.5}, &tk)
-		return buyer.order(tk.ID)
+		o := buyer.order(tk.ID)
+		eventually(t, 10*time.Second, func() bool { return countEvents(t, p.State.NATS, "order.created", "id", o.ID) == 1 },
+			"order.created of %s published", o.ID)
+		return o
+	}
+	// pidOf is the running service's pid; 0 would signal the whole group.
+	pidOf := func(t *testing.T, svc string) int {
+		pid := p.pidOf(svc)
+		if pid == 0 {
+			t.Fatalf("%s is not running", svc)
+		}
+		return pid
 	}
 	// pay pays, retrying while payments' replica has not heard of the order
 	// yet (404), and returns the first other answer (0: no answer).
@@ -76,7 +90,7 @@ func TestPaymentSurvivesCrashes(t *testing.T) {
 
 	t.Run("orders killed holding payment.created", func(t *testing.T) {
 		o := newOrder("Held event")
-		orders := p.pidOf("orders")
+		orders := pidOf(t, "orders")
 		// Frozen, orders still has its fetch for payment.created open: the
 		// event is delivered to it and never answered.
 		if err := syscall.Kill(orders, syscall.SIGSTOP); err != nil {
@@ -106,7 +120,7 @@ func TestPaymentSurvivesCrashes(t *testing.T) {
 		paid := make(chan int, 1)
 		go func() { paid <- pay(o) }()
 		stripe.waitHeld(t, o.ID)
-		payments := p.pidOf("payments")
+		payments := pidOf(t, "payments")
 		if err := syscall.Kill(payments, syscall.SIGKILL); err != nil {
 			t.Fatal(err)
 		}

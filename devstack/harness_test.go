@@ -117,6 +117,9 @@ func startPlatform(t *testing.T, dataDir string, env ...string) *running {
 	t.Helper()
 	cmd := exec.Command(devstackBinary(t))
 	cmd.Env = append(os.Environ(), "DATA_DIR="+dataDir, "GATEWAY_ADDR=127.0.0.1:0", "JWT_KEY=devstack-test-key",
+		// Tests that do not pay wait for expirations: a short grace (a test
+		// may set its own, the last value wins).
+		"ORDER_EXPIRATION_GRACE=5s",
 		// Platforms of parallel tests must not share one PostgreSQL
 		// database: SQLite (in dataDir) unless a test database is named.
 		"FERRETDB_POSTGRESQL_URL="+os.Getenv("DEVSTACK_TEST_POSTGRESQL_URL"))

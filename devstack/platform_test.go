@@ -40,7 +40,7 @@ func TestUpSmokeDownUpAgain(t *testing.T) {
 	keeper.must(201, "POST", "/api/tickets", map[string]any{"title": "Kept across runs", "price": 12.5}, &kept)
 
 	smoke := exec.Command("bash", filepath.Join("..", "scripts", "smoke.sh"))
-	smoke.Env = append(os.Environ(), "BASE_URL="+p.URL) // the window is read from the order
+	smoke.Env = append(os.Environ(), "BASE_URL="+p.URL, "SMOKE_GRACE=5") // the window is read from the order
 	out, err := smoke.CombinedOutput()
 	t.Logf("smoke.sh:\n%s", out)
 	if err != nil {

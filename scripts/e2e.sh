@@ -23,7 +23,7 @@ say "building devstack"
 go build -o "$work/devstack" ./devstack
 
 say "starting the platform (log: $log)"
-env -u DEVSTACK_SKIP DATA_DIR="$data" GATEWAY_ADDR=127.0.0.1:0 ORDER_EXPIRATION_WINDOW="${window}s" \
+env -u DEVSTACK_SKIP DATA_DIR="$data" GATEWAY_ADDR=127.0.0.1:0 ORDER_EXPIRATION_WINDOW="${window}s" ORDER_EXPIRATION_GRACE=5s \
   "$work/devstack" >"$log" 2>&1 &
 pid=$!
 

@@ -10,6 +10,8 @@
 #   EXPIRATION_SECONDS  the platform's ORDER_EXPIRATION_WINDOW in seconds; by default it is
 #                       read from the order itself (expiresAt − now)
 #   SMOKE_MAX_EXPIRATION  refuse to wait for a longer window (default 300 s)
+#   SMOKE_GRACE         the platform's ORDER_EXPIRATION_GRACE in seconds: how long after
+#                       expiresAt an unpaid order is cancelled (default 30, devstack's)
 #   SMOKE_WAIT          seconds any eventually-consistent step may take (default 30)
 set -euo pipefail
 
@@ -18,6 +20,7 @@ BASE_URL="${BASE_URL%/}"
 EXPIRATION_SECONDS="${EXPIRATION_SECONDS:-}"
 SMOKE_MAX_EXPIRATION="${SMOKE_MAX_EXPIRATION:-300}"
 SMOKE_WAIT="${SMOKE_WAIT:-30}"
+SMOKE_GRACE="${SMOKE_GRACE:-30}"
 
 for tool in curl jq; do
   command -v "$tool" >/dev/null || { echo "smoke: $tool is needed (apt-get install $tool)" >&2; exit 2; }
@@ -141,9 +144,9 @@ fi
 if [ "$EXPIRATION_SECONDS" -gt "$SMOKE_MAX_EXPIRATION" ]; then
   fail "the order expires in ${EXPIRATION_SECONDS}s: run the platform with a short window, e.g. \`make up ORDER_EXPIRATION_WINDOW=10s\`"
 fi
-step "waiting up to ${EXPIRATION_SECONDS}s (+${SMOKE_WAIT}s) for order $order2 to expire"
+step "waiting up to ${EXPIRATION_SECONDS}s + ${SMOKE_GRACE}s grace (+${SMOKE_WAIT}s) for order $order2 to expire"
 until_ok "$SMOKE_WAIT" "second ticket reserved" ticket_reserved_by "$ticket2" "$order2"
-until_ok "$((EXPIRATION_SECONDS + SMOKE_WAIT))" "order $order2 cancelled by expiration" order_status_is buyer "$order2" cancelled
+until_ok "$((EXPIRATION_SECONDS + SMOKE_GRACE + SMOKE_WAIT))" "order $order2 cancelled by expiration" order_status_is buyer "$order2" cancelled
 until_ok "$SMOKE_WAIT" "second ticket free again" ticket_reserved_by "$ticket2" ""
 until_ok "$SMOKE_WAIT" "second ticket listed again" ticket_listed "$ticket2"
 req POST /api/payments buyer "{\"token\":\"tok_visa\",\"orderId\":\"$order2\"}"

@@ -30,10 +30,11 @@ const DevOrderExpirationWindow = "60s"
 
 // DevOrderExpirationGrace is how long orders waits past an order's window
 // before it cancels the order when ORDER_EXPIRATION_GRACE is not set: room
-// for a payment that started in time (stripe-mock answers in milliseconds)
-// and short enough for a person watching an order expire. Production's
-// default is a minute.
-const DevOrderExpirationGrace = "5s"
+// for a payment that started in time, even one whose payments process died
+// mid-charge (resumed within its 10 s lease and a 5 s sweep; stripe-mock
+// answers in milliseconds; 5 s AckWait), and still short enough to watch an
+// order expire. Production's default is a minute.
+const DevOrderExpirationGrace = "30s"
 
 // MockStripeKey is the key payments uses against stripe-mock.
 const MockStripeKey = "sk_test_123"

@@ -32,11 +32,13 @@ import (
 // Name names the sweep in the logs.
 const Name = "tickets-reservations"
 
-// Retention is how long a settled marker is kept: the stream's MaxAge. An
-// order's events older than that are gone from the stream and can no longer
-// be redelivered, nor replayed from the dead letters (the replay refuses
-// them), so its marker has nothing left to guard against.
-const Retention = events.MaxAge
+// Retention is how long a settled marker is kept: twice the stream's
+// MaxAge. A dead letter is replayed only while its event is younger than
+// MaxAge (counted from its first publication), and the replayed copy then
+// stays in the stream for up to MaxAge more; past twice MaxAge no copy of an
+// order's events can be delivered again, so its marker has nothing left to
+// guard against.
+const Retention = 2 * events.MaxAge
 
 // Defaults of Options.
 const (
