@@ -83,8 +83,13 @@ type Payment struct {
 	// unknown so that a repeat sends exactly the same request to Stripe.
 	Token string `bson:"token,omitempty"`
 	// LeaseUntil: a pending claim whose lease has run out may be taken over
-	// (its holder crashed or Stripe was unreachable).
+	// (its holder crashed or Stripe was unreachable). A live holder renews
+	// it while its attempt runs (RenewLease).
 	LeaseUntil time.Time `bson:"leaseUntil"`
+	// Holder names who holds a pending claim: drawn anew by every claim and
+	// takeover, so a holder's renewals (and the release of its lease) stop
+	// matching once the claim was taken over by someone else.
+	Holder string `bson:"holder,omitempty"`
 	StripeID   string    `bson:"stripeId,omitempty"`
 	RefundID   string    `bson:"refundId,omitempty"`
 	CreatedAt  time.Time `bson:"createdAt"`
@@ -279,6 +284,7 @@ func (s *Store) Claim(ctx context.Context, c Claim) (p Payment, resumed bool, er
 		Amount:     c.Amount,
 		Token:      c.Token,
 		LeaseUntil: c.Now.Add(c.Lease),
+		Holder:     newHolder(),
 		CreatedAt:  c.Now,
 		UpdatedAt:  c.Now,
 	}
@@ -299,6 +305,7 @@ func (s *Store) Claim(ctx context.Context, c Claim) (p Payment, resumed bool, er
 				{Key: "amount", Value: c.Amount},
 				{Key: "token", Value: c.Token},
 				{Key: "leaseUntil", Value: c.Now.Add(c.Lease)},
+				{Key: "holder", Value: newHolder()},
 				{Key: "updatedAt", Value: c.Now},
 			}},
 			{Key: "$inc", Value: bson.D{{Key: "attempt", Value: 1}}},
@@ -321,8 +328,12 @@ func (s *Store) Claim(ctx context.Context, c Claim) (p Payment, resumed bool, er
 	return p, true, nil
 }
 
-// TakeOver extends the lease of a pending payment whose lease has run out and
-// returns it; ok is false when there is none.
+// newHolder draws the identity of a new holder of a claim.
+func newHolder() string { return bson.NewObjectID().Hex() }
+
+// TakeOver makes the caller the holder of a pending payment whose lease has
+// run out, with a fresh lease, and returns it; ok is false when there is
+// none. The attempt is unchanged: the new holder repeats it.
 func (s *Store) TakeOver(ctx context.Context, orderID bson.ObjectID, now time.Time, lease time.Duration) (Payment, bool, error) {
 	var p Payment
 	err := s.payments.FindOneAndUpdate(ctx,
@@ -333,6 +344,7 @@ func (s *Store) TakeOver(ctx context.Context, orderID bson.ObjectID, now time.Ti
 		},
 		bson.D{{Key: "$set", Value: bson.D{
 			{Key: "leaseUntil", Value: now.Add(lease)},
+			{Key: "holder", Value: newHolder()},
 			{Key: "updatedAt", Value: now},
 		}}},
 		options.FindOneAndUpdate().SetReturnDocument(options.After)).Decode(&p)
@@ -362,9 +374,36 @@ func (s *Store) Abandoned(ctx context.Context, now time.Time, limit int64) ([]Pa
 }
 
 // heldBy matches the payment only while it is still the pending claim of
-// this attempt.
+// this attempt. Recording an outcome needs no more: whoever holds the
+// attempt (its first holder or one that took it over) sent Stripe the same
+// request under the same idempotency key, so both have the same outcome.
 func heldBy(p Payment) bson.D {
 	return bson.D{{Key: "_id", Value: p.ID}, {Key: "state", Value: Pending}, {Key: "attempt", Value: p.Attempt}}
+}
+
+// heldByHolder matches the payment only while it is the pending claim of
+// this attempt held by p's holder: not once it was recorded, claimed again
+// or taken over.
+func heldByHolder(p Payment) bson.D {
+	return append(heldBy(p), bson.E{Key: "holder", Value: p.Holder})
+}
+
+// RenewLease extends the lease of p's claim to now + lease, for a holder
+// whose attempt is still running. It is one conditional update that matches
+// only p's holder's pending claim of p's attempt whose lease ends earlier:
+// it never revives a claim that was recorded (succeeded, failed, void) or
+// taken over, and never shortens a lease. ok is false when nothing matched.
+func (s *Store) RenewLease(ctx context.Context, p Payment, now time.Time, lease time.Duration) (bool, error) {
+	if p.Holder == "" {
+		return false, nil // not a claim made by Claim or TakeOver
+	}
+	until := now.Add(lease)
+	filter := append(heldByHolder(p), bson.E{Key: "leaseUntil", Value: bson.D{{Key: "$lt", Value: until}}})
+	res, err := s.payments.UpdateOne(ctx, filter, bson.D{{Key: "$set", Value: bson.D{{Key: "leaseUntil", Value: until}}}})
+	if err != nil {
+		return false, mongodb.Classify(err)
+	}
+	return res.MatchedCount == 1, nil
 }
 
 // MarkSucceeded records the charge and stores payment.created in the same
@@ -410,9 +449,11 @@ func (s *Store) MarkFailed(ctx context.Context, p Payment, now time.Time) error 
 
 // ReleaseLease ends the lease of a pending claim whose outcome is unknown, so
 // that the next request (or the cancellation handler) repeats the attempt at
-// once instead of waiting for the lease to run out.
+// once instead of waiting for the lease to run out. Only p's holder's claim
+// is released: a holder that was overtaken leaves the new holder's lease
+// alone.
 func (s *Store) ReleaseLease(ctx context.Context, p Payment, now time.Time) error {
-	_, err := s.payments.UpdateOne(ctx, heldBy(p), bson.D{
+	_, err := s.payments.UpdateOne(ctx, heldByHolder(p), bson.D{
 		{Key: "$set", Value: bson.D{{Key: "leaseUntil", Value: now.Add(-time.Millisecond)}, {Key: "updatedAt", Value: now}}},
 	})
 	return mongodb.Classify(err)
