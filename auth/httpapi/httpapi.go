@@ -3,7 +3,6 @@
 package httpapi
 
 import (
-	"errors"
 	"log/slog"
 	"net"
 	"net/http"
@@ -46,13 +45,14 @@ type api struct{ Deps }
 // New returns the service's whole HTTP handler.
 func New(d Deps) http.Handler {
 	a := &api{d}
+	handle := httpx.Boundary(d.Log, errorFor)
 	r := httpx.NewRouter(d.Log, d.Keys)
 	server.Health(r, d.Log, d.Checks)
 	r.Route("/api/users", func(r chi.Router) {
-		r.Post("/signup", httpx.Handle(d.Log, a.signup))
-		r.Post("/signin", httpx.Handle(d.Log, a.signin))
-		r.Post("/signout", httpx.Handle(d.Log, a.signout))
-		r.Get("/currentuser", httpx.Handle(d.Log, a.currentUser))
+		r.Post("/signup", handle(a.signup))
+		r.Post("/signin", handle(a.signin))
+		r.Post("/signout", handle(a.signout))
+		r.Get("/currentuser", handle(a.currentUser))
 	})
 	return r
 }
@@ -101,16 +101,13 @@ func (a *api) signup(w http.ResponseWriter, r *http.Request) error {
 	if _, found, err := a.Users.ByEmail(r.Context(), req.Email); err != nil {
 		return err
 	} else if found {
-		return apperr.BadRequest("Email in use")
+		return store.ErrEmailInUse
 	}
 	hash, err := a.Hasher.Hash(r.Context(), req.Password)
 	if err != nil {
 		return err
 	}
 	user, err := a.Users.Create(r.Context(), req.Email, hash)
-	if errors.Is(err, store.ErrEmailInUse) {
-		return apperr.BadRequest("Email in use")
-	}
 	if err != nil {
 		return err
 	}

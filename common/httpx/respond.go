@@ -25,6 +25,20 @@ func Handle(log *slog.Logger, h HandlerFunc) http.HandlerFunc {
 	}
 }
 
+// Boundary is the error boundary of a service's API: it adapts handlers so
+// that an error one returns is first translated by toHTTP — the service's one
+// mapping from the errors of its domain and store packages, which know
+// nothing of HTTP, to apperr kinds — and then written as the envelope.
+func Boundary(log *slog.Logger, toHTTP func(error) error) func(HandlerFunc) http.HandlerFunc {
+	return func(h HandlerFunc) http.HandlerFunc {
+		return func(w http.ResponseWriter, r *http.Request) {
+			if err := h(w, r); err != nil {
+				WriteError(log, w, r, toHTTP(err))
+			}
+		}
+	}
+}
+
 // WriteJSON writes v with the status.
 func WriteJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")

@@ -40,15 +40,16 @@ func New(d Deps) http.Handler {
 		d.Now = time.Now
 	}
 	h := handlers{Deps: d}
+	handle := httpx.Boundary(d.Log, errorFor)
 	r := httpx.NewRouter(d.Log, d.Keys)
 	server.Health(r, d.Log, d.Checks)
 	r.Route("/api/orders", func(r chi.Router) {
 		r.Use(httpx.RequireAuth(d.Log))
-		r.Post("/", httpx.Handle(d.Log, h.create))
-		r.Get("/", httpx.Handle(d.Log, h.list))
-		r.Get("/{id}", httpx.Handle(d.Log, h.show))
-		r.Delete("/{id}", httpx.Handle(d.Log, h.cancel))
-		r.Patch("/{id}", httpx.Handle(d.Log, h.cancel))
+		r.Post("/", handle(h.create))
+		r.Get("/", handle(h.list))
+		r.Get("/{id}", handle(h.show))
+		r.Delete("/{id}", handle(h.cancel))
+		r.Patch("/{id}", handle(h.cancel))
 	})
 	return r
 }

@@ -4,12 +4,12 @@
 package order
 
 import (
+	"errors"
 	"fmt"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 
-	"ticketing.dev/common/apperr"
 	"ticketing.dev/common/events"
 	"ticketing.dev/common/money"
 	"ticketing.dev/common/outbox"
@@ -36,7 +36,7 @@ type Order struct {
 }
 
 // ErrCompleted refuses to cancel an order that has been paid.
-var ErrCompleted = apperr.BadRequest("Cannot cancel a completed order")
+var ErrCompleted = errors.New("cannot cancel a completed order")
 
 // Reserves reports whether an order in this status holds its ticket.
 func Reserves(status string) bool {

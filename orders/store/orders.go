@@ -14,19 +14,21 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
-	"ticketing.dev/common/apperr"
 	"ticketing.dev/common/events"
 	"ticketing.dev/common/mongodb"
 	"ticketing.dev/common/outbox"
 	"ticketing.dev/orders/order"
 )
 
-// ErrTicketReserved is the answer to an order for a ticket that another
-// order holds.
-var ErrTicketReserved = apperr.BadRequest("Ticket is already reserved")
-
-// ErrOrderNotFound is the answer for an order id that is not stored.
-var ErrOrderNotFound = apperr.NotFound("Order not found")
+var (
+	// ErrTicketReserved is the answer to an order for a ticket that another
+	// order holds.
+	ErrTicketReserved = errors.New("ticket is already reserved")
+	// ErrOrderNotFound is the answer for an order id that is not stored.
+	ErrOrderNotFound = errors.New("order not found")
+	// ErrBusy: the order kept changing under an update, which gave up.
+	ErrBusy = errors.New("order changing too often")
+)
 
 // maxUpdateAttempts bounds how often Update reloads an order that changed
 // under it; each attempt is only lost to another writer's success.
@@ -185,5 +187,5 @@ func (s *Orders) Update(ctx context.Context, id bson.ObjectID, change Change) (o
 			return o, nil
 		}
 	}
-	return order.Order{}, apperr.Conflict("The order is changing too often, try again")
+	return order.Order{}, ErrBusy
 }

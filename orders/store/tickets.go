@@ -7,14 +7,13 @@ import (
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 
-	"ticketing.dev/common/apperr"
 	"ticketing.dev/common/money"
 	"ticketing.dev/common/mongodb"
 )
 
 // ErrTicketNotFound is the answer for a ticket the replica does not hold
 // (yet: the replica follows the tickets service's events).
-var ErrTicketNotFound = apperr.NotFound("Ticket not found")
+var ErrTicketNotFound = errors.New("ticket not found")
 
 // Ticket is the replica of a ticket, under the same id as in the tickets
 // service.

@@ -3,7 +3,6 @@ package httpapi
 
 import (
 	"encoding/base64"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -45,13 +44,14 @@ type api struct {
 // /api/tickets routes behind the shared middleware.
 func New(d Deps) http.Handler {
 	a := &api{log: d.Log, store: d.Store}
+	handle := httpx.Boundary(d.Log, errorFor)
 	r := httpx.NewRouter(d.Log, d.Keys)
 	server.Health(r, d.Log, d.Checks)
 	r.Route("/api/tickets", func(r chi.Router) {
-		r.Get("/", httpx.Handle(d.Log, a.list))
-		r.Get("/{id}", httpx.Handle(d.Log, a.show))
-		r.With(httpx.RequireAuth(d.Log)).Post("/", httpx.Handle(d.Log, a.create))
-		r.With(httpx.RequireAuth(d.Log)).Put("/{id}", httpx.Handle(d.Log, a.edit))
+		r.Get("/", handle(a.list))
+		r.Get("/{id}", handle(a.show))
+		r.With(httpx.RequireAuth(d.Log)).Post("/", handle(a.create))
+		r.With(httpx.RequireAuth(d.Log)).Put("/{id}", handle(a.edit))
 	})
 	return r
 }
@@ -95,7 +95,7 @@ func (a *api) show(w http.ResponseWriter, r *http.Request) error {
 	}
 	t, err := a.store.Get(r.Context(), id)
 	if err != nil {
-		return notFound(err)
+		return err
 	}
 	httpx.WriteJSON(w, http.StatusOK, toJSON(t))
 	return nil
@@ -126,7 +126,7 @@ func (a *api) edit(w http.ResponseWriter, r *http.Request) error {
 		return true, nil
 	})
 	if err != nil {
-		return notFound(err)
+		return err
 	}
 	httpx.WriteJSON(w, http.StatusOK, toJSON(t))
 	return nil
@@ -196,11 +196,4 @@ func ticketID(r *http.Request) (bson.ObjectID, error) {
 		return id, apperr.BadRequest("Ticket id must be a 24-character hex ObjectId")
 	}
 	return id, nil
-}
-
-func notFound(err error) error {
-	if errors.Is(err, store.ErrNotFound) {
-		return apperr.NotFound("Ticket not found")
-	}
-	return err
 }

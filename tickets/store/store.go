@@ -32,8 +32,12 @@ const Collection = "tickets"
 // with another writer before it answers 409.
 const maxAttempts = 30
 
-// ErrNotFound reports that no ticket has the id.
-var ErrNotFound = errors.New("ticket not found")
+var (
+	// ErrNotFound reports that no ticket has the id.
+	ErrNotFound = errors.New("ticket not found")
+	// ErrBusy: the ticket kept changing under an update, which gave up.
+	ErrBusy = errors.New("ticket changing too often")
+)
 
 // Ticket is a ticket as the service knows it.
 type Ticket struct {
@@ -219,7 +223,7 @@ func (s *Store) Update(ctx context.Context, id bson.ObjectID, change Change) (Ti
 			}
 		}
 		if attempt == maxAttempts {
-			return Ticket{}, apperr.Conflict("The ticket is being changed by someone else, try again")
+			return Ticket{}, ErrBusy
 		}
 		// Back off a little so that contending writers spread out.
 		select {
