@@ -86,7 +86,7 @@ func TestRelayPublishesWhatACrashedWriterLeft(t *testing.T) {
 	if err := relay.Flush(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if all := rec.Quiet(200 * time.Millisecond); len(all) != 3 {
+	if all := rec.Settled(t, coll); len(all) != 3 {
 		t.Fatalf("%d events after flush, want 3", len(all))
 	}
 }

@@ -2,6 +2,8 @@ package testkit
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -9,6 +11,8 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
 
 	"ticketing.dev/common/events"
 )
@@ -54,14 +58,18 @@ func StartNATS(t testing.TB) *NATS {
 // Recorder collects every event published on a subject, from the start of
 // the stream, through an ordered consumer.
 type Recorder[T any] struct {
-	mu   sync.Mutex
-	msgs []events.Msg[T]
+	js      jetstream.JetStream
+	subject string
+
+	mu      sync.Mutex
+	msgs    []events.Msg[T]
+	lastSeq uint64 // stream sequence of the last event recorded
 }
 
 // Record starts recording topic's events.
 func Record[T any](t testing.TB, js jetstream.JetStream, topic events.Topic[T]) *Recorder[T] {
 	t.Helper()
-	rec := &Recorder[T]{}
+	rec := &Recorder[T]{js: js, subject: topic.Subject}
 	cons, err := js.OrderedConsumer(context.Background(), events.StreamName, jetstream.OrderedConsumerConfig{
 		FilterSubjects: []string{topic.Subject},
 	})
@@ -78,6 +86,9 @@ func Record[T any](t testing.TB, js jetstream.JetStream, topic events.Topic[T]) 
 		}
 		rec.mu.Lock()
 		rec.msgs = append(rec.msgs, msg)
+		if meta, err := m.Metadata(); err == nil {
+			rec.lastSeq = meta.Sequence.Stream
+		}
 		rec.mu.Unlock()
 	})
 	if err != nil {
@@ -101,9 +112,97 @@ func (r *Recorder[T]) WaitFor(t testing.TB, n int, timeout time.Duration) []even
 	return r.All()
 }
 
-// Quiet waits for d and then returns everything recorded; use it to assert
-// that nothing more was published after the system has settled.
+// Settled waits until the system has come to rest and returns everything
+// recorded: every durable consumer of the stream has answered every event
+// (none pending, none in hand), every outbox given is empty, the stream did
+// not grow meanwhile, and the recorder has caught up with it. From then on
+// nothing more is published unless a timer fires (a deferred event, a
+// sweep), so a count taken now is final. A deferred event keeps its
+// consumer from settling: wait for the deferral itself instead.
+func (r *Recorder[T]) Settled(t testing.TB, outboxes ...*mongo.Collection) []events.Msg[T] {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var why string
+	Eventually(t, 20*time.Second, func() bool {
+		before, err := r.streamLast(ctx)
+		if err != nil {
+			why = err.Error()
+			return false
+		}
+		if why = consumersBusy(ctx, r.js); why != "" {
+			return false
+		}
+		for _, c := range outboxes {
+			n, err := c.CountDocuments(ctx, bson.D{{Key: "outboxN", Value: bson.D{{Key: "$gt", Value: 0}}}})
+			if err != nil || n > 0 {
+				why = fmt.Sprintf("%s has %d documents with pending events (err %v)", c.Name(), n, err)
+				return false
+			}
+		}
+		after, err := r.streamLast(ctx)
+		if err != nil || after != before {
+			why = "the stream grew meanwhile"
+			return false
+		}
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		if r.lastSeq < after {
+			why = fmt.Sprintf("recorded up to %d, the stream's last %s is %d", r.lastSeq, r.subject, after)
+			return false
+		}
+		return true
+	}, "events not settled: %s", lazy(func() string { return why }))
+	return r.All()
+}
+
+// lazy formats as what f returns when the message is made.
+type lazy func() string
+
+func (l lazy) String() string { return l() }
+
+// Quiet waits for d and then returns everything recorded. A fixed wait
+// proves little on a slow machine: prefer Settled.
 func (r *Recorder[T]) Quiet(d time.Duration) []events.Msg[T] {
 	time.Sleep(d)
 	return r.All()
+}
+
+// streamLast is the sequence of the stream's last event on the subject (0:
+// none yet).
+func (r *Recorder[T]) streamLast(ctx context.Context) (uint64, error) {
+	s, err := r.js.Stream(ctx, events.StreamName)
+	if err != nil {
+		return 0, err
+	}
+	m, err := s.GetLastMsgForSubject(ctx, r.subject)
+	if errors.Is(err, jetstream.ErrMsgNotFound) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	return m.Sequence, nil
+}
+
+// consumersBusy says which durable consumer still has events to deliver or
+// in hand ("" when none).
+func consumersBusy(ctx context.Context, js jetstream.JetStream) string {
+	s, err := js.Stream(ctx, events.StreamName)
+	if err != nil {
+		return err.Error()
+	}
+	infos := s.ListConsumers(ctx)
+	for info := range infos.Info() {
+		if info.Config.Durable == "" {
+			continue // a recorder's ordered consumer
+		}
+		if info.NumPending > 0 || info.NumAckPending > 0 {
+			return fmt.Sprintf("consumer %s: %d pending, %d in hand", info.Name, info.NumPending, info.NumAckPending)
+		}
+	}
+	if err := infos.Err(); err != nil {
+		return err.Error()
+	}
+	return ""
 }
