@@ -1,16 +1,13 @@
 package main
 
 import (
-	"context"
 	"net/http"
 	"net/url"
 	"os"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
 
-	"ticketing.dev/common/service"
 	"ticketing.dev/common/testkit"
 )
 
@@ -24,37 +21,11 @@ func TestRun(t *testing.T) {
 		t.Fatal(err)
 	}
 	uri.Path = "/" + testkit.RandomName("auth_run_")
-	port := testkit.FreePort(t)
-	t.Setenv("MONGO_URI", uri.String())
-	t.Setenv("JWT_KEY", testkit.JWTKey)
-	t.Setenv("PORT", strconv.Itoa(port))
-	t.Setenv("COOKIE_SECURE", "false")
-
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- service.Run(ctx, testkit.Logger(t), name, loadConfig, run) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("run: %v", err)
-			}
-		case <-time.After(20 * time.Second):
-			t.Error("run did not return after its context ended")
-		}
+	svc := testkit.Serve(t, name, loadConfig, run, map[string]string{
+		"MONGO_URI": uri.String(), "JWT_KEY": testkit.JWTKey, "COOKIE_SECURE": "false",
 	})
-
-	base := "http://127.0.0.1:" + strconv.Itoa(port)
+	base := svc.URL
 	client := &http.Client{Timeout: 5 * time.Second}
-	testkit.Eventually(t, 10*time.Second, func() bool {
-		res, err := client.Get(base + "/readyz")
-		if err != nil {
-			return false
-		}
-		res.Body.Close()
-		return res.StatusCode == http.StatusOK
-	}, "auth never became ready")
 
 	res, err := client.Post(base+"/api/users/signup", "application/json",
 		strings.NewReader(`{"email":"run@example.com","password":"secret"}`))

@@ -1,16 +1,13 @@
 package main
 
 import (
-	"context"
 	"net/http"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"ticketing.dev/common/config"
 	"ticketing.dev/common/outbox"
-	"ticketing.dev/common/service"
 	"ticketing.dev/common/testkit"
 )
 
@@ -103,18 +100,10 @@ func TestLoadConfig(t *testing.T) {
 // order, and stops cleanly when its context ends.
 func TestRun(t *testing.T) {
 	h := newHarness(t)
-	port := testkit.FreePort(t)
-	t.Setenv("PORT", strconv.Itoa(port))
-	t.Setenv("NATS_URL", h.nats.URL)
-	t.Setenv("REDIS_URL", "redis://"+h.rdb.Options().Addr)
-	t.Setenv("ASYNQ_QUEUE", h.queue)
-
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	done := make(chan error, 1)
-	go func() { done <- service.Run(ctx, testkit.Logger(t), name, loadConfig, run) }()
-
-	base := "http://127.0.0.1:" + strconv.Itoa(port)
+	svc := testkit.Serve(t, name, loadConfig, run, map[string]string{
+		"NATS_URL": h.nats.URL, "REDIS_URL": "redis://" + h.rdb.Options().Addr, "ASYNQ_QUEUE": h.queue,
+	})
+	base := svc.URL
 	client := &http.Client{Timeout: 2 * time.Second}
 	status := func(path string) int {
 		resp, err := client.Get(base + path)
@@ -124,7 +113,6 @@ func TestRun(t *testing.T) {
 		_ = resp.Body.Close()
 		return resp.StatusCode
 	}
-	testkit.Eventually(t, 10*time.Second, func() bool { return status("/readyz") == http.StatusOK }, "not ready")
 	if got := status("/healthz"); got != http.StatusOK {
 		t.Fatalf("/healthz = %d", got)
 	}
@@ -136,14 +124,5 @@ func TestRun(t *testing.T) {
 	id := newID()
 	h.orderCreated(t, id, time.Now().Add(300*time.Millisecond), outbox.ID("order.created", id, 0))
 	fired.waitFor(t, id, 3*time.Second)
-
-	cancel()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("run: %v", err)
-		}
-	case <-time.After(20 * time.Second):
-		t.Fatal("run did not return after its context ended")
-	}
+	svc.Stop()
 }

@@ -43,9 +43,10 @@ func run(ctx context.Context, log *slog.Logger, cfg Config, conns *service.Conns
 	})
 	// An attempt is two exchanges at most (one retry). With the default 10s
 	// it (25s) ends before the server's 30s write timeout, so the payer hears
-	// the outcome; the lease (checkout's default, the attempt + 5s) outlasts
-	// it so that a live holder is never overtaken, and the sweep resumes the
-	// claim of a holder that died about half a minute after its claim.
+	// the outcome. The claim's lease (checkout's default, 10s) is independent
+	// of it: the holder renews it while the attempt runs, and the sweep
+	// resumes the claim of a holder that died within the lease + PAYMENTS_SWEEP
+	// (about 15s) of its last renewal.
 	co := checkout.New(st, stripeClient, relay, log, checkout.Config{
 		ChargeTimeout: 2*cfg.StripeTimeout + 5*time.Second,
 	})

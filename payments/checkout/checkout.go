@@ -4,8 +4,8 @@
 // A payment moves through the store's states with single-document writes:
 //
 //	claim (pending, lease) → charge at Stripe → succeeded (+ payment.created in its outbox)
-//	                                          → failed   (declined or refused: may be claimed again)
-//	                                          → pending, lease released (outcome unknown)
+//	  lease renewed while      → failed   (declined or refused: may be claimed again)
+//	  the charge runs          → pending, lease released (outcome unknown)
 //	pending, lease run out → taken over, the same attempt repeated (a request, the
 //	                         cancellation handler or the sweep)
 //	succeeded → refunded, when the order is cancelled
@@ -17,6 +17,19 @@
 // sends Stripe the same request with the same key and gets the original
 // outcome.
 //
+// A claim's lease is short (Config.Lease, 10s) and does not depend on how
+// long a charge may take: its live holder renews it every Lease/3 while its
+// attempt is at Stripe, so the claim of a holder that died is resumed
+// within Lease plus the sweep's interval of its last renewal, while a slow
+// charge keeps its claim as long as its holder lives. A holder that is alive
+// but cannot renew (the store unreachable from it, the process stalled) may
+// be overtaken once its lease runs out. That is safe: the new holder repeats
+// the same attempt with the same idempotency key, token and amount, so
+// Stripe makes at most one charge for both, and either may record the
+// outcome (the record matches the attempt, not the holder). Only the
+// renewals and the release of a lease are the holder's own: an overtaken
+// holder's stop matching.
+//
 // A cancelled order is settled once its payment slot is void or refunded:
 // both are final, so from then on no money is kept and none can be taken.
 // The cancellation handler and the sweep (Reconcile) settle until then.
@@ -27,6 +40,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -52,14 +66,22 @@ const (
 // ErrInProgress: a payment of the order is being made right now; ask again later.
 var ErrInProgress = errors.New("a payment of the order is in progress")
 
+// Defaults of Config.
+const (
+	DefaultChargeTimeout = 25 * time.Second
+	DefaultLease         = 10 * time.Second
+)
+
 // Config tunes a Service; zero values give the defaults.
 type Config struct {
-	// ChargeTimeout bounds one attempt at Stripe, retries included. Default 25s.
+	// ChargeTimeout bounds one attempt at Stripe, retries included. Default
+	// DefaultChargeTimeout (25s).
 	ChargeTimeout time.Duration
-	// Lease is how long a claim is protected from takeover. It must outlast
-	// ChargeTimeout so a live holder is never overtaken, and no more, so that
-	// the claim of a holder that died is resumed soon. Default
-	// ChargeTimeout + 5s.
+	// Lease is how long a claim is protected from takeover after its holder
+	// last renewed it; the holder renews it every Lease/3 while its attempt
+	// runs, so it need not outlast ChargeTimeout. Short, so that the claim
+	// of a holder that died is resumed soon (within Lease + the sweep's
+	// interval). Default DefaultLease (10s).
 	Lease time.Duration
 	Now   func() time.Time
 }
@@ -76,13 +98,10 @@ type Service struct {
 // New returns a Service.
 func New(st *store.Store, sc *stripepay.Client, relay *outbox.Relay, log *slog.Logger, cfg Config) *Service {
 	if cfg.ChargeTimeout <= 0 {
-		cfg.ChargeTimeout = 25 * time.Second
+		cfg.ChargeTimeout = DefaultChargeTimeout
 	}
 	if cfg.Lease <= 0 {
-		cfg.Lease = cfg.ChargeTimeout + 5*time.Second
-	}
-	if cfg.ChargeTimeout >= cfg.Lease {
-		cfg.ChargeTimeout = cfg.Lease * 2 / 3
+		cfg.Lease = DefaultLease
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
@@ -195,13 +214,17 @@ func (s *Service) taken(ctx context.Context, orderID bson.ObjectID) error {
 
 // charge makes (or repeats) the claim's attempt at Stripe and records the
 // outcome. It returns the stripepay error for a refused or unknown charge.
+// The claim's lease is renewed while Stripe is asked, and no more once the
+// answer is in.
 func (s *Service) charge(ctx context.Context, p store.Payment) (store.Payment, error) {
+	stopRenewing := s.renewLease(ctx, p)
 	chargeID, err := s.stripe.CreateCharge(ctx, stripepay.Charge{
 		AmountCents:    p.Amount,
 		Token:          p.Token,
 		IdempotencyKey: ChargeKey(p.OrderID, p.Attempt),
 		OrderID:        p.OrderID.Hex(),
 	})
+	stopRenewing()
 	var declined *stripepay.Declined
 	var rejected *stripepay.Rejected
 	switch {
@@ -245,6 +268,48 @@ func (s *Service) charge(ctx context.Context, p store.Payment) (store.Payment, e
 		s.relay.Notify(paid.ID)
 	}
 	return paid, nil
+}
+
+// renewLease renews the lease of p's claim every Lease/3 until the returned
+// stop is called. Each renewal is the store's conditional update (only p's
+// holder's pending claim of p's attempt, only extended), so it never revives
+// a claim that was recorded or taken over meanwhile; one that fails is
+// logged and tried again at the next tick, while the lease left (at least
+// two thirds of it) still covers the holder. stop waits for a renewal in
+// flight, so none lands after the caller goes on to record the outcome or
+// release the lease: a late renewal would hold off the next attempt.
+func (s *Service) renewLease(ctx context.Context, p store.Payment) (stop func()) {
+	every := max(s.cfg.Lease/3, time.Millisecond)
+	quit, done := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTicker(every)
+		defer t.Stop()
+		for {
+			select {
+			case <-quit:
+				return
+			case <-ctx.Done():
+				return // the attempt is over too
+			case <-t.C:
+			}
+			rctx, cancel := context.WithTimeout(ctx, every)
+			ok, err := s.store.RenewLease(rctx, p, s.cfg.Now(), s.cfg.Lease)
+			cancel()
+			switch {
+			case err != nil:
+				s.log.WarnContext(ctx, "renewing a payment claim's lease failed; retried at the next tick",
+					"order_id", p.OrderID.Hex(), "attempt", p.Attempt, "err", err)
+			case !ok:
+				s.log.DebugContext(ctx, "payment claim's lease not renewed: the claim was recorded or taken over, or its lease runs further",
+					"order_id", p.OrderID.Hex(), "attempt", p.Attempt)
+			}
+		}
+	}()
+	return sync.OnceFunc(func() {
+		close(quit)
+		<-done
+	})
 }
 
 // httpError maps a failed charge to the API's answer.

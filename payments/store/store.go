@@ -89,11 +89,11 @@ type Payment struct {
 	// Holder names who holds a pending claim: drawn anew by every claim and
 	// takeover, so a holder's renewals (and the release of its lease) stop
 	// matching once the claim was taken over by someone else.
-	Holder string `bson:"holder,omitempty"`
-	StripeID   string    `bson:"stripeId,omitempty"`
-	RefundID   string    `bson:"refundId,omitempty"`
-	CreatedAt  time.Time `bson:"createdAt"`
-	UpdatedAt  time.Time `bson:"updatedAt"`
+	Holder    string    `bson:"holder,omitempty"`
+	StripeID  string    `bson:"stripeId,omitempty"`
+	RefundID  string    `bson:"refundId,omitempty"`
+	CreatedAt time.Time `bson:"createdAt"`
+	UpdatedAt time.Time `bson:"updatedAt"`
 
 	outbox.Fields `bson:",inline"`
 }

@@ -142,6 +142,41 @@ var HangUp = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 	}
 })
 
+// Hold holds the first charge request until Release, then hands it to next;
+// every other request goes to next at once. InFlight receives once the held
+// request has arrived.
+type Hold struct {
+	InFlight chan struct{}
+	open     chan struct{}
+	release  func()
+	held     sync.Once
+	next     http.Handler
+}
+
+// NewHold returns a Hold in front of next. A test registers Release as a
+// cleanup after the recorder in front of it, so that it runs before the
+// recorder's server waits for its requests to end.
+func NewHold(next http.Handler) *Hold {
+	h := &Hold{InFlight: make(chan struct{}, 1), open: make(chan struct{}), next: next}
+	h.release = sync.OnceFunc(func() { close(h.open) })
+	return h
+}
+
+// Release lets the held request through; calling it again does nothing.
+func (h *Hold) Release() { h.release() }
+
+func (h *Hold) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path == "/v1/charges" {
+		first := false
+		h.held.Do(func() { first = true })
+		if first {
+			h.InFlight <- struct{}{}
+			<-h.open
+		}
+	}
+	h.next.ServeHTTP(w, r)
+}
+
 // Sequence answers the i-th request with handlers[i], the last one ever after.
 func Sequence(handlers ...http.Handler) http.Handler {
 	var mu sync.Mutex
@@ -170,9 +205,10 @@ type Env struct {
 
 // Options tune New.
 type Options struct {
-	StripeURL string        // required: where the service sends Stripe calls
-	Lease     time.Duration // claim lease (default: checkout's)
-	NoListen  bool          // do not start the listeners (handlers are called directly)
+	StripeURL     string        // required: where the service sends Stripe calls
+	StripeTimeout time.Duration // per exchange with Stripe (default 5s)
+	Lease         time.Duration // claim lease (default: checkout's)
+	NoListen      bool          // do not start the listeners (handlers are called directly)
 }
 
 // New starts a payments service for the test.
@@ -196,7 +232,10 @@ func New(t testing.TB, o Options) *Env {
 	go func() { defer close(done); relay.Run(rctx) }()
 	t.Cleanup(func() { stopRelay(); <-done })
 
-	sc := stripepay.New(stripepay.Config{Key: "sk_test_123", BaseURL: o.StripeURL, Timeout: 5 * time.Second, Log: log})
+	if o.StripeTimeout <= 0 {
+		o.StripeTimeout = 5 * time.Second
+	}
+	sc := stripepay.New(stripepay.Config{Key: "sk_test_123", BaseURL: o.StripeURL, Timeout: o.StripeTimeout, Log: log})
 	co := checkout.New(st, sc, relay, log, checkout.Config{Lease: o.Lease})
 	h := listeners.New(st, co, log)
 	if !o.NoListen {
