@@ -45,22 +45,20 @@ import (
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 
-	"ticketing.dev/common/apperr"
 	"ticketing.dev/common/events"
 	"ticketing.dev/common/outbox"
 	"ticketing.dev/payments/store"
 	"ticketing.dev/payments/stripepay"
 )
 
-// Messages the contract fixes.
-const (
-	MsgCancelled   = "Cannot pay for an cancelled order"
-	MsgAlreadyPaid = "Order has already been paid"
-	MsgExpired     = "Order has expired"
-	MsgNotFound    = "Order not found"
-	// MsgInProgress answers a request that finds a live claim: the order is
-	// not paid yet, and may be in a moment.
-	MsgInProgress = "Payment in progress, try again shortly"
+// What a payment can be refused for. Stripe's own refusals come as the
+// stripepay errors (Declined, Rejected, Unreachable).
+var (
+	ErrNotFound    = errors.New("order not found")
+	ErrNotOwner    = errors.New("order of another user")
+	ErrCancelled   = errors.New("order cancelled")
+	ErrAlreadyPaid = errors.New("order already paid")
+	ErrExpired     = errors.New("order expired")
 )
 
 // ErrInProgress: a payment of the order is being made right now; ask again later.
@@ -130,19 +128,19 @@ type Receipt struct {
 func (s *Service) Pay(ctx context.Context, userID string, orderID bson.ObjectID, token string) (Receipt, error) {
 	order, err := s.store.Order(ctx, orderID)
 	if errors.Is(err, store.ErrNotFound) {
-		return Receipt{}, apperr.NotFound(MsgNotFound)
+		return Receipt{}, ErrNotFound
 	}
 	if err != nil {
 		return Receipt{}, err
 	}
 	if order.UserID != userID {
-		return Receipt{}, apperr.NotAuthorized()
+		return Receipt{}, ErrNotOwner
 	}
 	if order.Status == events.StatusCancelled {
-		return Receipt{}, apperr.BadRequest(MsgCancelled)
+		return Receipt{}, ErrCancelled
 	}
 	if order.Status == events.StatusComplete {
-		return Receipt{}, apperr.BadRequest(MsgAlreadyPaid)
+		return Receipt{}, ErrAlreadyPaid
 	}
 	now := s.cfg.Now()
 	// A paid order stays "already paid" after its expiry, so look at the
@@ -152,13 +150,13 @@ func (s *Service) Pay(ctx context.Context, userID string, orderID bson.ObjectID,
 		return Receipt{}, err
 	}
 	if found && (p.State == store.Succeeded || p.State == store.Refunded) {
-		return Receipt{}, apperr.BadRequest(MsgAlreadyPaid)
+		return Receipt{}, ErrAlreadyPaid
 	}
 	if found && p.State == store.Pending && p.LeaseUntil.After(now) {
-		return Receipt{}, apperr.Conflict(MsgInProgress)
+		return Receipt{}, ErrInProgress
 	}
 	if now.After(order.ExpiresAt) {
-		return Receipt{}, apperr.BadRequest(MsgExpired)
+		return Receipt{}, ErrExpired
 	}
 
 	claim, resumed, err := s.store.Claim(ctx, store.Claim{
@@ -183,7 +181,7 @@ func (s *Service) Pay(ctx context.Context, userID string, orderID bson.ObjectID,
 	defer cancel()
 	paid, err := s.charge(wctx, claim)
 	if err != nil {
-		return Receipt{}, httpError(err)
+		return Receipt{}, err
 	}
 	// A cancellation may have been applied while the charge was in flight;
 	// its handler retries while the claim is pending, and this re-read
@@ -194,7 +192,7 @@ func (s *Service) Pay(ctx context.Context, userID string, orderID bson.ObjectID,
 			"order_id", orderID.Hex(), "err", err)
 	}
 	if cancelled {
-		return Receipt{}, apperr.BadRequest(MsgCancelled)
+		return Receipt{}, ErrCancelled
 	}
 	return Receipt{ID: paid.ID.Hex(), OrderID: orderID.Hex(), StripeID: paid.StripeID}, nil
 }
@@ -204,12 +202,12 @@ func (s *Service) Pay(ctx context.Context, userID string, orderID bson.ObjectID,
 // right now, or paid.
 func (s *Service) taken(ctx context.Context, orderID bson.ObjectID) error {
 	if o, err := s.store.Order(ctx, orderID); err == nil && o.Status == events.StatusCancelled {
-		return apperr.BadRequest(MsgCancelled)
+		return ErrCancelled
 	}
 	if p, found, err := s.store.PaymentByOrder(ctx, orderID); err == nil && found && p.State == store.Pending {
-		return apperr.Conflict(MsgInProgress)
+		return ErrInProgress
 	}
-	return apperr.BadRequest(MsgAlreadyPaid)
+	return ErrAlreadyPaid
 }
 
 // charge makes (or repeats) the claim's attempt at Stripe and records the
@@ -255,7 +253,7 @@ func (s *Service) charge(ctx context.Context, p store.Payment) (store.Payment, e
 	evt, err := outbox.New(events.PaymentCreated, outbox.ID(events.PaymentCreated.Subject, p.ID.Hex()), p.Attempt,
 		events.PaymentCreatedData{ID: p.ID.Hex(), OrderID: p.OrderID.Hex(), StripeID: chargeID})
 	if err != nil {
-		return store.Payment{}, apperr.Internal(err)
+		return store.Payment{}, fmt.Errorf("payment.created of order %s: %w", p.OrderID.Hex(), err)
 	}
 	paid, err := s.store.MarkSucceeded(ctx, p, chargeID, s.cfg.Now(), evt)
 	if err != nil {
@@ -310,27 +308,6 @@ func (s *Service) renewLease(ctx context.Context, p store.Payment) (stop func())
 		close(quit)
 		<-done
 	})
-}
-
-// httpError maps a failed charge to the API's answer.
-func httpError(err error) error {
-	var declined *stripepay.Declined
-	var rejected *stripepay.Rejected
-	var unreachable *stripepay.Unreachable
-	switch {
-	case errors.As(err, &declined):
-		return apperr.PaymentRequired(declined.Message)
-	case errors.As(err, &rejected) && rejected.UserError():
-		e := apperr.BadRequest(rejected.Message)
-		e.Err = err
-		return e
-	case errors.As(err, &rejected):
-		return apperr.BadGateway("Payment provider refused the request", err)
-	case errors.As(err, &unreachable):
-		return apperr.BadGateway("Payment provider unavailable, try again", err)
-	default:
-		return err
-	}
 }
 
 // refundIfCancelled refunds p if its order is cancelled in the replica.

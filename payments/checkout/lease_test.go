@@ -15,6 +15,7 @@ import (
 	"ticketing.dev/common/sweep"
 	"ticketing.dev/common/testkit"
 	"ticketing.dev/payments/checkout"
+	"ticketing.dev/payments/httpapi"
 	"ticketing.dev/payments/internal/paytest"
 	"ticketing.dev/payments/store"
 	"ticketing.dev/payments/stripepay"
@@ -89,7 +90,7 @@ func TestSlowChargeKeepsItsClaim(t *testing.T) {
 			t.Fatalf("a pass while the holder lives repaired %d, %v", n, err)
 		}
 		r := e.Pay(alice, o.ID, "tok_visa")
-		if r.Status != http.StatusConflict || r.Errors()[0]["message"] != checkout.MsgInProgress {
+		if r.Status != http.StatusConflict || r.Errors()[0]["message"] != httpapi.MsgInProgress {
 			t.Fatalf("a second payment while the first is at Stripe: %d %s, want 409", r.Status, r.Body)
 		}
 		p, _ := e.Payment(o.ID)

@@ -23,10 +23,11 @@ type Deps struct {
 
 // New builds the whole HTTP handler: shared middleware, health, routes.
 func New(d Deps) http.Handler {
+	handle := httpx.Boundary(d.Log, errorFor)
 	r := httpx.NewRouter(d.Log, d.Keys)
 	server.Health(r, d.Log, d.Checks)
 	a := api{checkout: d.Checkout}
-	r.With(httpx.RequireAuth(d.Log)).Post("/api/payments", httpx.Handle(d.Log, a.create))
+	r.With(httpx.RequireAuth(d.Log)).Post("/api/payments", handle(a.create))
 	return r
 }
 

@@ -16,6 +16,7 @@ import (
 	"ticketing.dev/common/money"
 	"ticketing.dev/common/testkit"
 	"ticketing.dev/payments/checkout"
+	"ticketing.dev/payments/httpapi"
 	"ticketing.dev/payments/internal/paytest"
 	"ticketing.dev/payments/store"
 )
@@ -340,10 +341,10 @@ func TestPaymentInProgress(t *testing.T) {
 	first := make(chan paytest.Response, 1)
 	go func() { first <- e.Pay(alice, o.ID, "tok_visa") }()
 	<-inFlight
-	wantErrors(t, e.Pay(alice, o.ID, "tok_visa"), http.StatusConflict, msg(checkout.MsgInProgress))
+	wantErrors(t, e.Pay(alice, o.ID, "tok_visa"), http.StatusConflict, msg(httpapi.MsgInProgress))
 	release()
 	wantStatus(t, <-first, http.StatusCreated)
-	wantErrors(t, e.Pay(alice, o.ID, "tok_visa"), http.StatusBadRequest, msg(checkout.MsgAlreadyPaid))
+	wantErrors(t, e.Pay(alice, o.ID, "tok_visa"), http.StatusBadRequest, msg(httpapi.MsgAlreadyPaid))
 	if n := len(stripe.Requests("/v1/charges")); n != 1 {
 		t.Fatalf("%d charge requests", n)
 	}

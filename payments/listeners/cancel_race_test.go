@@ -1,12 +1,12 @@
 package listeners_test
 
 import (
+	"errors"
 	"net/http"
 	"sync"
 	"testing"
 	"time"
 
-	"ticketing.dev/common/apperr"
 	"ticketing.dev/common/testkit"
 	"ticketing.dev/payments/checkout"
 	"ticketing.dev/payments/internal/paytest"
@@ -50,8 +50,8 @@ func TestCancellationBetweenReadAndClaimPreventsTheCharge(t *testing.T) {
 	close(resume)
 
 	err := <-done
-	if !apperr.Is(err, apperr.KindBadRequest) || apperr.From(err).Messages[0].Message != checkout.MsgCancelled {
-		t.Fatalf("pay returned %v, want 400 %q", err, checkout.MsgCancelled)
+	if !errors.Is(err, checkout.ErrCancelled) {
+		t.Fatalf("pay returned %v, want %v", err, checkout.ErrCancelled)
 	}
 	if n := len(stripe.Requests("/v1/charges")); n != 0 {
 		t.Fatalf("%d charges for a cancelled order", n)
@@ -140,8 +140,8 @@ func TestCancellationTakeoverLeavesNoSlotToCharge(t *testing.T) {
 	close(resume)
 
 	err := <-done
-	if !apperr.Is(err, apperr.KindBadRequest) || apperr.From(err).Messages[0].Message != checkout.MsgCancelled {
-		t.Fatalf("pay returned %v, want 400 %q", err, checkout.MsgCancelled)
+	if !errors.Is(err, checkout.ErrCancelled) {
+		t.Fatalf("pay returned %v, want %v", err, checkout.ErrCancelled)
 	}
 	if keys := stripe.Keys("/v1/charges"); len(keys) != 1 || keys[0] != checkout.ChargeKey(o.ID, 1) {
 		t.Fatalf("charge keys %v: only attempt 1 (declined) may reach Stripe", keys)

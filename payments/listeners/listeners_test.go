@@ -19,6 +19,7 @@ import (
 	"ticketing.dev/common/outbox"
 	"ticketing.dev/common/testkit"
 	"ticketing.dev/payments/checkout"
+	"ticketing.dev/payments/httpapi"
 	"ticketing.dev/payments/internal/paytest"
 	"ticketing.dev/payments/store"
 )
@@ -194,7 +195,7 @@ func TestCancelDuringCharge(t *testing.T) {
 	close(g.open)
 
 	r := <-resp
-	if r.Status != http.StatusBadRequest || r.Errors()[0]["message"] != checkout.MsgCancelled {
+	if r.Status != http.StatusBadRequest || r.Errors()[0]["message"] != httpapi.MsgCancelled {
 		t.Fatalf("pay: %d %s", r.Status, r.Body)
 	}
 	waitState(t, e, o.ID, store.Refunded)
