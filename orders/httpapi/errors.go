@@ -4,6 +4,7 @@ import (
 	"errors"
 
 	"ticketing.dev/common/apperr"
+	"ticketing.dev/common/mongodb"
 	"ticketing.dev/orders/order"
 	"ticketing.dev/orders/store"
 )
@@ -21,7 +22,7 @@ func errorFor(err error) error {
 		return apperr.BadRequest("Ticket is already reserved")
 	case errors.Is(err, order.ErrCompleted):
 		return apperr.BadRequest("Cannot cancel a completed order")
-	case errors.Is(err, store.ErrBusy):
+	case errors.Is(err, mongodb.ErrBusy):
 		return apperr.Conflict("The order is changing too often, try again")
 	}
 	return err

@@ -96,10 +96,10 @@ func (h handlers) ticketUpdated(ctx context.Context, m events.Msg[events.TicketU
 		return err
 	}
 	switch outcome {
-	case store.Gap, store.Missing:
+	case mongodb.Gap, mongodb.Missing:
 		return events.Retry(h.waitDelay(m.Delivery),
 			fmt.Errorf("ticket %s version %d: %s (replica at %d)", m.Data.ID, m.Data.Version, outcome, stored))
-	case store.Stale:
+	case mongodb.Stale:
 		h.Log.DebugContext(ctx, "stale ticket version skipped", "ticket_id", m.Data.ID,
 			"version", m.Data.Version, "stored", stored)
 	}

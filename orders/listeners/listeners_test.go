@@ -31,16 +31,7 @@ func publish[T any](t *testing.T, e *testenv.Env, topic events.Topic[T], msgID s
 // terminated) everything published on its subject so far.
 func settled(t *testing.T, e *testenv.Env, subject string) {
 	t.Helper()
-	ctx := testkit.Context(t)
-	durable := events.Durable(listeners.QueueGroup, subject)
-	testkit.Eventually(t, 10*time.Second, func() bool {
-		c, err := e.NATS.JS.Consumer(ctx, events.StreamName, durable)
-		if err != nil {
-			return false
-		}
-		info, err := c.Info(ctx)
-		return err == nil && info.NumPending == 0 && info.NumAckPending == 0
-	}, "%s still has events in hand", durable)
+	e.Handled(t, events.Durable(listeners.QueueGroup, subject))
 }
 
 func ticketAt(t *testing.T, e *testenv.Env, id bson.ObjectID) store.Ticket {
@@ -175,7 +166,7 @@ func TestExpiration(t *testing.T) {
 			if got, _ := e.Orders.Get(ctx, id); got.Version != 1 || got.Status != events.StatusCancelled {
 				t.Fatalf("after second expiration: %+v", got)
 			}
-			if n := len(cancelled.Quiet(300 * time.Millisecond)); n != 1 {
+			if n := len(cancelled.Settled(t, e.Outbox())); n != 1 {
 				t.Fatalf("%d order.cancelled published, want 1", n)
 			}
 		})
@@ -217,7 +208,7 @@ func TestExpirationWaitsForTheGrace(t *testing.T) {
 		return err == nil && got.Status == events.StatusCancelled
 	}, "order not expired once the grace had passed")
 	settled(t, e, events.ExpirationComplete.Subject)
-	if n := len(cancelled.Quiet(300 * time.Millisecond)); n != 1 {
+	if n := len(cancelled.Settled(t, e.Outbox())); n != 1 {
 		t.Fatalf("%d order.cancelled published, want 1", n)
 	}
 }
@@ -260,7 +251,7 @@ func TestPaymentWithinTheGraceCompletes(t *testing.T) {
 	if got, _ := e.Orders.Get(ctx, id); got.Status != events.StatusComplete || got.Version != 1 {
 		t.Fatalf("paid order after the grace: %+v, want complete at version 1", got)
 	}
-	if n := len(cancelled.Quiet(300 * time.Millisecond)); n != 0 {
+	if n := len(cancelled.Settled(t, e.Outbox())); n != 0 {
 		t.Fatalf("%d order.cancelled published for an order paid within the grace", n)
 	}
 	if n := len(completed.All()); n != 1 {
@@ -299,7 +290,7 @@ func TestExpirationOfFinishedOrders(t *testing.T) {
 	if got, _ := e.Orders.Get(ctx, mustID(t, dropped.ID)); got.Status != events.StatusCancelled || got.Version != 1 {
 		t.Fatalf("cancelled order after expiration: %+v", got)
 	}
-	if n := len(cancelled.Quiet(300 * time.Millisecond)); n != 1 {
+	if n := len(cancelled.Settled(t, e.Outbox())); n != 1 {
 		t.Fatalf("%d order.cancelled published, want only the owner's 1", n)
 	}
 }
@@ -324,7 +315,7 @@ func TestPaymentCompletesOnce(t *testing.T) {
 	if got, _ := e.Orders.Get(ctx, mustID(t, o.ID)); got.Status != events.StatusComplete || got.Version != 1 {
 		t.Fatalf("after replay: %+v", got)
 	}
-	if n := len(completed.Quiet(300 * time.Millisecond)); n != 1 {
+	if n := len(completed.Settled(t, e.Outbox())); n != 1 {
 		t.Fatalf("%d order.completed published, want 1", n)
 	}
 }
@@ -346,7 +337,7 @@ func TestPaymentOfCancelledOrder(t *testing.T) {
 	if got, _ := e.Orders.Get(ctx, mustID(t, o.ID)); got.Status != events.StatusCancelled || got.Version != 1 {
 		t.Fatalf("after payment: %+v", got)
 	}
-	if n := len(completed.Quiet(300 * time.Millisecond)); n != 0 {
+	if n := len(completed.Settled(t, e.Outbox())); n != 0 {
 		t.Fatalf("%d order.completed published for a cancelled order", n)
 	}
 }

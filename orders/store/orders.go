@@ -26,8 +26,6 @@ var (
 	ErrTicketReserved = errors.New("ticket is already reserved")
 	// ErrOrderNotFound is the answer for an order id that is not stored.
 	ErrOrderNotFound = errors.New("order not found")
-	// ErrBusy: the order kept changing under an update, which gave up.
-	ErrBusy = errors.New("order changing too often")
 )
 
 // maxUpdateAttempts bounds how often Update reloads an order that changed
@@ -163,15 +161,17 @@ type Change func(o *order.Order) (*outbox.Event, error)
 // caller never sees a lost race, only its outcome. It returns the order as
 // stored afterwards.
 func (s *Orders) Update(ctx context.Context, id bson.ObjectID, change Change) (order.Order, error) {
-	for range maxUpdateAttempts {
+	var out order.Order
+	err := mongodb.Retry(ctx, maxUpdateAttempts, func() (bool, error) {
 		o, err := s.Get(ctx, id)
 		if err != nil {
-			return o, err
+			return false, err
 		}
 		read := o.Version
 		evt, err := change(&o)
 		if err != nil || evt == nil {
-			return o, err
+			out = o
+			return true, err
 		}
 		update := bson.D{{Key: "$set", Value: bson.D{{Key: "status", Value: o.Status}, {Key: "version", Value: o.Version}}}}
 		if !order.Reserves(o.Status) {
@@ -179,13 +179,15 @@ func (s *Orders) Update(ctx context.Context, id bson.ObjectID, change Change) (o
 		}
 		res, err := s.coll.UpdateOne(ctx, bson.D{{Key: "_id", Value: id}, {Key: "version", Value: read}},
 			outbox.Update(update, *evt))
-		if err != nil {
-			return o, mongodb.Classify(err)
+		if err != nil || res.MatchedCount == 0 {
+			return false, mongodb.Classify(err)
 		}
-		if res.MatchedCount == 1 {
-			s.notify(id)
-			return o, nil
-		}
+		s.notify(id)
+		out = o
+		return true, nil
+	})
+	if err != nil {
+		return order.Order{}, err
 	}
-	return order.Order{}, ErrBusy
+	return out, nil
 }

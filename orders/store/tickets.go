@@ -57,46 +57,10 @@ func (s *Tickets) Insert(ctx context.Context, t Ticket) (inserted bool, err erro
 	return true, nil
 }
 
-// Outcome says what Apply did with a ticket's new version.
-type Outcome int
-
-const (
-	Applied Outcome = iota // it was the next version and is stored
-	Stale                  // the replica holds this version or a newer one
-	Gap                    // versions between the stored one and this are missing
-	Missing                // the replica does not hold the ticket
-)
-
-func (o Outcome) String() string {
-	return [...]string{"applied", "stale", "gap", "missing"}[o]
-}
-
 // Apply stores t if it is the version right after the stored one; it
 // reports what it found otherwise, along with the stored version.
-func (s *Tickets) Apply(ctx context.Context, t Ticket) (Outcome, int64, error) {
-	for {
-		res, err := s.coll.UpdateOne(ctx,
-			bson.D{{Key: "_id", Value: t.ID}, {Key: "version", Value: t.Version - 1}},
-			bson.D{{Key: "$set", Value: bson.D{
-				{Key: "title", Value: t.Title}, {Key: "price", Value: t.Price}, {Key: "version", Value: t.Version},
-			}}})
-		if err != nil {
-			return 0, 0, mongodb.Classify(err)
-		}
-		if res.MatchedCount == 1 {
-			return Applied, t.Version, nil
-		}
-		stored, err := s.Get(ctx, t.ID)
-		switch {
-		case errors.Is(err, ErrTicketNotFound):
-			return Missing, 0, nil
-		case err != nil:
-			return 0, 0, err
-		case stored.Version >= t.Version:
-			return Stale, stored.Version, nil
-		case stored.Version < t.Version-1:
-			return Gap, stored.Version, nil
-		}
-		// The previous version arrived between the update and the read: try again.
-	}
+func (s *Tickets) Apply(ctx context.Context, t Ticket) (mongodb.Outcome, int64, error) {
+	return mongodb.ApplyNext(ctx, s.coll, t.ID, t.Version, bson.D{
+		{Key: "title", Value: t.Title}, {Key: "price", Value: t.Price},
+	})
 }

@@ -128,11 +128,11 @@ func (h *Handlers) apply(ctx context.Context, id bson.ObjectID, version int64, s
 		return store.Order{}, err
 	}
 	switch res {
-	case store.Gap:
+	case mongodb.Gap:
 		return store.Order{}, events.Retry(gapDelay, fmt.Errorf("order %s is at version %d, event is %d", id.Hex(), order.Version, version))
-	case store.Unknown:
+	case mongodb.Missing:
 		return store.Order{}, events.Retry(unknownDelay, fmt.Errorf("order %s is not known yet", id.Hex()))
-	case store.Stale:
+	case mongodb.Stale:
 		h.log.DebugContext(ctx, "old order event skipped", "order_id", id.Hex(), "version", version, "replica_version", order.Version)
 	}
 	return order, nil

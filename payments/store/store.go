@@ -167,45 +167,16 @@ func (s *Store) Order(ctx context.Context, id bson.ObjectID) (Order, error) {
 	return o, nil
 }
 
-// Applied says what ApplyStatus did.
-type Applied int
-
-const (
-	// Done: the change was the next version and is stored.
-	Done Applied = iota
-	// Stale: the replica already has this version or a newer one.
-	Stale
-	// Gap: an earlier version is still missing.
-	Gap
-	// Unknown: the order is not in the replica yet.
-	Unknown
-)
-
 // ApplyStatus sets the order's status at version, only if version is the
-// next one; it returns the replica as it stands afterwards.
-func (s *Store) ApplyStatus(ctx context.Context, id bson.ObjectID, version int64, status string) (Applied, Order, error) {
-	var o Order
-	err := s.orders.FindOneAndUpdate(ctx,
-		bson.D{{Key: "_id", Value: id}, {Key: "version", Value: version - 1}},
-		bson.D{{Key: "$set", Value: bson.D{{Key: "status", Value: status}, {Key: "version", Value: version}}}},
-		options.FindOneAndUpdate().SetReturnDocument(options.After)).Decode(&o)
-	if err == nil {
-		return Done, o, nil
+// next one; it returns what it did and the replica as it stands afterwards
+// (none when the order is Missing).
+func (s *Store) ApplyStatus(ctx context.Context, id bson.ObjectID, version int64, status string) (mongodb.Outcome, Order, error) {
+	res, _, err := mongodb.ApplyNext(ctx, s.orders, id, version, bson.D{{Key: "status", Value: status}})
+	if err != nil || res == mongodb.Missing {
+		return res, Order{}, err
 	}
-	if !errors.Is(err, mongo.ErrNoDocuments) {
-		return 0, Order{}, mongodb.Classify(err)
-	}
-	o, err = s.Order(ctx, id)
-	switch {
-	case errors.Is(err, ErrNotFound):
-		return Unknown, Order{}, nil
-	case err != nil:
-		return 0, Order{}, err
-	case o.Version >= version:
-		return Stale, o, nil
-	default:
-		return Gap, o, nil
-	}
+	o, err := s.Order(ctx, id)
+	return res, o, err
 }
 
 // MarkSettled records that a cancelled order's payment slot is final.

@@ -4,6 +4,7 @@ import (
 	"errors"
 
 	"ticketing.dev/common/apperr"
+	"ticketing.dev/common/mongodb"
 	"ticketing.dev/tickets/store"
 )
 
@@ -14,7 +15,7 @@ func errorFor(err error) error {
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		return apperr.NotFound("Ticket not found")
-	case errors.Is(err, store.ErrBusy):
+	case errors.Is(err, mongodb.ErrBusy):
 		return apperr.Conflict("The ticket is being changed by someone else, try again")
 	}
 	return err

@@ -11,8 +11,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math/rand/v2"
-	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
@@ -29,15 +27,11 @@ import (
 const Collection = "tickets"
 
 // maxAttempts bounds how often Update re-applies a change that lost a race
-// with another writer before it answers 409.
+// with another writer before it gives up with mongodb.ErrBusy (409).
 const maxAttempts = 30
 
-var (
-	// ErrNotFound reports that no ticket has the id.
-	ErrNotFound = errors.New("ticket not found")
-	// ErrBusy: the ticket kept changing under an update, which gave up.
-	ErrBusy = errors.New("ticket changing too often")
-)
+// ErrNotFound reports that no ticket has the id.
+var ErrNotFound = errors.New("ticket not found")
 
 // Ticket is a ticket as the service knows it.
 type Ticket struct {
@@ -191,47 +185,38 @@ type Change func(t *Ticket) (changed bool, err error)
 // A document that still carries the legacy releasedOrders list is migrated
 // first (see migrate), so change never has to know about it.
 func (s *Store) Update(ctx context.Context, id bson.ObjectID, change Change) (Ticket, error) {
-	for attempt := 1; ; attempt++ {
+	var out Ticket
+	err := mongodb.Retry(ctx, maxAttempts, func() (bool, error) {
 		l, err := s.load(ctx, id)
 		if err != nil {
-			return Ticket{}, err
+			return false, err
 		}
 		if len(l.ReleasedOrders) > 0 {
-			migrated, err := s.migrate(ctx, l)
-			if err != nil {
-				return Ticket{}, err
-			}
-			if migrated {
-				attempt-- // not a lost race: go on with the migrated ticket
-				continue
-			}
-		} else {
-			t := l.Ticket
-			prev := t.Version
-			changed, err := change(&t)
-			if err != nil || !changed {
-				return t, err
-			}
-			t.Version = prev + 1
-			written, err := s.write(ctx, t, prev)
-			if err != nil {
-				return Ticket{}, err
-			}
-			if written {
-				s.notify(t.ID)
-				return t, nil
-			}
+			// Migrated (or migrated by another writer): go on with the
+			// ticket as it is now.
+			_, err := s.migrate(ctx, l)
+			return false, err
 		}
-		if attempt == maxAttempts {
-			return Ticket{}, ErrBusy
+		t := l.Ticket
+		prev := t.Version
+		changed, err := change(&t)
+		if err != nil || !changed {
+			out = t
+			return true, err
 		}
-		// Back off a little so that contending writers spread out.
-		select {
-		case <-ctx.Done():
-			return Ticket{}, mongodb.Classify(ctx.Err())
-		case <-time.After(time.Duration(rand.IntN(attempt*2)+1) * time.Millisecond):
+		t.Version = prev + 1
+		written, err := s.write(ctx, t, prev)
+		if err != nil || !written {
+			return false, err
 		}
+		s.notify(t.ID)
+		out = t
+		return true, nil
+	})
+	if err != nil {
+		return Ticket{}, err
 	}
+	return out, nil
 }
 
 // Release frees the ticket if the order holds it, and reports whether it
