@@ -13,7 +13,10 @@ test: tools lint test-go test-client e2e
 test-client:
 	cd client && npm test
 
+# The first line says what runs MongoDB, NATS and Redis for the tests:
+# containers where a Docker engine answers, the embedded servers otherwise.
 test-go:
+	@go test -count=1 -run '^TestBackend$$' -v ./common/testkit/ | grep 'testkit:' || true
 	go test -race -count=1 -timeout 20m $(GO_PKGS)
 
 build:

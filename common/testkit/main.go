@@ -18,6 +18,17 @@ func Main(m *testing.M) {
 // Run is Main without the exit, for a TestMain that sets up more.
 func Run(m *testing.M) int {
 	if os.Getenv("MONGO_URL") == "" {
+		if ok, _ := Docker(); ok {
+			uri, stop, err := startMongoContainer(context.Background())
+			if err != nil {
+				fmt.Fprintln(os.Stderr, "start mongodb container:", err)
+				return 1
+			}
+			defer stop()
+			os.Setenv("MONGO_URL", uri)
+			defer os.Unsetenv("MONGO_URL")
+			return m.Run()
+		}
 		dir, err := os.MkdirTemp("", "ferretdb-test-")
 		if err != nil {
 			fmt.Fprintln(os.Stderr, err)

@@ -48,6 +48,14 @@ func MongoURI(t testing.TB) string {
 	if uri := os.Getenv("MONGO_URL"); uri != "" {
 		return uri
 	}
+	if ok, _ := Docker(); ok {
+		uri, stop, err := startMongoContainer(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(stop)
+		return uri
+	}
 	uri, stop, err := StartFerretDB(context.Background(), t.TempDir(), "127.0.0.1:0", nil)
 	if err != nil {
 		t.Fatal(err)

@@ -20,27 +20,36 @@ import (
 // NATS is an in-process JetStream server for one test.
 type NATS struct {
 	URL    string
-	Server *server.Server
+	Server *server.Server // nil when NATS runs in a container
 	Conn   *nats.Conn
 	JS     jetstream.JetStream
 }
 
-// StartNATS starts a JetStream server on a random port with its store in a
-// temporary directory, connects to it and creates the stream.
+// StartNATS starts a JetStream server for this test — a container where a
+// Docker engine answers, else in process on a random port with its store in
+// a temporary directory — connects to it and creates the streams.
 func StartNATS(t testing.TB) *NATS {
 	t.Helper()
-	srv, err := server.NewServer(&server.Options{
-		Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: t.TempDir(), NoLog: true, NoSigs: true,
-	})
-	if err != nil {
-		t.Fatal(err)
+	var url string
+	var srv *server.Server
+	if ok, _ := Docker(); ok {
+		url = "nats://" + startContainer(t, NATSImage, "4222/tcp", "Server is ready", "-js")
+	} else {
+		var err error
+		srv, err = server.NewServer(&server.Options{
+			Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: t.TempDir(), NoLog: true, NoSigs: true,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		srv.Start()
+		t.Cleanup(srv.Shutdown)
+		if !srv.ReadyForConnections(10 * time.Second) {
+			t.Fatal("nats-server did not start")
+		}
+		url = srv.ClientURL()
 	}
-	srv.Start()
-	t.Cleanup(srv.Shutdown)
-	if !srv.ReadyForConnections(10 * time.Second) {
-		t.Fatal("nats-server did not start")
-	}
-	nc, err := nats.Connect(srv.ClientURL())
+	nc, err := nats.Connect(url)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -52,7 +61,7 @@ func StartNATS(t testing.TB) *NATS {
 	if err := events.EnsureStream(context.Background(), js); err != nil {
 		t.Fatal(err)
 	}
-	return &NATS{URL: srv.ClientURL(), Server: srv, Conn: nc, JS: js}
+	return &NATS{URL: url, Server: srv, Conn: nc, JS: js}
 }
 
 // Recorder collects every event published on a subject, from the start of

@@ -75,6 +75,9 @@ func RedisURL(t testing.TB) string {
 	if url := os.Getenv("REDIS_URL"); url != "" {
 		return url
 	}
+	if ok, _ := Docker(); ok {
+		return "redis://" + startContainer(t, RedisImage, "6379/tcp", "Ready to accept connections")
+	}
 	bin, err := exec.LookPath("redis-server")
 	if err != nil {
 		t.Fatal("Redis is needed: set REDIS_URL=redis://host:port, or install redis-server " +

@@ -69,3 +69,10 @@ func TestConcurrentUpdatesAreAtomic(t *testing.T) {
 		t.Fatalf("%d winners of one version-filtered update, want 1", total)
 	}
 }
+
+// TestBackend says in the test output what runs the dependencies here
+// (`make test` prints it): containers where a Docker engine answers, the
+// embedded servers otherwise.
+func TestBackend(t *testing.T) {
+	t.Logf("testkit: %s", testkit.Backend())
+}
