@@ -165,7 +165,7 @@ func TestSweepExpiresOverdueOrders(t *testing.T) {
 		t.Fatalf("pass after the grace = %d, %v; want %d cancelled", n, err, later)
 	}
 	check(true)
-	if n := len(cancelled.Quiet(300 * time.Millisecond)); n != owners+first+later {
+	if n := len(cancelled.Settled(t, e.Outbox())); n != owners+first+later {
 		t.Fatalf("%d order.cancelled published, want %d", n, owners+first+later)
 	}
 }
@@ -303,10 +303,8 @@ func TestConcurrentSweepers(t *testing.T) {
 			if swept != nCancelled {
 				t.Errorf("the sweepers report %d cancellations for %d cancelled orders", swept, nCancelled)
 			}
-			cancelled.WaitFor(t, nCancelled, 10*time.Second)
-			completed.WaitFor(t, n-nCancelled, 10*time.Second)
-			cancelledBy := byOrder(cancelled.Quiet(300*time.Millisecond), cancelledID)
-			completedBy := byOrder(completed.All(), completedID)
+			cancelledBy := byOrder(cancelled.Settled(t, e.Outbox()), cancelledID)
+			completedBy := byOrder(completed.Settled(t, e.Outbox()), completedID)
 			for _, o := range orders {
 				got, _ := e.Orders.Get(ctx, o.ID)
 				want := map[string][2]int{events.StatusCancelled: {1, 0}, events.StatusComplete: {0, 1}}[got.Status]
@@ -323,14 +321,5 @@ func TestConcurrentSweepers(t *testing.T) {
 // every payment published (each Publish returned once the stream had it).
 func settledPayments(t *testing.T, e *testenv.Env) {
 	t.Helper()
-	ctx := testkit.Context(t)
-	durable := events.Durable(listeners.QueueGroup, events.PaymentCreated.Subject)
-	testkit.Eventually(t, 10*time.Second, func() bool {
-		c, err := e.NATS.JS.Consumer(ctx, events.StreamName, durable)
-		if err != nil {
-			return false
-		}
-		info, err := c.Info(ctx)
-		return err == nil && info.NumPending == 0 && info.NumAckPending == 0
-	}, "payment.created not all handled")
+	e.Handled(t, events.Durable(listeners.QueueGroup, events.PaymentCreated.Subject))
 }

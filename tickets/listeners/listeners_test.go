@@ -89,16 +89,7 @@ func (w *world) orderCancelled(orderID string, tk store.Ticket) {
 // has published everything they wrote.
 func (w *world) settle() {
 	w.t.Helper()
-	for _, durable := range []string{createdDurable, cancelledDurable} {
-		testkit.Eventually(w.t, 10*time.Second, func() bool {
-			c, err := w.NATS.JS.Consumer(w.ctx, events.StreamName, durable)
-			if err != nil {
-				return false
-			}
-			info, err := c.Info(w.ctx)
-			return err == nil && info.NumPending == 0 && info.NumAckPending == 0
-		}, "%s has unhandled events", durable)
-	}
+	w.Handled(w.t, createdDurable, cancelledDurable)
 	testkit.Eventually(w.t, 10*time.Second, func() bool {
 		n, err := w.DB.Collection(store.Collection).CountDocuments(w.ctx,
 			bson.D{{Key: "outboxN", Value: bson.D{{Key: "$gt", Value: 0}}}})
@@ -191,7 +182,7 @@ func TestReserveReleaseAndReplay(t *testing.T) {
 	}
 	checkUpdates := func() {
 		t.Helper()
-		got := w.updated.Quiet(300 * time.Millisecond)
+		got := w.updated.Settled(t, w.Outbox())
 		if len(got) != len(want) {
 			t.Fatalf("%d ticket.updated events, want %d: %+v", len(got), len(want), got)
 		}
@@ -245,7 +236,7 @@ func TestCancelledBeforeCreated(t *testing.T) {
 	w.expect(tk, "", 0)
 	w.replay()
 	w.expect(tk, "", 0)
-	if got := w.updated.Quiet(300 * time.Millisecond); len(got) != 0 {
+	if got := w.updated.Settled(t, w.Outbox()); len(got) != 0 {
 		t.Fatalf("ticket.updated events %+v, want none", got)
 	}
 	w.expectMarkers(map[string]bool{order: true})

@@ -96,13 +96,12 @@ func (d *direct) raw(tk store.Ticket) bson.Raw {
 	return doc
 }
 
-// expectUpdates checks that each version 1..version of the ticket was
-// published exactly once, and that the reservations alternate: odd versions
-// reserve, even ones release.
+// expectUpdates checks, once the relay has published everything, that each
+// version 1..version of the ticket was published exactly once, and that the
+// reservations alternate: odd versions reserve, even ones release.
 func (d *direct) expectUpdates(tk store.Ticket, version int64) {
 	d.t.Helper()
-	d.updated.WaitFor(d.t, int(version), 10*time.Second)
-	got := d.updated.Quiet(200 * time.Millisecond)
+	got := d.updated.Settled(d.t, d.Outbox())
 	if int64(len(got)) != version {
 		d.t.Fatalf("%d ticket.updated events, want %d: %+v", len(got), version, got)
 	}
@@ -159,12 +158,12 @@ func TestLateOrderCreatedNeverReserves(t *testing.T) {
 				holder = orders[tc.holder]
 			}
 			w.expect(tk, holder, tc.version)
-			events := len(w.updated.Quiet(200 * time.Millisecond))
+			events := len(w.updated.Settled(t, w.Outbox()))
 			for range 2 {
 				w.replay()
 				w.expect(tk, holder, tc.version)
 			}
-			if n := len(w.updated.Quiet(200 * time.Millisecond)); n != events || int64(n) != tc.version {
+			if n := len(w.updated.Settled(t, w.Outbox())); n != events || int64(n) != tc.version {
 				t.Fatalf("%d ticket.updated events before the replays, %d after, want %d", events, n, tc.version)
 			}
 		})
@@ -444,8 +443,7 @@ func TestLegacyReleasedOrdersMigrated(t *testing.T) {
 		t.Fatalf("a new order after the migration: %+v", got)
 	}
 	// only the new reservation was published: the migration changed nothing a client sees
-	d.updated.WaitFor(t, 1, 10*time.Second)
-	if got := d.updated.Quiet(200 * time.Millisecond); len(got) != 1 || got[0].Data.Version != 5 || got[0].Data.OrderID != orderC {
+	if got := d.updated.Settled(t, d.Outbox()); len(got) != 1 || got[0].Data.Version != 5 || got[0].Data.OrderID != orderC {
 		t.Fatalf("ticket.updated events %+v, want only version 5 reserved by %s", got, orderC)
 	}
 }

@@ -140,8 +140,7 @@ func TestSweepFinishesUnsettledMarkers(t *testing.T) {
 	}
 
 	// the one repair is published once: versions 1 of the three reservations, then 2 of the release
-	w.updated.WaitFor(t, 4, 10*time.Second)
-	got := w.updated.Quiet(300 * time.Millisecond)
+	got := w.updated.Settled(t, w.Outbox())
 	var releases []events.TicketUpdatedData
 	for _, m := range got {
 		if m.Data.ID == held.ID.Hex() && m.Data.Version == 2 {
@@ -260,8 +259,7 @@ func TestSweepReplicasRepairOnce(t *testing.T) {
 	for _, tk := range held {
 		w.expect(tk, "", 2)
 	}
-	w.updated.WaitFor(t, 2*tickets, 10*time.Second)
-	if got := w.updated.Quiet(300 * time.Millisecond); len(got) != 2*tickets {
+	if got := w.updated.Settled(t, w.Outbox()); len(got) != 2*tickets {
 		t.Fatalf("%d ticket.updated events, want %d (one reservation and one release each)", len(got), 2*tickets)
 	}
 }
