@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -63,8 +62,6 @@ func TestConfigMasksSecrets(t *testing.T) {
 // sees its sweep resume the claim a crashed process left behind.
 func TestRun(t *testing.T) {
 	n := testkit.StartNATS(t)
-	port := testkit.FreePort(t)
-	t.Setenv("PORT", fmt.Sprint(port))
 	mongoURI, err := url.Parse(testkit.MongoURI(t))
 	if err != nil {
 		t.Fatal(err)
@@ -78,32 +75,13 @@ func TestRun(t *testing.T) {
 			_ = client.Disconnect(context.Background())
 		}
 	})
-	t.Setenv("MONGO_URI", mongoURI.String())
-	t.Setenv("NATS_URL", n.URL)
-	t.Setenv("JWT_KEY", testkit.JWTKey)
-	t.Setenv("STRIPE_KEY", "sk_test_123")
-	t.Setenv("STRIPE_API_BASE", testkit.StripeMockURL(t))
-	t.Setenv("OUTBOX_SWEEP", "100ms")
-	t.Setenv("PAYMENTS_SWEEP", "100ms")
-
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- service.Run(ctx, testkit.Logger(t), name, loadConfig, run) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("run: %v", err)
-		}
+	// Stopped (and checked for a clean exit) before the database is dropped.
+	svc := testkit.Serve(t, name, loadConfig, run, map[string]string{
+		"MONGO_URI": mongoURI.String(), "NATS_URL": n.URL, "JWT_KEY": testkit.JWTKey,
+		"STRIPE_KEY": "sk_test_123", "STRIPE_API_BASE": testkit.StripeMockURL(t),
+		"OUTBOX_SWEEP": "100ms", "PAYMENTS_SWEEP": "100ms",
 	})
-	base := fmt.Sprintf("http://127.0.0.1:%d", port)
-	testkit.Eventually(t, 20*time.Second, func() bool {
-		res, err := http.Get(base + "/readyz")
-		if err != nil {
-			return false
-		}
-		_ = res.Body.Close()
-		return res.StatusCode == http.StatusOK
-	}, "service ready")
+	base := svc.URL
 
 	paid := testkit.Record(t, n.JS, events.PaymentCreated)
 	orderID := bson.NewObjectID()

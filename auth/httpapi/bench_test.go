@@ -7,6 +7,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"ticketing.dev/common/testkit"
 )
 
 // The argon2id hash dominates both routes. Wall time per request depends on
@@ -33,9 +35,9 @@ func BenchmarkSignup(b *testing.B) {
 	start := cpuTime()
 	for b.Loop() {
 		i++
-		res := svc.do(b, http.MethodPost, "/api/users/signup", credentials("bench"+strconv.Itoa(i)+"@example.com", "secret"))
-		if res.StatusCode != http.StatusCreated {
-			b.Fatalf("%d %s", res.StatusCode, res.body)
+		res := testkit.Call(b, svc.handler, http.MethodPost, "/api/users/signup", credentials("bench"+strconv.Itoa(i)+"@example.com", "secret"))
+		if res.Status != http.StatusCreated {
+			b.Fatalf("%d %s", res.Status, res.Body)
 		}
 	}
 	reportCPU(b, start)
@@ -47,9 +49,9 @@ func BenchmarkSignin(b *testing.B) {
 	body := credentials("bench@example.com", "secret")
 	start := cpuTime()
 	for b.Loop() {
-		res := svc.do(b, http.MethodPost, "/api/users/signin", body)
-		if res.StatusCode != http.StatusOK {
-			b.Fatalf("%d %s", res.StatusCode, res.body)
+		res := testkit.Call(b, svc.handler, http.MethodPost, "/api/users/signin", body)
+		if res.Status != http.StatusOK {
+			b.Fatalf("%d %s", res.Status, res.Body)
 		}
 	}
 	reportCPU(b, start)
@@ -68,9 +70,9 @@ func BenchmarkSigninParallel(b *testing.B) {
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
 			i := n.Add(1) % users
-			res := svc.do(b, http.MethodPost, "/api/users/signin", credentials("bench"+strconv.FormatInt(i, 10)+"@example.com", "secret"))
-			if res.StatusCode != http.StatusOK {
-				b.Errorf("%d %s", res.StatusCode, res.body)
+			res := testkit.Call(b, svc.handler, http.MethodPost, "/api/users/signin", credentials("bench"+strconv.FormatInt(i, 10)+"@example.com", "secret"))
+			if res.Status != http.StatusOK {
+				b.Errorf("%d %s", res.Status, res.Body)
 				return
 			}
 		}

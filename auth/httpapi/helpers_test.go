@@ -3,11 +3,8 @@ package httpapi_test
 import (
 	"context"
 	"encoding/json"
-	"io"
 	"net/http"
-	"net/http/httptest"
 	"reflect"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -18,6 +15,7 @@ import (
 	"ticketing.dev/auth/password"
 	"ticketing.dev/auth/ratelimit"
 	"ticketing.dev/auth/store"
+	"ticketing.dev/common/apperr"
 	"ticketing.dev/common/mongodb"
 	"ticketing.dev/common/server"
 	"ticketing.dev/common/session"
@@ -78,49 +76,12 @@ func newService(t testing.TB, opts options) *service {
 	return &service{handler: h, db: db}
 }
 
-type response struct {
-	*http.Response
-	body []byte
-}
-
-func (s *service) do(t testing.TB, method, path, body string, cookies ...*http.Cookie) response {
-	t.Helper()
-	return s.doRequest(t, newRequest(method, path, body, cookies...))
-}
-
-func newRequest(method, path, body string, cookies ...*http.Cookie) *http.Request {
-	var r io.Reader
-	if body != "" {
-		r = strings.NewReader(body)
-	}
-	req := httptest.NewRequest(method, path, r)
-	if body != "" {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	for _, c := range cookies {
-		req.AddCookie(c)
-	}
-	return req
-}
-
-func (s *service) doRequest(t testing.TB, req *http.Request) response {
-	t.Helper()
-	rec := httptest.NewRecorder()
-	s.handler.ServeHTTP(rec, req)
-	res := rec.Result()
-	b, err := io.ReadAll(res.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return response{Response: res, body: b}
-}
-
 // signup creates a user and returns its session cookie.
 func (s *service) signup(t testing.TB, email, pw string) *http.Cookie {
 	t.Helper()
-	res := s.do(t, http.MethodPost, "/api/users/signup", credentials(email, pw))
-	if res.StatusCode != http.StatusCreated {
-		t.Fatalf("signup %s: %d %s", email, res.StatusCode, res.body)
+	res := testkit.Call(t, s.handler, http.MethodPost, "/api/users/signup", credentials(email, pw))
+	if res.Status != http.StatusCreated {
+		t.Fatalf("signup %s: %d %s", email, res.Status, res.Body)
 	}
 	return sessionCookie(t, res)
 }
@@ -141,10 +102,15 @@ func credentials(email, pw string) string {
 	return string(b)
 }
 
-// sessionCookie returns the response's `session` Set-Cookie.
-func sessionCookie(t testing.TB, res response) *http.Cookie {
+// cookies parses the answer's Set-Cookie headers.
+func cookies(res testkit.Response) []*http.Cookie {
+	return (&http.Response{Header: res.Header}).Cookies()
+}
+
+// sessionCookie returns the answer's `session` Set-Cookie.
+func sessionCookie(t testing.TB, res testkit.Response) *http.Cookie {
 	t.Helper()
-	for _, c := range res.Cookies() {
+	for _, c := range cookies(res) {
 		if c.Name == session.CookieName {
 			return c
 		}
@@ -153,19 +119,20 @@ func sessionCookie(t testing.TB, res response) *http.Cookie {
 	return nil
 }
 
-// errorsBody is the contract's error envelope.
-func errorsBody(pairs ...string) string {
-	type fieldError struct {
-		Message string `json:"message"`
-		Field   string `json:"field,omitempty"`
-	}
-	var errs []fieldError
-	for i := 0; i < len(pairs); i += 2 {
-		errs = append(errs, fieldError{Message: pairs[i], Field: pairs[i+1]})
-	}
-	b, _ := json.Marshal(map[string]any{"errors": errs})
-	return string(b)
+// fromAddr serves h as if the request came from addr (the peer's host)
+// with the X-Forwarded-For header xff (none when empty).
+func fromAddr(h http.Handler, addr, xff string) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r.RemoteAddr = addr + ":40000"
+		if xff != "" {
+			r.Header.Set("X-Forwarded-For", xff)
+		}
+		h.ServeHTTP(w, r)
+	})
 }
+
+// errs is the error envelope's list, in order.
+func errs(e ...apperr.FieldError) []apperr.FieldError { return e }
 
 // assertJSON compares JSON texts by value.
 func assertJSON(t testing.TB, got []byte, want string) {
@@ -179,12 +146,5 @@ func assertJSON(t testing.TB, got []byte, want string) {
 	}
 	if !reflect.DeepEqual(g, w) {
 		t.Fatalf("body = %s\nwant   %s", got, want)
-	}
-}
-
-func assertStatus(t testing.TB, res response, want int) {
-	t.Helper()
-	if res.StatusCode != want {
-		t.Fatalf("status = %d, want %d; body %s", res.StatusCode, want, res.body)
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"ticketing.dev/common/apperr"
 	"ticketing.dev/common/session"
 	"ticketing.dev/common/testkit"
 )
@@ -36,11 +37,11 @@ func TestSignup(t *testing.T) {
 	svc.signup(t, "taken@example.com", "secret")
 
 	for _, tc := range []struct {
-		name      string
-		body      string
-		status    int
-		wantBody  string // for errors
-		wantEmail string // for success
+		name       string
+		body       string
+		status     int
+		wantErrors []apperr.FieldError // for errors
+		wantEmail  string              // for success
 	}{
 		// Success
 		{name: "valid", body: credentials("new@example.com", "secret"), status: 201, wantEmail: "new@example.com"},
@@ -51,46 +52,43 @@ func TestSignup(t *testing.T) {
 		{name: "20 multi-byte characters", body: credentials("runes@example.com", strings.Repeat("é", 20)), status: 201, wantEmail: "runes@example.com"},
 
 		// Validation
-		{name: "invalid email", body: credentials("not-an-email", "secret"), status: 400, wantBody: errorsBody(msgEmail, "email")},
-		{name: "blank email", body: credentials("   ", "secret"), status: 400, wantBody: errorsBody(msgEmail, "email")},
-		{name: "email not a string", body: `{"email":42,"password":"secret"}`, status: 400, wantBody: errorsBody(msgEmail, "email")},
-		{name: "short password", body: credentials("short@example.com", "abc"), status: 400, wantBody: errorsBody(msgPassword, "password")},
-		{name: "short once trimmed", body: credentials("trim@example.com", "  abc  "), status: 400, wantBody: errorsBody(msgPassword, "password")},
-		{name: "long password", body: credentials("long@example.com", strings.Repeat("p", 21)), status: 400, wantBody: errorsBody(msgPassword, "password")},
-		{name: "missing password", body: `{"email":"nopw@example.com"}`, status: 400, wantBody: errorsBody(msgPassword, "password")},
-		{name: "missing email", body: `{"password":"secret"}`, status: 400, wantBody: errorsBody(msgEmail, "email")},
-		{name: "both invalid", body: credentials("nope", "x"), status: 400, wantBody: errorsBody(msgEmail, "email", msgPassword, "password")},
-		{name: "empty object", body: `{}`, status: 400, wantBody: errorsBody(msgEmail, "email", msgPassword, "password")},
-		{name: "empty body", body: ``, status: 400, wantBody: errorsBody(msgEmail, "email", msgPassword, "password")},
+		{name: "invalid email", body: credentials("not-an-email", "secret"), status: 400, wantErrors: errs(testkit.FieldMsg("email", msgEmail))},
+		{name: "blank email", body: credentials("   ", "secret"), status: 400, wantErrors: errs(testkit.FieldMsg("email", msgEmail))},
+		{name: "email not a string", body: `{"email":42,"password":"secret"}`, status: 400, wantErrors: errs(testkit.FieldMsg("email", msgEmail))},
+		{name: "short password", body: credentials("short@example.com", "abc"), status: 400, wantErrors: errs(testkit.FieldMsg("password", msgPassword))},
+		{name: "short once trimmed", body: credentials("trim@example.com", "  abc  "), status: 400, wantErrors: errs(testkit.FieldMsg("password", msgPassword))},
+		{name: "long password", body: credentials("long@example.com", strings.Repeat("p", 21)), status: 400, wantErrors: errs(testkit.FieldMsg("password", msgPassword))},
+		{name: "missing password", body: `{"email":"nopw@example.com"}`, status: 400, wantErrors: errs(testkit.FieldMsg("password", msgPassword))},
+		{name: "missing email", body: `{"password":"secret"}`, status: 400, wantErrors: errs(testkit.FieldMsg("email", msgEmail))},
+		{name: "both invalid", body: credentials("nope", "x"), status: 400, wantErrors: errs(testkit.FieldMsg("email", msgEmail), testkit.FieldMsg("password", msgPassword))},
+		{name: "empty object", body: `{}`, status: 400, wantErrors: errs(testkit.FieldMsg("email", msgEmail), testkit.FieldMsg("password", msgPassword))},
+		{name: "empty body", body: ``, status: 400, wantErrors: errs(testkit.FieldMsg("email", msgEmail), testkit.FieldMsg("password", msgPassword))},
 
 		// Email in use
-		{name: "duplicate email", body: credentials("taken@example.com", "other1"), status: 400, wantBody: errorsBody("Email in use", "")},
-		{name: "duplicate differing in case and spaces", body: credentials("  TAKEN@Example.Com  ", "other1"), status: 400, wantBody: errorsBody("Email in use", "")},
+		{name: "duplicate email", body: credentials("taken@example.com", "other1"), status: 400, wantErrors: errs(testkit.Msg("Email in use"))},
+		{name: "duplicate differing in case and spaces", body: credentials("  TAKEN@Example.Com  ", "other1"), status: 400, wantErrors: errs(testkit.Msg("Email in use"))},
 
 		// Body
-		{name: "malformed JSON", body: `{"email":`, status: 400, wantBody: errorsBody("Invalid JSON body", "")},
-		{name: "not an object", body: `"hello"`, status: 400, wantBody: errorsBody("Invalid JSON body", "")},
-		{name: "oversized body", body: oversized, status: 413, wantBody: errorsBody("Request body too large", "")},
+		{name: "malformed JSON", body: `{"email":`, status: 400, wantErrors: errs(testkit.Msg("Invalid JSON body"))},
+		{name: "not an object", body: `"hello"`, status: 400, wantErrors: errs(testkit.Msg("Invalid JSON body"))},
+		{name: "oversized body", body: oversized, status: 413, wantErrors: errs(testkit.Msg("Request body too large"))},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			res := svc.do(t, http.MethodPost, "/api/users/signup", tc.body)
-			assertStatus(t, res, tc.status)
+			res := testkit.Call(t, svc.handler, http.MethodPost, "/api/users/signup", tc.body)
 			if tc.status != http.StatusCreated {
-				assertJSON(t, res.body, tc.wantBody)
-				if len(res.Cookies()) != 0 {
+				res.WantErrors(t, tc.status, tc.wantErrors...)
+				if len(cookies(res)) != 0 {
 					t.Fatalf("a failed signup set cookies: %v", res.Header.Values("Set-Cookie"))
 				}
 				return
 			}
 			var user struct{ ID, Email string }
-			if err := json.Unmarshal(res.body, &user); err != nil {
-				t.Fatal(err)
-			}
+			res.Want(t, tc.status).Decode(t, &user)
 			if !objectID.MatchString(user.ID) || user.Email != tc.wantEmail {
-				t.Fatalf("body = %s, want an ObjectId and email %q", res.body, tc.wantEmail)
+				t.Fatalf("body = %s, want an ObjectId and email %q", res.Body, tc.wantEmail)
 			}
-			assertJSON(t, res.body, `{"id":"`+user.ID+`","email":"`+tc.wantEmail+`"}`)
+			assertJSON(t, res.Body, `{"id":"`+user.ID+`","email":"`+tc.wantEmail+`"}`)
 			u, err := testkit.Keys().Verify(mustToken(t, sessionCookie(t, res)))
 			if err != nil || u.ID != user.ID || u.Email != tc.wantEmail {
 				t.Fatalf("session of the cookie: %+v, %v", u, err)
@@ -102,46 +100,49 @@ func TestSignup(t *testing.T) {
 func TestSignin(t *testing.T) {
 	t.Parallel()
 	svc := newService(t, options{})
-	signupRes := svc.do(t, http.MethodPost, "/api/users/signup", credentials("User@Example.com", "  right-pw  "))
-	assertStatus(t, signupRes, 201)
 	var created struct{ ID string }
-	_ = json.Unmarshal(signupRes.body, &created)
+	testkit.Call(t, svc.handler, http.MethodPost, "/api/users/signup", credentials("User@Example.com", "  right-pw  ")).
+		Want(t, http.StatusCreated).Decode(t, &created)
 	svc.signup(t, "spaced@example.com", "   "+strings.Repeat("s", 20)+"  ")
 
 	ok := func(email string) string { return `{"id":"` + created.ID + `","email":"` + email + `"}` }
-	invalid := errorsBody("Invalid credentials", "")
+	invalid := errs(testkit.Msg("Invalid credentials"))
 	for _, tc := range []struct {
-		name     string
-		body     string
-		status   int
-		wantBody string
+		name       string
+		body       string
+		status     int
+		wantBody   string              // for success
+		wantErrors []apperr.FieldError // for errors
 	}{
-		{"right password", credentials("user@example.com", "right-pw"), 200, ok("user@example.com")},
-		{"email in other case and spaces", credentials("  USER@example.COM ", "right-pw"), 200, ok("user@example.com")},
-		{"password with surrounding spaces", credentials("user@example.com", " right-pw "), 200, ok("user@example.com")},
-		{"wrong password", credentials("user@example.com", "wrong-pw"), 400, invalid},
-		{"password in other case", credentials("user@example.com", "RIGHT-PW"), 400, invalid},
-		{"unknown email", credentials("nobody@example.com", "right-pw"), 400, invalid},
-		{"invalid email", credentials("user-at-example.com", "right-pw"), 400, errorsBody(msgEmail, "email")},
-		{"missing password", `{"email":"user@example.com"}`, 400, errorsBody(msgNoPassword, "password")},
-		{"blank password", credentials("user@example.com", "   "), 400, errorsBody(msgNoPassword, "password")},
-		{"missing email", `{"password":"right-pw"}`, 400, errorsBody(msgEmail, "email")},
-		{"empty body", ``, 400, errorsBody(msgEmail, "email", msgNoPassword, "password")},
-		{"password not a string", `{"email":"user@example.com","password":123}`, 400, errorsBody(msgNoPassword, "password")},
-		{"malformed JSON", `{"email":"user@example.com",`, 400, errorsBody("Invalid JSON body", "")},
-		{"oversized body", oversized, 413, errorsBody("Request body too large", "")},
+		{"right password", credentials("user@example.com", "right-pw"), 200, ok("user@example.com"), nil},
+		{"email in other case and spaces", credentials("  USER@example.COM ", "right-pw"), 200, ok("user@example.com"), nil},
+		{"password with surrounding spaces", credentials("user@example.com", " right-pw "), 200, ok("user@example.com"), nil},
+		{"wrong password", credentials("user@example.com", "wrong-pw"), 400, "", invalid},
+		{"password in other case", credentials("user@example.com", "RIGHT-PW"), 400, "", invalid},
+		{"unknown email", credentials("nobody@example.com", "right-pw"), 400, "", invalid},
+		{"invalid email", credentials("user-at-example.com", "right-pw"), 400, "", errs(testkit.FieldMsg("email", msgEmail))},
+		{"missing password", `{"email":"user@example.com"}`, 400, "", errs(testkit.FieldMsg("password", msgNoPassword))},
+		{"blank password", credentials("user@example.com", "   "), 400, "", errs(testkit.FieldMsg("password", msgNoPassword))},
+		{"missing email", `{"password":"right-pw"}`, 400, "", errs(testkit.FieldMsg("email", msgEmail))},
+		{"empty body", ``, 400, "", errs(testkit.FieldMsg("email", msgEmail), testkit.FieldMsg("password", msgNoPassword))},
+		{"password not a string", `{"email":"user@example.com","password":123}`, 400, "", errs(testkit.FieldMsg("password", msgNoPassword))},
+		{"malformed JSON", `{"email":"user@example.com",`, 400, "", errs(testkit.Msg("Invalid JSON body"))},
+		{"oversized body", oversized, 413, "", errs(testkit.Msg("Request body too large"))},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			res := svc.do(t, http.MethodPost, "/api/users/signin", tc.body)
-			assertStatus(t, res, tc.status)
-			assertJSON(t, res.body, tc.wantBody)
+			res := testkit.Call(t, svc.handler, http.MethodPost, "/api/users/signin", tc.body)
+			if tc.status != http.StatusOK {
+				res.WantErrors(t, tc.status, tc.wantErrors...)
+			} else {
+				assertJSON(t, res.Want(t, tc.status).Body, tc.wantBody)
+			}
 			if tc.status == 200 {
 				u, err := testkit.Keys().Verify(mustToken(t, sessionCookie(t, res)))
 				if err != nil || u.ID != created.ID {
 					t.Fatalf("session of the cookie: %+v, %v", u, err)
 				}
-			} else if len(res.Cookies()) != 0 {
+			} else if len(cookies(res)) != 0 {
 				t.Fatalf("a failed signin set cookies: %v", res.Header.Values("Set-Cookie"))
 			}
 		})
@@ -149,8 +150,8 @@ func TestSignin(t *testing.T) {
 
 	t.Run("password over 20 only by surrounding spaces", func(t *testing.T) {
 		t.Parallel()
-		res := svc.do(t, http.MethodPost, "/api/users/signin", credentials("spaced@example.com", strings.Repeat("s", 20)))
-		assertStatus(t, res, 200)
+		testkit.Call(t, svc.handler, http.MethodPost, "/api/users/signin", credentials("spaced@example.com", strings.Repeat("s", 20))).
+			Want(t, http.StatusOK)
 	})
 }
 
@@ -166,8 +167,7 @@ func TestSessionCookieAttributes(t *testing.T) {
 				status int
 			}{{"/api/users/signup", 201}, {"/api/users/signin", 200}} {
 				before := time.Now().Unix()
-				res := svc.do(t, http.MethodPost, route.path, credentials(email, "secret"))
-				assertStatus(t, res, route.status)
+				res := testkit.Call(t, svc.handler, http.MethodPost, route.path, credentials(email, "secret")).Want(t, route.status)
 				if n := len(res.Header.Values("Set-Cookie")); n != 1 {
 					t.Fatalf("%s: %d Set-Cookie headers, want 1", route.path, n)
 				}
@@ -217,9 +217,8 @@ func TestSignout(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			res := svc.do(t, http.MethodPost, "/api/users/signout", "", tc.cookies...)
-			assertStatus(t, res, 200)
-			assertJSON(t, res.body, `{}`)
+			res := testkit.Call(t, svc.handler, http.MethodPost, "/api/users/signout", nil, tc.cookies...).Want(t, http.StatusOK)
+			assertJSON(t, res.Body, `{}`)
 			// Parsed by hand: net/http drops cookie names with ':'.
 			setCookies := res.Header.Values("Set-Cookie")
 			if len(setCookies) != len(tc.cleared) {
@@ -284,21 +283,18 @@ func TestCurrentUser(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			res := svc.do(t, http.MethodGet, "/api/users/currentuser", "", tc.cookies...)
-			assertStatus(t, res, 200)
+			res := testkit.Call(t, svc.handler, http.MethodGet, "/api/users/currentuser", nil, tc.cookies...).Want(t, http.StatusOK)
 			if !tc.signed {
-				assertJSON(t, res.body, `{"currentUser":null}`)
+				assertJSON(t, res.Body, `{"currentUser":null}`)
 				return
 			}
 			var body struct {
 				CurrentUser map[string]any `json:"currentUser"`
 			}
-			if err := json.Unmarshal(res.body, &body); err != nil {
-				t.Fatal(err)
-			}
+			res.Decode(t, &body)
 			u := body.CurrentUser
 			if len(u) != 4 || u["id"] != id || u["email"] != email || u["iat"] == nil || u["exp"] == nil {
-				t.Fatalf("body = %s, want currentUser {id, email, iat, exp}", res.body)
+				t.Fatalf("body = %s, want currentUser {id, email, iat, exp}", res.Body)
 			}
 		})
 	}
@@ -350,28 +346,32 @@ func TestSessionFlow(t *testing.T) {
 func TestRouting(t *testing.T) {
 	t.Parallel()
 	svc := newService(t, options{})
-	notFound := errorsBody("Not Found", "")
-	notAllowed := errorsBody("Method Not Allowed", "")
+	notFound := errs(testkit.Msg("Not Found"))
+	notAllowed := errs(testkit.Msg("Method Not Allowed"))
 	for _, tc := range []struct {
 		method, path string
 		status       int
-		wantBody     string
+		wantBody     string              // for success
+		wantErrors   []apperr.FieldError // for errors
 	}{
-		{"GET", "/api/users/nope", 404, notFound},
-		{"POST", "/api/users", 404, notFound},
-		{"GET", "/", 404, notFound},
-		{"GET", "/api/users/signup", 405, notAllowed},
-		{"PUT", "/api/users/signin", 405, notAllowed},
-		{"GET", "/api/users/signout", 405, notAllowed},
-		{"POST", "/api/users/currentuser", 405, notAllowed},
-		{"GET", "/healthz", 200, `{"status":"ok"}`},
-		{"GET", "/readyz", 200, `{"status":"ready"}`},
+		{"GET", "/api/users/nope", 404, "", notFound},
+		{"POST", "/api/users", 404, "", notFound},
+		{"GET", "/", 404, "", notFound},
+		{"GET", "/api/users/signup", 405, "", notAllowed},
+		{"PUT", "/api/users/signin", 405, "", notAllowed},
+		{"GET", "/api/users/signout", 405, "", notAllowed},
+		{"POST", "/api/users/currentuser", 405, "", notAllowed},
+		{"GET", "/healthz", 200, `{"status":"ok"}`, nil},
+		{"GET", "/readyz", 200, `{"status":"ready"}`, nil},
 	} {
 		t.Run(tc.method+" "+tc.path, func(t *testing.T) {
 			t.Parallel()
-			res := svc.do(t, tc.method, tc.path, "")
-			assertStatus(t, res, tc.status)
-			assertJSON(t, res.body, tc.wantBody)
+			res := testkit.Call(t, svc.handler, tc.method, tc.path, nil)
+			if tc.status != http.StatusOK {
+				res.WantErrors(t, tc.status, tc.wantErrors...)
+			} else {
+				assertJSON(t, res.Want(t, tc.status).Body, tc.wantBody)
+			}
 			if ct := res.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
 				t.Fatalf("Content-Type = %q", ct)
 			}
@@ -385,41 +385,38 @@ func TestStoreUnavailable(t *testing.T) {
 	if err := svc.db.Client().Disconnect(testkit.Context(t)); err != nil {
 		t.Fatal(err)
 	}
-	unavailable := errorsBody("Service unavailable, try again later", "")
 	for _, path := range []string{"/api/users/signup", "/api/users/signin"} {
-		res := svc.do(t, http.MethodPost, path, credentials("down@example.com", "secret"))
-		assertStatus(t, res, 503)
-		assertJSON(t, res.body, unavailable)
+		testkit.Call(t, svc.handler, http.MethodPost, path, credentials("down@example.com", "secret")).
+			WantErrors(t, http.StatusServiceUnavailable, testkit.Msg("Service unavailable, try again later"))
 	}
-	res := svc.do(t, http.MethodGet, "/readyz", "")
-	assertStatus(t, res, 503)
+	testkit.Call(t, svc.handler, http.MethodGet, "/readyz", nil).Want(t, http.StatusServiceUnavailable)
 }
 
 func TestConcurrentSignupsWithOneEmail(t *testing.T) {
 	t.Parallel()
 	svc := newService(t, options{})
 	const n = 20
-	statuses := make([]int, n)
-	bodies := make([]string, n)
+	answers := make([]testkit.Response, n)
 	var wg sync.WaitGroup
 	for i := range n {
 		wg.Go(func() {
 			// The same address, spelled differently.
 			email := []string{"race@example.com", " Race@Example.com", "RACE@EXAMPLE.COM "}[i%3]
-			res := svc.do(t, http.MethodPost, "/api/users/signup", credentials(email, "secret"))
-			statuses[i], bodies[i] = res.StatusCode, string(res.body)
+			answers[i] = testkit.Call(t, svc.handler, http.MethodPost, "/api/users/signup", credentials(email, "secret"))
 		})
 	}
 	wg.Wait()
 	created := 0
-	for i, status := range statuses {
-		switch status {
+	statuses := make([]int, n)
+	for i, res := range answers {
+		statuses[i] = res.Status
+		switch res.Status {
 		case 201:
 			created++
 		case 400:
-			assertJSON(t, []byte(bodies[i]), errorsBody("Email in use", ""))
+			res.WantErrors(t, http.StatusBadRequest, testkit.Msg("Email in use"))
 		default:
-			t.Errorf("signup %d: %d %s", i, status, bodies[i])
+			t.Errorf("signup %d: %d %s", i, res.Status, res.Body)
 		}
 	}
 	if created != 1 {

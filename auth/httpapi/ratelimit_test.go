@@ -4,11 +4,12 @@ import (
 	"net/http"
 	"strconv"
 	"testing"
+
+	"ticketing.dev/common/testkit"
 )
 
 func TestRateLimits(t *testing.T) {
 	t.Parallel()
-	tooMany := errorsBody("Too many requests, try again later", "")
 
 	type attempt struct {
 		path   string
@@ -75,24 +76,19 @@ func TestRateLimits(t *testing.T) {
 			// One attempt for victim@example.com and for httptest's 192.0.2.1.
 			svc.signup(t, "victim@example.com", "secret")
 			for i, a := range tc.attempts {
-				req := newRequest(http.MethodPost, a.path, credentials(a.email, "wrong-pw"))
-				req.RemoteAddr = a.addr + ":40000"
-				if a.xff != "" {
-					req.Header.Set("X-Forwarded-For", a.xff)
-				}
-				res := svc.doRequest(t, req)
-				if res.StatusCode != a.status {
-					t.Fatalf("attempt %d (%+v): %d %s, want %d", i+1, a, res.StatusCode, res.body, a.status)
+				res := testkit.Call(t, fromAddr(svc.handler, a.addr, a.xff), http.MethodPost, a.path, credentials(a.email, "wrong-pw"))
+				if res.Status != a.status {
+					t.Fatalf("attempt %d (%+v): %d %s, want %d", i+1, a, res.Status, res.Body, a.status)
 				}
 				if a.status != http.StatusTooManyRequests {
 					continue
 				}
-				assertJSON(t, res.body, tooMany)
+				res.WantErrors(t, http.StatusTooManyRequests, testkit.Msg("Too many requests, try again later"))
 				retry, err := strconv.Atoi(res.Header.Get("Retry-After"))
 				if err != nil || retry < 1 || retry > 60 {
 					t.Fatalf("attempt %d: Retry-After %q, want whole seconds in [1, 60]", i+1, res.Header.Get("Retry-After"))
 				}
-				if len(res.Cookies()) != 0 {
+				if len(cookies(res)) != 0 {
 					t.Fatalf("attempt %d: a refused attempt set a cookie", i+1)
 				}
 			}

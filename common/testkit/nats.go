@@ -170,13 +170,6 @@ type lazy func() string
 
 func (l lazy) String() string { return l() }
 
-// Quiet waits for d and then returns everything recorded. A fixed wait
-// proves little on a slow machine: prefer Settled.
-func (r *Recorder[T]) Quiet(d time.Duration) []events.Msg[T] {
-	time.Sleep(d)
-	return r.All()
-}
-
 // streamLast is the sequence of the stream's last event on the subject (0:
 // none yet).
 func (r *Recorder[T]) streamLast(ctx context.Context) (uint64, error) {
@@ -206,12 +199,61 @@ func consumersBusy(ctx context.Context, js jetstream.JetStream) string {
 		if info.Config.Durable == "" {
 			continue // a recorder's ordered consumer
 		}
-		if info.NumPending > 0 || info.NumAckPending > 0 {
-			return fmt.Sprintf("consumer %s: %d pending, %d in hand", info.Name, info.NumPending, info.NumAckPending)
+		if why := unanswered(ctx, s, info); why != "" {
+			return info.Name + ": " + why
 		}
 	}
 	if err := infos.Err(); err != nil {
 		return err.Error()
+	}
+	return ""
+}
+
+// Handled waits until each durable consumer has answered every event on its
+// subject: the subject's last event delivered, none pending, none in hand.
+func Handled(t testing.TB, js jetstream.JetStream, durables ...string) {
+	t.Helper()
+	ctx := Context(t)
+	for _, durable := range durables {
+		var why string
+		Eventually(t, 10*time.Second, func() bool {
+			s, err := js.Stream(ctx, events.StreamName)
+			if err != nil {
+				why = err.Error()
+				return false
+			}
+			c, err := s.Consumer(ctx, durable)
+			if err != nil {
+				why = err.Error()
+				return false
+			}
+			info, err := c.Info(ctx)
+			if err != nil {
+				why = err.Error()
+				return false
+			}
+			why = unanswered(ctx, s, info)
+			return why == ""
+		}, "%s has unanswered events: %s", durable, lazy(func() string { return why }))
+	}
+}
+
+// unanswered says what the consumer has still to answer ("" when nothing).
+// NumPending alone is not enough: the stream acknowledges a publish before
+// its consumers count the new event, so the subject's last event must have
+// been delivered too.
+func unanswered(ctx context.Context, s jetstream.Stream, info *jetstream.ConsumerInfo) string {
+	var last uint64
+	switch m, err := s.GetLastMsgForSubject(ctx, info.Config.FilterSubject); {
+	case errors.Is(err, jetstream.ErrMsgNotFound):
+	case err != nil:
+		return err.Error()
+	default:
+		last = m.Sequence
+	}
+	if info.Delivered.Stream < last || info.NumPending > 0 || info.NumAckPending > 0 {
+		return fmt.Sprintf("delivered up to %d of %d, %d pending, %d in hand",
+			info.Delivered.Stream, last, info.NumPending, info.NumAckPending)
 	}
 	return ""
 }

@@ -119,7 +119,7 @@ func TestSweepResumesAbandonedClaims(t *testing.T) {
 			if tc.published {
 				want = 1
 			}
-			if got := paid.Quiet(300 * time.Millisecond); len(got) != want {
+			if got := paid.Settled(t, e.Store.Payments()); len(got) != want {
 				t.Fatalf("%d payment.created events, want %d", len(got), want)
 			}
 		})

@@ -1,7 +1,6 @@
 package httpapi_test
 
 import (
-	"encoding/json"
 	"io"
 	"net"
 	"net/http"
@@ -12,6 +11,7 @@ import (
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 
+	"ticketing.dev/common/apperr"
 	"ticketing.dev/common/events"
 	"ticketing.dev/common/money"
 	"ticketing.dev/common/testkit"
@@ -25,37 +25,6 @@ const (
 	alice = "user-alice"
 	bob   = "user-bob"
 )
-
-func wantStatus(t *testing.T, r paytest.Response, status int) {
-	t.Helper()
-	if r.Status != status {
-		t.Fatalf("status %d, want %d; body %s", r.Status, status, r.Body)
-	}
-}
-
-func wantErrors(t *testing.T, r paytest.Response, status int, want ...map[string]string) {
-	t.Helper()
-	wantStatus(t, r, status)
-	got := r.Errors()
-	if len(got) != len(want) {
-		t.Fatalf("errors %v, want %v", got, want)
-	}
-	for i := range want {
-		for k, v := range want[i] {
-			if got[i][k] != v {
-				t.Fatalf("errors %v, want %v", got, want)
-			}
-		}
-		if _, ok := want[i]["field"]; !ok && got[i]["field"] != "" {
-			t.Fatalf("errors %v, want %v (no field)", got, want)
-		}
-	}
-}
-
-func msg(m string) map[string]string { return map[string]string{"message": m} }
-func field(f, m string) map[string]string {
-	return map[string]string{"message": m, "field": f}
-}
 
 // TestPaymentErrors covers every refusal of the contract, in its check order.
 func TestPaymentErrors(t *testing.T) {
@@ -77,39 +46,41 @@ func TestPaymentErrors(t *testing.T) {
 	expired.ExpiresAt = time.Now().Add(-time.Second)
 	e.Created(expired)
 
-	body := func(token, orderID string) string {
-		b, _ := json.Marshal(map[string]string{"token": token, "orderId": orderID})
-		return string(b)
+	body := func(token, orderID string) map[string]string {
+		return map[string]string{"token": token, "orderId": orderID}
 	}
 	tests := []struct {
 		name   string
 		user   string
-		body   string
+		body   any
 		status int
-		want   []map[string]string
+		want   []apperr.FieldError
 	}{
-		{"anonymous", "", body("tok_visa", open.ID.Hex()), 401, []map[string]string{msg("Not authorized")}},
-		{"anonymous with invalid body", "", `{`, 401, []map[string]string{msg("Not authorized")}},
-		{"malformed JSON", alice, `{"token":`, 400, []map[string]string{msg("Invalid JSON body")}},
-		{"empty body", alice, ``, 400, []map[string]string{
-			field("token", "Token must be provided"), field("orderId", "OrderId must be provided")}},
-		{"blank token", alice, body("   ", open.ID.Hex()), 400, []map[string]string{field("token", "Token must be provided")}},
+		{"anonymous", "", body("tok_visa", open.ID.Hex()), 401, []apperr.FieldError{testkit.Msg("Not authorized")}},
+		{"anonymous with invalid body", "", `{`, 401, []apperr.FieldError{testkit.Msg("Not authorized")}},
+		{"malformed JSON", alice, `{"token":`, 400, []apperr.FieldError{testkit.Msg("Invalid JSON body")}},
+		{"empty body", alice, ``, 400, []apperr.FieldError{
+			testkit.FieldMsg("token", "Token must be provided"), testkit.FieldMsg("orderId", "OrderId must be provided")}},
+		{"blank token", alice, body("   ", open.ID.Hex()), 400, []apperr.FieldError{testkit.FieldMsg("token", "Token must be provided")}},
 		{"token not a string", alice, `{"token":12,"orderId":"` + open.ID.Hex() + `"}`, 400,
-			[]map[string]string{field("token", "Token must be provided")}},
+			[]apperr.FieldError{testkit.FieldMsg("token", "Token must be provided")}},
 		{"orderId not an ObjectId", alice, body("tok_visa", "123"), 400,
-			[]map[string]string{field("orderId", "OrderId must be provided")}},
-		{"unknown order", alice, body("tok_visa", bson.NewObjectID().Hex()), 404, []map[string]string{msg("Order not found")}},
-		{"not the owner", bob, body("tok_visa", open.ID.Hex()), 401, []map[string]string{msg("Not authorized")}},
+			[]apperr.FieldError{testkit.FieldMsg("orderId", "OrderId must be provided")}},
+		{"unknown order", alice, body("tok_visa", bson.NewObjectID().Hex()), 404, []apperr.FieldError{testkit.Msg("Order not found")}},
+		{"not the owner", bob, body("tok_visa", open.ID.Hex()), 401, []apperr.FieldError{testkit.Msg("Not authorized")}},
 		{"cancelled order", alice, body("tok_visa", cancelled.ID.Hex()), 400,
-			[]map[string]string{msg("Cannot pay for an cancelled order")}},
+			[]apperr.FieldError{testkit.Msg("Cannot pay for an cancelled order")}},
 		{"completed order", alice, body("tok_visa", complete.ID.Hex()), 400,
-			[]map[string]string{msg("Order has already been paid")}},
-		{"expired order", alice, body("tok_visa", expired.ID.Hex()), 400, []map[string]string{msg("Order has expired")}},
+			[]apperr.FieldError{testkit.Msg("Order has already been paid")}},
+		{"expired order", alice, body("tok_visa", expired.ID.Hex()), 400, []apperr.FieldError{testkit.Msg("Order has expired")}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			r := e.Post("/api/payments", tc.user, tc.body)
-			wantErrors(t, r, tc.status, tc.want...)
+			var cookies []*http.Cookie
+			if tc.user != "" {
+				cookies = append(cookies, testkit.SessionCookie(t, tc.user, tc.user+"@example.com"))
+			}
+			testkit.Call(t, e.API, http.MethodPost, "/api/payments", tc.body, cookies...).WantErrors(t, tc.status, tc.want...)
 		})
 	}
 	if n := len(stripe.Requests("/v1/charges")); n != 0 {
@@ -117,24 +88,12 @@ func TestPaymentErrors(t *testing.T) {
 	}
 
 	t.Run("unknown route and method", func(t *testing.T) {
-		wantErrors(t, e.Post("/api/payments/x", alice, `{}`), 404, msg("Not Found"))
-		req, _ := http.NewRequest(http.MethodGet, "/api/payments", nil)
-		rec := &recorder{header: http.Header{}}
-		e.API.ServeHTTP(rec, req)
-		if rec.status != http.StatusMethodNotAllowed {
-			t.Fatalf("GET status %d", rec.status)
-		}
+		testkit.Call(t, e.API, http.MethodPost, "/api/payments/x", `{}`, testkit.SessionCookie(t, alice, alice+"@example.com")).
+			WantErrors(t, http.StatusNotFound, testkit.Msg("Not Found"))
+		testkit.Call(t, e.API, http.MethodGet, "/api/payments", nil).
+			WantErrors(t, http.StatusMethodNotAllowed, testkit.Msg("Method Not Allowed"))
 	})
 }
-
-type recorder struct {
-	header http.Header
-	status int
-}
-
-func (r *recorder) Header() http.Header         { return r.header }
-func (r *recorder) Write(b []byte) (int, error) { return len(b), nil }
-func (r *recorder) WriteHeader(s int)           { r.status = s }
 
 // TestPaymentSucceeds charges 19.99 as 1999 cents, answers 201 and
 // publishes payment.created; a second payment is refused without a charge.
@@ -151,12 +110,8 @@ func TestPaymentSucceeds(t *testing.T) {
 	o := paytest.NewOrder(alice, price)
 	e.Created(o)
 
-	r := e.Pay(alice, o.ID, "tok_visa")
-	wantStatus(t, r, http.StatusCreated)
 	var receipt map[string]any
-	if err := json.Unmarshal([]byte(r.Body), &receipt); err != nil {
-		t.Fatal(err)
-	}
+	e.Pay(alice, o.ID, "tok_visa").Want(t, http.StatusCreated).Decode(t, &receipt)
 	if len(receipt) != 3 || receipt["orderId"] != o.ID.Hex() || !strings.HasPrefix(receipt["stripeId"].(string), "ch_") {
 		t.Fatalf("receipt %v", receipt)
 	}
@@ -185,13 +140,13 @@ func TestPaymentSucceeds(t *testing.T) {
 		t.Fatalf("payment %+v", p)
 	}
 
-	wantErrors(t, e.Pay(alice, o.ID, "tok_visa"), 400, msg("Order has already been paid"))
+	e.Pay(alice, o.ID, "tok_visa").WantErrors(t, http.StatusBadRequest, testkit.Msg("Order has already been paid"))
 	if n := len(stripe.Requests("/v1/charges")); n != 1 {
 		t.Fatalf("a repeated payment reached Stripe: %d charge requests", n)
 	}
 	// Once paid, the order stays "already paid" even past its expiry and
 	// before order.completed arrives: the payment is checked first.
-	if got := created.Quiet(300 * time.Millisecond); len(got) != 1 {
+	if got := created.Settled(t, e.Store.Payments()); len(got) != 1 {
 		t.Fatalf("%d payment.created events, want 1", len(got))
 	}
 }
@@ -205,7 +160,7 @@ func TestCardDeclined(t *testing.T) {
 	o := paytest.NewOrder(alice, 2500)
 	e.Created(o)
 
-	wantErrors(t, e.Pay(alice, o.ID, "tok_chargeDeclined"), http.StatusPaymentRequired, msg("Your card was declined."))
+	e.Pay(alice, o.ID, "tok_chargeDeclined").WantErrors(t, http.StatusPaymentRequired, testkit.Msg("Your card was declined."))
 	charges := stripe.Requests("/v1/charges")
 	if len(charges) != 1 || charges[0].IdempotencyKey != "charge-"+o.ID.Hex()+"-1" ||
 		charges[0].Form.Get("amount") != "2500" || charges[0].Form.Get("source") != "tok_chargeDeclined" {
@@ -217,7 +172,7 @@ func TestCardDeclined(t *testing.T) {
 
 	// Stripe keeps the declined answer under its key, so another card needs
 	// another key: the attempt number.
-	wantStatus(t, e.Pay(alice, o.ID, "tok_visa"), http.StatusCreated)
+	e.Pay(alice, o.ID, "tok_visa").Want(t, http.StatusCreated)
 	charges = stripe.Requests("/v1/charges")
 	if len(charges) != 2 || charges[1].IdempotencyKey != "charge-"+o.ID.Hex()+"-2" || charges[1].Form.Get("source") != "tok_visa" {
 		t.Fatalf("charge requests %+v", charges)
@@ -240,7 +195,7 @@ func TestStripeUnreachable(t *testing.T) {
 	o := paytest.NewOrder(alice, 1000)
 	e.Created(o)
 
-	wantErrors(t, e.Pay(alice, o.ID, "tok_visa"), http.StatusBadGateway, msg("Payment provider unavailable, try again"))
+	e.Pay(alice, o.ID, "tok_visa").WantErrors(t, http.StatusBadGateway, testkit.Msg("Payment provider unavailable, try again"))
 	p, _ := e.Payment(o.ID)
 	if p.State != store.Pending || p.LeaseUntil.After(time.Now()) || p.Token != "tok_visa" {
 		t.Fatalf("payment after 502 %+v: want pending, lease released, token kept", p)
@@ -256,8 +211,8 @@ func TestRetryAfterUnknownOutcome(t *testing.T) {
 	o := paytest.NewOrder(alice, 1234)
 	e.Created(o)
 
-	wantStatus(t, e.Pay(alice, o.ID, "tok_visa"), http.StatusBadGateway)
-	wantStatus(t, e.Pay(alice, o.ID, "tok_mastercard"), http.StatusCreated)
+	e.Pay(alice, o.ID, "tok_visa").Want(t, http.StatusBadGateway)
+	e.Pay(alice, o.ID, "tok_mastercard").Want(t, http.StatusCreated)
 	charges := stripe.Requests("/v1/charges")
 	if len(charges) != 2 {
 		t.Fatalf("%d charge requests", len(charges))
@@ -281,7 +236,7 @@ func TestConcurrentPayments(t *testing.T) {
 	e.Created(o)
 
 	const n = 20
-	statuses := make([]paytest.Response, n)
+	statuses := make([]testkit.Response, n)
 	var wg sync.WaitGroup
 	start := make(chan struct{})
 	for i := range n {
@@ -296,11 +251,11 @@ func TestConcurrentPayments(t *testing.T) {
 	count := map[int]int{}
 	for _, r := range statuses {
 		count[r.Status]++
-		if r.Status == 400 && r.Errors()[0]["message"] != "Order has already been paid" {
-			t.Errorf("400 with %s", r.Body)
-		}
-		if r.Status == 409 && r.Errors()[0]["message"] != "Payment in progress, try again shortly" {
-			t.Errorf("409 with %s", r.Body)
+		switch r.Status {
+		case http.StatusBadRequest:
+			r.WantErrors(t, http.StatusBadRequest, testkit.Msg("Order has already been paid"))
+		case http.StatusConflict:
+			r.WantErrors(t, http.StatusConflict, testkit.Msg("Payment in progress, try again shortly"))
 		}
 	}
 	if count[201] != 1 || count[400]+count[409] != n-1 {
@@ -312,8 +267,7 @@ func TestConcurrentPayments(t *testing.T) {
 	if c := e.PaymentCount(o.ID); c != 1 {
 		t.Fatalf("%d payment documents", c)
 	}
-	created.WaitFor(t, 1, 10*time.Second)
-	if got := created.Quiet(300 * time.Millisecond); len(got) != 1 {
+	if got := created.Settled(t, e.Store.Payments()); len(got) != 1 {
 		t.Fatalf("%d payment.created events", len(got))
 	}
 }
@@ -338,13 +292,13 @@ func TestPaymentInProgress(t *testing.T) {
 	o := paytest.NewOrder(alice, 1000)
 	e.Created(o)
 
-	first := make(chan paytest.Response, 1)
+	first := make(chan testkit.Response, 1)
 	go func() { first <- e.Pay(alice, o.ID, "tok_visa") }()
 	<-inFlight
-	wantErrors(t, e.Pay(alice, o.ID, "tok_visa"), http.StatusConflict, msg(httpapi.MsgInProgress))
+	e.Pay(alice, o.ID, "tok_visa").WantErrors(t, http.StatusConflict, testkit.Msg(httpapi.MsgInProgress))
 	release()
-	wantStatus(t, <-first, http.StatusCreated)
-	wantErrors(t, e.Pay(alice, o.ID, "tok_visa"), http.StatusBadRequest, msg(httpapi.MsgAlreadyPaid))
+	(<-first).Want(t, http.StatusCreated)
+	e.Pay(alice, o.ID, "tok_visa").WantErrors(t, http.StatusBadRequest, testkit.Msg(httpapi.MsgAlreadyPaid))
 	if n := len(stripe.Requests("/v1/charges")); n != 1 {
 		t.Fatalf("%d charge requests", n)
 	}
@@ -370,11 +324,11 @@ func TestIdempotencyErrorKeepsTheClaim(t *testing.T) {
 	o := paytest.NewOrder(alice, 1500)
 	e.Created(o)
 
-	wantStatus(t, e.Pay(alice, o.ID, "tok_visa"), http.StatusBadGateway)
+	e.Pay(alice, o.ID, "tok_visa").Want(t, http.StatusBadGateway)
 	if p, _ := e.Payment(o.ID); p.State != store.Pending || p.Attempt != 1 || p.Token != "tok_visa" {
 		t.Fatalf("payment after idempotency_error %+v: want pending attempt 1 with its token", p)
 	}
-	wantStatus(t, e.Pay(alice, o.ID, "tok_mastercard"), http.StatusCreated)
+	e.Pay(alice, o.ID, "tok_mastercard").Want(t, http.StatusCreated)
 	for _, c := range stripe.Requests("/v1/charges") {
 		if c.IdempotencyKey != checkout.ChargeKey(o.ID, 1) || c.Form.Get("source") != "tok_visa" {
 			t.Fatalf("charge request %+v is not a repeat of attempt 1", c)

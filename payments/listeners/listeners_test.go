@@ -187,17 +187,14 @@ func TestCancelDuringCharge(t *testing.T) {
 	o := paytest.NewOrder(alice, 700)
 	e.Created(o)
 
-	resp := make(chan paytest.Response, 1)
+	resp := make(chan testkit.Response, 1)
 	go func() { resp <- e.Pay(alice, o.ID, "tok_visa") }()
 	<-g.inFlight
 	e.Cancelled(o.ID, 1)
 	e.WaitStatus(o.ID, events.StatusCancelled, 1)
 	close(g.open)
 
-	r := <-resp
-	if r.Status != http.StatusBadRequest || r.Errors()[0]["message"] != httpapi.MsgCancelled {
-		t.Fatalf("pay: %d %s", r.Status, r.Body)
-	}
+	(<-resp).WantErrors(t, http.StatusBadRequest, testkit.Msg(httpapi.MsgCancelled))
 	waitState(t, e, o.ID, store.Refunded)
 	if keys := stripe.Keys("/v1/refunds"); len(keys) != 1 || keys[0] != checkout.RefundKey(o.ID) {
 		t.Fatalf("refund keys %v", keys)
@@ -288,7 +285,7 @@ func TestPaymentRacesCancellation(t *testing.T) {
 		e.Created(o)
 
 		var wg sync.WaitGroup
-		var r paytest.Response
+		var r testkit.Response
 		wg.Go(func() { r = e.Pay(alice, o.ID, "tok_visa") })
 		wg.Go(func() {
 			time.Sleep(time.Duration(rand.IntN(120)) * time.Millisecond)

@@ -7,7 +7,6 @@ package paytest
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -15,7 +14,6 @@ import (
 	"net/http/httputil"
 	"net/url"
 	"os"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -308,39 +306,16 @@ func (e *Env) WaitStatus(id bson.ObjectID, status string, version int64) {
 	}, "order %s at %s v%d (have %s v%d)", id.Hex(), status, version, last.Status, last.Version)
 }
 
-// Response is an API answer.
-type Response struct {
-	Status int
-	Body   string
-}
-
-// Errors decodes the error envelope's messages.
-func (r Response) Errors() []map[string]string {
-	var env struct {
-		Errors []map[string]string `json:"errors"`
-	}
-	_ = json.Unmarshal([]byte(r.Body), &env)
-	return env.Errors
-}
-
-// Post sends POST path with body, signed in as userID unless it is empty.
-func (e *Env) Post(path, userID, body string) Response {
+// Pay posts a payment of order with token, signed in as userID unless it
+// is empty.
+func (e *Env) Pay(userID string, orderID bson.ObjectID, token string) testkit.Response {
 	e.T.Helper()
-	req := httptest.NewRequest(http.MethodPost, path, strings.NewReader(body))
-	req.Header.Set("Content-Type", "application/json")
+	var cookies []*http.Cookie
 	if userID != "" {
-		req.AddCookie(testkit.SessionCookie(e.T, userID, userID+"@example.com"))
+		cookies = append(cookies, testkit.SessionCookie(e.T, userID, userID+"@example.com"))
 	}
-	rec := httptest.NewRecorder()
-	e.API.ServeHTTP(rec, req)
-	return Response{Status: rec.Code, Body: rec.Body.String()}
-}
-
-// Pay posts a payment of order with token as userID.
-func (e *Env) Pay(userID string, orderID bson.ObjectID, token string) Response {
-	e.T.Helper()
-	b, _ := json.Marshal(map[string]string{"token": token, "orderId": orderID.Hex()})
-	return e.Post("/api/payments", userID, string(b))
+	return testkit.Call(e.T, e.API, http.MethodPost, "/api/payments",
+		map[string]string{"token": token, "orderId": orderID.Hex()}, cookies...)
 }
 
 // Payment returns the order's payment document.

@@ -4,13 +4,10 @@ package testenv
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"log/slog"
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go/jetstream"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 
 	"ticketing.dev/common/events"
@@ -60,47 +57,5 @@ func (e *Env) Outbox() *mongo.Collection { return e.DB.Collection(store.Collecti
 // consumer may still report nothing pending.
 func (e *Env) Handled(t testing.TB, durables ...string) {
 	t.Helper()
-	ctx := testkit.Context(t)
-	for _, durable := range durables {
-		deadline := time.Now().Add(10 * time.Second)
-		for {
-			why := unanswered(ctx, e.NATS.JS, durable)
-			if why == "" {
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("%s has unanswered events: %s", durable, why)
-			}
-			time.Sleep(10 * time.Millisecond)
-		}
-	}
-}
-
-// unanswered says what durable has still to answer ("" when nothing).
-func unanswered(ctx context.Context, js jetstream.JetStream, durable string) string {
-	s, err := js.Stream(ctx, events.StreamName)
-	if err != nil {
-		return err.Error()
-	}
-	c, err := s.Consumer(ctx, durable)
-	if err != nil {
-		return err.Error()
-	}
-	info, err := c.Info(ctx)
-	if err != nil {
-		return err.Error()
-	}
-	var last uint64
-	switch m, err := s.GetLastMsgForSubject(ctx, info.Config.FilterSubject); {
-	case errors.Is(err, jetstream.ErrMsgNotFound):
-	case err != nil:
-		return err.Error()
-	default:
-		last = m.Sequence
-	}
-	if info.Delivered.Stream < last || info.NumPending > 0 || info.NumAckPending > 0 {
-		return fmt.Sprintf("delivered up to %d of %d, %d pending, %d in hand",
-			info.Delivered.Stream, last, info.NumPending, info.NumAckPending)
-	}
-	return ""
+	testkit.Handled(t, e.NATS.JS, durables...)
 }
