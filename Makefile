@@ -1,6 +1,6 @@
 # Ticketing: `make up` runs the whole platform on this machine, `make test` runs every test.
 SHELL := /bin/bash
-MODULES := common auth tickets orders expiration payments devstack infra
+MODULES := common testkit auth tickets orders expiration payments devstack infra
 GO_PKGS := $(foreach m,$(MODULES),./$(m)/...)
 GOBIN ?= $(shell go env GOPATH)/bin
 export PATH := $(GOBIN):$(PATH)
@@ -16,7 +16,7 @@ test-client:
 # The first line says what runs MongoDB, NATS and Redis for the tests:
 # containers where a Docker engine answers, the embedded servers otherwise.
 test-go:
-	@go test -count=1 -run '^TestBackend$$' -v ./common/testkit/ | grep 'testkit:' || true
+	@go test -count=1 -run '^TestBackend$$' -v ./testkit/ | grep 'testkit:' || true
 	go test -race -count=1 -timeout 20m $(GO_PKGS)
 
 build:

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"ticketing.dev/common/testkit"
+	"ticketing.dev/testkit"
 )
 
 func TestMain(m *testing.M) { testkit.Main(m) }

@@ -3,18 +3,21 @@ module ticketing.dev/common
 go 1.26.0
 
 require (
-	github.com/FerretDB/FerretDB v1.24.2
 	github.com/go-chi/chi/v5 v5.5.0
 	github.com/go-playground/validator/v10 v10.30.6
 	github.com/golang-jwt/jwt/v5 v5.3.1
 	github.com/nats-io/nats-server/v2 v2.15.2
 	github.com/nats-io/nats.go v1.55.0
-	github.com/testcontainers/testcontainers-go v0.45.0
 	go.mongodb.org/mongo-driver/v2 v2.10.0
 	go.opentelemetry.io/otel v1.47.0
 	go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp v1.47.0
 	go.opentelemetry.io/otel/sdk v1.47.0
 	go.opentelemetry.io/otel/trace v1.47.0
+)
+
+require (
+	github.com/FerretDB/FerretDB v1.24.2 // indirect
+	github.com/testcontainers/testcontainers-go v0.45.0 // indirect
 )
 
 require (
@@ -123,4 +126,7 @@ require (
 	modernc.org/sqlite v1.32.0 // indirect
 	modernc.org/strutil v1.2.0 // indirect
 	modernc.org/token v1.1.0 // indirect
+	ticketing.dev/testkit v0.0.0
 )
+
+replace ticketing.dev/testkit => ../testkit

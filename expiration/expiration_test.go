@@ -9,7 +9,7 @@ import (
 
 	"ticketing.dev/common/events"
 	"ticketing.dev/common/outbox"
-	"ticketing.dev/common/testkit"
+	"ticketing.dev/testkit"
 )
 
 // checkOnTime fails unless the order expired at expiresAt, at most a second after.

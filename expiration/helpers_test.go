@@ -14,14 +14,15 @@ import (
 
 	"ticketing.dev/common/events"
 	"ticketing.dev/common/outbox"
-	"ticketing.dev/common/testkit"
 	"ticketing.dev/expiration/internal/redistest"
 	"ticketing.dev/expiration/listeners"
+	"ticketing.dev/testkit"
+	"ticketing.dev/testkit/natskit"
 )
 
 // harness is a real Redis and an embedded JetStream, with a queue of its own.
 type harness struct {
-	nats      *testkit.NATS
+	nats      *natskit.NATS
 	rdb       *redis.Client
 	queue     string
 	inspector *asynq.Inspector
@@ -30,7 +31,7 @@ type harness struct {
 
 func newHarness(t testing.TB) *harness {
 	t.Helper()
-	n := testkit.StartNATS(t)
+	n := natskit.StartNATS(t)
 	rdb, queue := redistest.Queue(t)
 	return &harness{
 		nats:      n,

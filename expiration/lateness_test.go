@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"ticketing.dev/common/outbox"
-	"ticketing.dev/common/testkit"
+	"ticketing.dev/testkit"
 )
 
 // BenchmarkFiringLateness measures how long after expiresAt each of 200

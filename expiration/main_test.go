@@ -8,7 +8,7 @@ import (
 
 	"ticketing.dev/common/config"
 	"ticketing.dev/common/outbox"
-	"ticketing.dev/common/testkit"
+	"ticketing.dev/testkit"
 )
 
 func TestLoadConfig(t *testing.T) {

@@ -124,6 +124,9 @@ require (
 	modernc.org/sqlite v1.32.0 // indirect
 	modernc.org/strutil v1.2.0 // indirect
 	modernc.org/token v1.1.0 // indirect
+	ticketing.dev/testkit v0.0.0
 )
 
 replace ticketing.dev/common => ../common
+
+replace ticketing.dev/testkit => ../testkit

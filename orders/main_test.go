@@ -15,8 +15,9 @@ import (
 	"ticketing.dev/common/events"
 	"ticketing.dev/common/outbox"
 	"ticketing.dev/common/service"
-	"ticketing.dev/common/testkit"
 	"ticketing.dev/orders/internal/testenv"
+	"ticketing.dev/testkit"
+	"ticketing.dev/testkit/natskit"
 )
 
 func TestMain(m *testing.M) { testenv.Main(m) }
@@ -85,7 +86,7 @@ func TestRun(t *testing.T) {
 		t.Fatal(err)
 	}
 	u.Path = "/" + testkit.RandomName("orders_main_")
-	n := testkit.StartNATS(t)
+	n := natskit.StartNATS(t)
 	port := testkit.FreePort(t)
 	t.Setenv("MONGO_URI", u.String())
 	t.Setenv("NATS_URL", n.URL)
@@ -109,7 +110,7 @@ func TestRun(t *testing.T) {
 		return res.StatusCode == http.StatusOK
 	}, "never ready")
 
-	created := testkit.Record(t, n.JS, events.OrderCreated)
+	created := natskit.Record(t, n.JS, events.OrderCreated)
 	id := bson.NewObjectID()
 	if err := events.Publish(ctx, events.NewPublisher(n.JS), events.TicketCreated, outbox.ID("ticket.created", id.Hex(), 0),
 		events.TicketCreatedData{ID: id.Hex(), Title: "main", Price: 100, UserID: "u"}); err != nil {
@@ -127,7 +128,7 @@ func TestRun(t *testing.T) {
 		res.Body.Close()
 		return res.StatusCode == http.StatusCreated
 	}, "order never created")
-	cancelled := testkit.Record(t, n.JS, events.OrderCancelled)
+	cancelled := natskit.Record(t, n.JS, events.OrderCancelled)
 	order := created.WaitFor(t, 1, 5*time.Second)[0].Data
 	// No expiration service runs here: the sweep cancels the order.
 	got := cancelled.WaitFor(t, 1, 15*time.Second)[0].Data

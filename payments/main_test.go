@@ -15,9 +15,10 @@ import (
 	"ticketing.dev/common/config"
 	"ticketing.dev/common/events"
 	"ticketing.dev/common/service"
-	"ticketing.dev/common/testkit"
 	"ticketing.dev/payments/internal/paytest"
 	"ticketing.dev/payments/store"
+	"ticketing.dev/testkit"
+	"ticketing.dev/testkit/natskit"
 )
 
 func TestMain(m *testing.M) { paytest.Main(m) }
@@ -61,7 +62,7 @@ func TestConfigMasksSecrets(t *testing.T) {
 // TestRun boots the service as main does, pays for an order over HTTP, and
 // sees its sweep resume the claim a crashed process left behind.
 func TestRun(t *testing.T) {
-	n := testkit.StartNATS(t)
+	n := natskit.StartNATS(t)
 	mongoURI, err := url.Parse(testkit.MongoURI(t))
 	if err != nil {
 		t.Fatal(err)
@@ -83,7 +84,7 @@ func TestRun(t *testing.T) {
 	})
 	base := svc.URL
 
-	paid := testkit.Record(t, n.JS, events.PaymentCreated)
+	paid := natskit.Record(t, n.JS, events.PaymentCreated)
 	orderID := bson.NewObjectID()
 	if err := events.Publish(context.Background(), events.NewPublisher(n.JS), events.OrderCreated, "order-created-"+orderID.Hex(),
 		events.OrderCreatedData{ID: orderID.Hex(), Status: events.StatusCreated, UserID: "u1",

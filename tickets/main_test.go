@@ -13,7 +13,8 @@ import (
 	"ticketing.dev/common/events"
 	"ticketing.dev/common/mongodb"
 	"ticketing.dev/common/service"
-	"ticketing.dev/common/testkit"
+	"ticketing.dev/testkit"
+	"ticketing.dev/testkit/natskit"
 	"ticketing.dev/tickets/store"
 )
 
@@ -22,7 +23,7 @@ import (
 // (which frees a reservation whose cancellation a dead handler left
 // unsettled), and stops cleanly when its context ends.
 func TestRun(t *testing.T) {
-	n := testkit.StartNATS(t)
+	n := natskit.StartNATS(t)
 	port := testkit.FreePort(t)
 	mongoURI := testkit.MongoURI(t)
 	t.Setenv("MONGO_URI", mongoURI)
@@ -30,8 +31,8 @@ func TestRun(t *testing.T) {
 	t.Setenv("JWT_KEY", testkit.JWTKey)
 	t.Setenv("PORT", fmt.Sprint(port))
 	t.Setenv("TICKETS_SWEEP", "100ms")
-	created := testkit.Record(t, n.JS, events.TicketCreated)
-	updated := testkit.Record(t, n.JS, events.TicketUpdated)
+	created := natskit.Record(t, n.JS, events.TicketCreated)
+	updated := natskit.Record(t, n.JS, events.TicketUpdated)
 
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)

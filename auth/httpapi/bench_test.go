@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"ticketing.dev/common/testkit"
+	"ticketing.dev/testkit"
 )
 
 // The argon2id hash dominates both routes. Wall time per request depends on

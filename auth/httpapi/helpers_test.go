@@ -19,7 +19,7 @@ import (
 	"ticketing.dev/common/mongodb"
 	"ticketing.dev/common/server"
 	"ticketing.dev/common/session"
-	"ticketing.dev/common/testkit"
+	"ticketing.dev/testkit"
 )
 
 const tokenTTL = 2 * time.Hour

@@ -17,7 +17,7 @@ import (
 
 	"ticketing.dev/common/apperr"
 	"ticketing.dev/common/session"
-	"ticketing.dev/common/testkit"
+	"ticketing.dev/testkit"
 )
 
 var objectID = regexp.MustCompile(`^[0-9a-f]{24}$`)

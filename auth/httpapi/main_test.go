@@ -3,7 +3,7 @@ package httpapi_test
 import (
 	"testing"
 
-	"ticketing.dev/common/testkit"
+	"ticketing.dev/testkit"
 )
 
 func TestMain(m *testing.M) { testkit.Main(m) }

@@ -5,7 +5,7 @@ import (
 	"strconv"
 	"testing"
 
-	"ticketing.dev/common/testkit"
+	"ticketing.dev/testkit"
 )
 
 func TestRateLimits(t *testing.T) {

@@ -3,7 +3,7 @@ package store_test
 import (
 	"testing"
 
-	"ticketing.dev/common/testkit"
+	"ticketing.dev/testkit"
 )
 
 func TestMain(m *testing.M) { testkit.Main(m) }

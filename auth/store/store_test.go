@@ -7,7 +7,7 @@ import (
 	"testing"
 
 	"ticketing.dev/auth/store"
-	"ticketing.dev/common/testkit"
+	"ticketing.dev/testkit"
 )
 
 func TestUsers(t *testing.T) {

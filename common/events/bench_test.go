@@ -6,13 +6,14 @@ import (
 	"testing"
 
 	"ticketing.dev/common/events"
-	"ticketing.dev/common/testkit"
+	"ticketing.dev/testkit"
+	"ticketing.dev/testkit/natskit"
 )
 
 // BenchmarkPublishConsume measures a confirmed publish through the typed
 // publisher and its delivery to a typed listener (ack included).
 func BenchmarkPublishConsume(b *testing.B) {
-	n := testkit.StartNATS(b)
+	n := natskit.StartNATS(b)
 	ctx := testkit.Context(b)
 	pub := events.NewPublisher(n.JS)
 	done := make(chan struct{}, 1024)

@@ -14,7 +14,8 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"ticketing.dev/common/events"
-	"ticketing.dev/common/testkit"
+	"ticketing.dev/testkit"
+	"ticketing.dev/testkit/natskit"
 )
 
 // A buffered event must not age past AckWait behind a slow one: with the
@@ -31,7 +32,7 @@ func TestSlowHandlerHandlesEachEventOnce(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			n := testkit.StartNATS(t)
+			n := natskit.StartNATS(t)
 			ctx := testkit.Context(t)
 			var mu sync.Mutex
 			runs := map[string]int{}
@@ -76,7 +77,7 @@ func TestSlowHandlerHandlesEachEventOnce(t *testing.T) {
 // A malformed event is copied, with why and where from, to the dead-letter
 // stream; replayed, it reaches the handler again and leaves the stream.
 func TestDeadLetterListAndReplay(t *testing.T) {
-	n := testkit.StartNATS(t)
+	n := natskit.StartNATS(t)
 	ctx := testkit.Context(t)
 	var accept atomic.Bool
 	handled := make(chan string, 10)
@@ -136,7 +137,7 @@ func TestDeadLetterListAndReplay(t *testing.T) {
 // stream holds the dead-letter subjects, so the listener can neither store
 // the copy nor make the dead-letter stream again.)
 func TestDeadLetterWaitsForItsStream(t *testing.T) {
-	n := testkit.StartNATS(t)
+	n := natskit.StartNATS(t)
 	ctx := testkit.Context(t)
 	if err := n.JS.DeleteStream(ctx, events.DeadLetterStream); err != nil {
 		t.Fatal(err)
@@ -179,7 +180,7 @@ func TestDeadLetterWaitsForItsStream(t *testing.T) {
 // A dead letter older than the stream's retention is not replayed: services
 // may have forgotten what guards them against it.
 func TestReplayRefusesEventsOlderThanTheStream(t *testing.T) {
-	n := testkit.StartNATS(t)
+	n := natskit.StartNATS(t)
 	ctx := testkit.Context(t)
 	msg := nats.NewMsg("dlq.old-test")
 	msg.Data = []byte(`{"id":"o1","version":1}`)
@@ -202,7 +203,7 @@ func TestReplayRefusesEventsOlderThanTheStream(t *testing.T) {
 // made again, its sequences start over, and the dead letter of a new event
 // at an old sequence must not be dropped as a duplicate.
 func TestDeadLettersSurviveAStreamRecreated(t *testing.T) {
-	n := testkit.StartNATS(t)
+	n := natskit.StartNATS(t)
 	ctx := testkit.Context(t)
 	l, err := events.Listen(ctx, n.JS, testkit.Logger(t), events.OrderCompleted, "dlq-again",
 		func(context.Context, events.Msg[events.OrderCompletedData]) error {
@@ -236,7 +237,7 @@ func TestDeadLettersSurviveAStreamRecreated(t *testing.T) {
 // A replayed event keeps its first publication time through the dead-letter
 // stream and back, so its age (and the replay's age limit) is the event's.
 func TestReplayKeepsThePublicationTime(t *testing.T) {
-	n := testkit.StartNATS(t)
+	n := natskit.StartNATS(t)
 	ctx := testkit.Context(t)
 	published := make(chan time.Time, 4)
 	l, err := events.Listen(ctx, n.JS, testkit.Logger(t), events.OrderCompleted, "dlq-age",

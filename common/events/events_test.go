@@ -11,11 +11,12 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"ticketing.dev/common/events"
-	"ticketing.dev/common/testkit"
+	"ticketing.dev/testkit"
+	"ticketing.dev/testkit/natskit"
 )
 
 func TestPublishConsumeRoundTrip(t *testing.T) {
-	n := testkit.StartNATS(t)
+	n := natskit.StartNATS(t)
 	ctx := testkit.Context(t)
 	pub := events.NewPublisher(n.JS)
 
@@ -45,7 +46,7 @@ func TestPublishConsumeRoundTrip(t *testing.T) {
 }
 
 func TestDuplicateMsgIDDeliveredOnce(t *testing.T) {
-	n := testkit.StartNATS(t)
+	n := natskit.StartNATS(t)
 	ctx := testkit.Context(t)
 	pub := events.NewPublisher(n.JS)
 	for range 3 {
@@ -107,7 +108,7 @@ func TestHandlerOutcomes(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			n := testkit.StartNATS(t)
+			n := natskit.StartNATS(t)
 			ctx := testkit.Context(t)
 			var deliveries atomic.Uint64
 			var acked atomic.Bool
@@ -164,7 +165,7 @@ func waitNoPending(t *testing.T, js jetstream.JetStream, durable string, timeout
 }
 
 func TestMalformedPayloadTerminated(t *testing.T) {
-	n := testkit.StartNATS(t)
+	n := natskit.StartNATS(t)
 	ctx := testkit.Context(t)
 	var calls atomic.Int32
 	l, err := events.Listen(ctx, n.JS, testkit.Logger(t), events.TicketCreated, "test",
@@ -191,7 +192,7 @@ func TestMalformedPayloadTerminated(t *testing.T) {
 }
 
 func TestListenersOnOneDurableShareMessages(t *testing.T) {
-	n := testkit.StartNATS(t)
+	n := natskit.StartNATS(t)
 	ctx := testkit.Context(t)
 	const total = 200
 	var mu sync.Mutex
@@ -240,7 +241,7 @@ func TestListenersOnOneDurableShareMessages(t *testing.T) {
 // After the broker loses the consumer (or the whole stream), the listener
 // provisions it again and goes on handling events.
 func TestListenerRecoversFromDeletedStream(t *testing.T) {
-	n := testkit.StartNATS(t)
+	n := natskit.StartNATS(t)
 	ctx := testkit.Context(t)
 	got := make(chan string, 10)
 	l, err := events.Listen(ctx, n.JS, testkit.Logger(t), events.OrderCompleted, "recover",

@@ -11,7 +11,8 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"ticketing.dev/common/events"
-	"ticketing.dev/common/testkit"
+	"ticketing.dev/testkit"
+	"ticketing.dev/testkit/natskit"
 )
 
 func TestTraceContextTravelsInHeaders(t *testing.T) {
@@ -20,7 +21,7 @@ func TestTraceContextTravelsInHeaders(t *testing.T) {
 	otel.SetTracerProvider(tp)
 	t.Cleanup(func() { _ = tp.Shutdown(context.Background()) })
 
-	n := testkit.StartNATS(t)
+	n := natskit.StartNATS(t)
 	ctx := testkit.Context(t)
 	got := make(chan trace.SpanContext, 1)
 	l, err := events.Listen(ctx, n.JS, testkit.Logger(t), events.PaymentCreated, "trace",

@@ -9,7 +9,7 @@ import (
 
 	"ticketing.dev/common/apperr"
 	"ticketing.dev/common/httpx"
-	"ticketing.dev/common/testkit"
+	"ticketing.dev/testkit"
 )
 
 type signupRequest struct {

@@ -7,7 +7,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/bson"
 
 	"ticketing.dev/common/mongodb"
-	"ticketing.dev/common/testkit"
+	"ticketing.dev/testkit"
 )
 
 func TestMain(m *testing.M) { testkit.Main(m) }

@@ -9,7 +9,8 @@ import (
 
 	"ticketing.dev/common/events"
 	"ticketing.dev/common/outbox"
-	"ticketing.dev/common/testkit"
+	"ticketing.dev/testkit"
+	"ticketing.dev/testkit/natskit"
 )
 
 type doc struct {
@@ -34,9 +35,9 @@ func ticketEvent(t *testing.T, id bson.ObjectID, version int64, title string) ou
 func TestRelayPublishesWhatACrashedWriterLeft(t *testing.T) {
 	ctx := testkit.Context(t)
 	db := testkit.Mongo(t)
-	n := testkit.StartNATS(t)
+	n := natskit.StartNATS(t)
 	coll := db.Collection("tickets")
-	rec := testkit.Record(t, n.JS, events.TicketUpdated)
+	rec := natskit.Record(t, n.JS, events.TicketUpdated)
 
 	id := bson.NewObjectID()
 	d := doc{ID: id, Title: "a", Version: 0}
@@ -94,9 +95,9 @@ func TestRelayPublishesWhatACrashedWriterLeft(t *testing.T) {
 func TestRelayNotifyPublishesPromptly(t *testing.T) {
 	ctx := testkit.Context(t)
 	db := testkit.Mongo(t)
-	n := testkit.StartNATS(t)
+	n := natskit.StartNATS(t)
 	coll := db.Collection("tickets")
-	rec := testkit.Record(t, n.JS, events.TicketUpdated)
+	rec := natskit.Record(t, n.JS, events.TicketUpdated)
 	relay := outbox.NewRelay(coll, events.NewPublisher(n.JS), testkit.Logger(t), time.Hour)
 	go relay.Run(ctx)
 
@@ -118,7 +119,7 @@ func TestRelayNotifyPublishesPromptly(t *testing.T) {
 func TestRelayRetriesUntilConfirmed(t *testing.T) {
 	ctx := testkit.Context(t)
 	db := testkit.Mongo(t)
-	n := testkit.StartNATS(t)
+	n := natskit.StartNATS(t)
 	coll := db.Collection("tickets")
 
 	id := bson.NewObjectID()
@@ -143,7 +144,7 @@ func TestRelayRetriesUntilConfirmed(t *testing.T) {
 	if err := events.EnsureStream(context.Background(), n.JS); err != nil {
 		t.Fatal(err)
 	}
-	rec := testkit.Record(t, n.JS, events.TicketUpdated)
+	rec := natskit.Record(t, n.JS, events.TicketUpdated)
 	go relay.Run(ctx)
 	rec.WaitFor(t, 1, 5*time.Second)
 }

@@ -12,7 +12,7 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"ticketing.dev/common/server"
-	"ticketing.dev/common/testkit"
+	"ticketing.dev/testkit"
 )
 
 func TestHealthAndGracefulShutdown(t *testing.T) {

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"ticketing.dev/common/sweep"
-	"ticketing.dev/common/testkit"
+	"ticketing.dev/testkit"
 )
 
 func TestSweeperRunsUntilStopped(t *testing.T) {

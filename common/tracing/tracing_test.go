@@ -9,8 +9,8 @@ import (
 
 	"go.opentelemetry.io/otel"
 
-	"ticketing.dev/common/testkit"
 	"ticketing.dev/common/tracing"
+	"ticketing.dev/testkit"
 )
 
 // With OTEL_EXPORTER_OTLP_ENDPOINT set, spans reach the collector by the

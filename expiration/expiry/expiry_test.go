@@ -11,8 +11,9 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"ticketing.dev/common/events"
-	"ticketing.dev/common/testkit"
 	"ticketing.dev/expiration/internal/redistest"
+	"ticketing.dev/testkit"
+	"ticketing.dev/testkit/natskit"
 )
 
 func TestScheduleAndCancel(t *testing.T) {
@@ -80,7 +81,7 @@ func TestScheduleInThePastRunsAtOnce(t *testing.T) {
 
 func TestJob(t *testing.T) {
 	t.Parallel()
-	n := testkit.StartNATS(t)
+	n := natskit.StartNATS(t)
 	// process needs no Redis: the client is never used.
 	unused := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1"})
 	t.Cleanup(func() { _ = unused.Close() })

@@ -7,8 +7,8 @@ import (
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 
-	"ticketing.dev/common/testkit"
 	"ticketing.dev/orders/internal/testenv"
+	"ticketing.dev/testkit"
 )
 
 // BenchmarkCreateOrder measures POST /api/orders through the real router:

@@ -15,9 +15,10 @@ import (
 
 	"ticketing.dev/common/events"
 	"ticketing.dev/common/outbox"
-	"ticketing.dev/common/testkit"
 	"ticketing.dev/orders/internal/testenv"
 	"ticketing.dev/orders/order"
+	"ticketing.dev/testkit"
+	"ticketing.dev/testkit/natskit"
 )
 
 const (
@@ -55,7 +56,7 @@ func wantError(t *testing.T, res testenv.Response, status int, message, field st
 func TestCreateOrder(t *testing.T) {
 	t.Parallel()
 	e := testenv.Start(t, testenv.Options{Window: 10 * time.Minute})
-	rec := testkit.Record(t, e.NATS.JS, events.OrderCreated)
+	rec := natskit.Record(t, e.NATS.JS, events.OrderCreated)
 	tk := e.Ticket(t, "concert", 1999)
 
 	before := time.Now().UTC().Truncate(time.Millisecond)
@@ -247,7 +248,7 @@ func TestCancelOrder(t *testing.T) {
 	t.Parallel()
 	e := testenv.Start(t, testenv.Options{})
 	ctx := testkit.Context(t)
-	rec := testkit.Record(t, e.NATS.JS, events.OrderCancelled)
+	rec := natskit.Record(t, e.NATS.JS, events.OrderCancelled)
 
 	for _, method := range []string{http.MethodDelete, http.MethodPatch} {
 		t.Run(method, func(t *testing.T) {
@@ -338,7 +339,7 @@ func mustID(t *testing.T, hex string) bson.ObjectID {
 func TestConcurrentOrdersReserveOnce(t *testing.T) {
 	t.Parallel()
 	e := testenv.Start(t, testenv.Options{})
-	created := testkit.Record(t, e.NATS.JS, events.OrderCreated)
+	created := natskit.Record(t, e.NATS.JS, events.OrderCreated)
 	tk := e.Ticket(t, "race", 1000)
 	const n = 50
 

@@ -10,10 +10,11 @@ import (
 	"ticketing.dev/common/events"
 	"ticketing.dev/common/money"
 	"ticketing.dev/common/outbox"
-	"ticketing.dev/common/testkit"
 	"ticketing.dev/orders/internal/testenv"
 	"ticketing.dev/orders/listeners"
 	"ticketing.dev/orders/store"
+	"ticketing.dev/testkit"
+	"ticketing.dev/testkit/natskit"
 )
 
 func TestMain(m *testing.M) { testenv.Main(m) }
@@ -130,7 +131,7 @@ func TestExpiration(t *testing.T) {
 			const window = time.Second
 			e := testenv.Start(t, testenv.Options{Window: window, Grace: grace})
 			ctx := testkit.Context(t)
-			cancelled := testkit.Record(t, e.NATS.JS, events.OrderCancelled)
+			cancelled := natskit.Record(t, e.NATS.JS, events.OrderCancelled)
 			cookie := testkit.SessionCookie(t, user, "a@test.dev")
 
 			tk := e.Ticket(t, "expiring", 500)
@@ -184,7 +185,7 @@ func TestExpirationWaitsForTheGrace(t *testing.T) {
 	clock := testenv.NewClock(time.Now())
 	e := testenv.Start(t, testenv.Options{Window: time.Minute, Grace: grace, Now: clock.Now})
 	ctx := testkit.Context(t)
-	cancelled := testkit.Record(t, e.NATS.JS, events.OrderCancelled)
+	cancelled := natskit.Record(t, e.NATS.JS, events.OrderCancelled)
 	cookie := testkit.SessionCookie(t, user, "a@test.dev")
 	o := e.CreateOrder(t, e.Ticket(t, "at the deadline", 500).ID, cookie)
 	id := mustID(t, o.ID)
@@ -223,8 +224,8 @@ func TestPaymentWithinTheGraceCompletes(t *testing.T) {
 	clock := testenv.NewClock(time.Now())
 	e := testenv.Start(t, testenv.Options{Window: time.Minute, Grace: grace, Now: clock.Now})
 	ctx := testkit.Context(t)
-	cancelled := testkit.Record(t, e.NATS.JS, events.OrderCancelled)
-	completed := testkit.Record(t, e.NATS.JS, events.OrderCompleted)
+	cancelled := natskit.Record(t, e.NATS.JS, events.OrderCancelled)
+	completed := natskit.Record(t, e.NATS.JS, events.OrderCompleted)
 	cookie := testkit.SessionCookie(t, user, "a@test.dev")
 	o := e.CreateOrder(t, e.Ticket(t, "paid late", 500).ID, cookie)
 	id := mustID(t, o.ID)
@@ -265,8 +266,8 @@ func TestExpirationOfFinishedOrders(t *testing.T) {
 	t.Parallel()
 	e := testenv.Start(t, testenv.Options{Window: time.Millisecond})
 	ctx := testkit.Context(t)
-	cancelled := testkit.Record(t, e.NATS.JS, events.OrderCancelled)
-	completed := testkit.Record(t, e.NATS.JS, events.OrderCompleted)
+	cancelled := natskit.Record(t, e.NATS.JS, events.OrderCancelled)
+	completed := natskit.Record(t, e.NATS.JS, events.OrderCompleted)
 	cookie := testkit.SessionCookie(t, user, "a@test.dev")
 
 	paid := e.CreateOrder(t, e.Ticket(t, "paid", 500).ID, cookie)
@@ -299,7 +300,7 @@ func TestPaymentCompletesOnce(t *testing.T) {
 	t.Parallel()
 	e := testenv.Start(t, testenv.Options{})
 	ctx := testkit.Context(t)
-	completed := testkit.Record(t, e.NATS.JS, events.OrderCompleted)
+	completed := natskit.Record(t, e.NATS.JS, events.OrderCompleted)
 	cookie := testkit.SessionCookie(t, user, "a@test.dev")
 	o := e.CreateOrder(t, e.Ticket(t, "pay", 500).ID, cookie)
 
@@ -325,7 +326,7 @@ func TestPaymentOfCancelledOrder(t *testing.T) {
 	t.Parallel()
 	e := testenv.Start(t, testenv.Options{})
 	ctx := testkit.Context(t)
-	completed := testkit.Record(t, e.NATS.JS, events.OrderCompleted)
+	completed := natskit.Record(t, e.NATS.JS, events.OrderCompleted)
 	cookie := testkit.SessionCookie(t, user, "a@test.dev")
 	o := e.CreateOrder(t, e.Ticket(t, "late", 500).ID, cookie)
 	if res := e.Do(t, http.MethodDelete, "/api/orders/"+o.ID, nil, cookie); res.Status != http.StatusNoContent {

@@ -11,11 +11,12 @@ import (
 
 	"ticketing.dev/common/events"
 	"ticketing.dev/common/outbox"
-	"ticketing.dev/common/testkit"
 	"ticketing.dev/orders/internal/testenv"
 	"ticketing.dev/orders/listeners"
 	"ticketing.dev/orders/order"
 	"ticketing.dev/orders/store"
+	"ticketing.dev/testkit"
+	"ticketing.dev/testkit/natskit"
 )
 
 func TestMain(m *testing.M) { testenv.Main(m) }
@@ -80,7 +81,7 @@ func TestSweepExpiresOverdueOrders(t *testing.T) {
 	clock := testenv.NewClock(now)
 	e := testenv.Start(t, testenv.Options{Window: window, Grace: grace, Now: clock.Now})
 	ctx := testkit.Context(t)
-	cancelled := testkit.Record(t, e.NATS.JS, events.OrderCancelled)
+	cancelled := natskit.Record(t, e.NATS.JS, events.OrderCancelled)
 	sweeper := e.Sweeper(t, 0)
 
 	tests := []struct {
@@ -230,8 +231,8 @@ func TestConcurrentSweepers(t *testing.T) {
 			now := time.Now().UTC().Truncate(time.Millisecond)
 			e := testenv.Start(t, testenv.Options{Window: window, Grace: grace, Now: testenv.NewClock(now).Now})
 			ctx := testkit.Context(t)
-			cancelled := testkit.Record(t, e.NATS.JS, events.OrderCancelled)
-			completed := testkit.Record(t, e.NATS.JS, events.OrderCompleted)
+			cancelled := natskit.Record(t, e.NATS.JS, events.OrderCancelled)
+			completed := natskit.Record(t, e.NATS.JS, events.OrderCompleted)
 			const n = 30
 			orders := make([]order.Order, n)
 			for i := range orders {

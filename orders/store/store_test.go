@@ -10,10 +10,10 @@ import (
 
 	"ticketing.dev/common/events"
 	"ticketing.dev/common/outbox"
-	"ticketing.dev/common/testkit"
 	"ticketing.dev/orders/internal/testenv"
 	"ticketing.dev/orders/order"
 	"ticketing.dev/orders/store"
+	"ticketing.dev/testkit"
 )
 
 func TestMain(m *testing.M) { testenv.Main(m) }

@@ -13,12 +13,13 @@ import (
 	"ticketing.dev/common/events"
 	"ticketing.dev/common/outbox"
 	"ticketing.dev/common/sweep"
-	"ticketing.dev/common/testkit"
 	"ticketing.dev/payments/checkout"
 	"ticketing.dev/payments/httpapi"
 	"ticketing.dev/payments/internal/paytest"
 	"ticketing.dev/payments/store"
 	"ticketing.dev/payments/stripepay"
+	"ticketing.dev/testkit"
+	"ticketing.dev/testkit/natskit"
 )
 
 // clock is a test clock: it stands still unless advanced.
@@ -72,7 +73,7 @@ func TestSlowChargeKeepsItsClaim(t *testing.T) {
 	stripe := paytest.RecordStripe(t, hold)
 	t.Cleanup(hold.Release)
 	e := paytest.New(t, paytest.Options{StripeURL: stripe.URL, StripeTimeout: time.Minute, Lease: lease, NoListen: true})
-	paid := testkit.Record(t, e.NATS.JS, events.PaymentCreated)
+	paid := natskit.Record(t, e.NATS.JS, events.PaymentCreated)
 	o := order(t, e, 1999)
 
 	first := make(chan testkit.Response, 1)
@@ -124,7 +125,7 @@ func TestSweepResumesClaimWhoseHolderDied(t *testing.T) {
 	t.Parallel()
 	stripe := paytest.RecordStripe(t, paytest.StripeMock(t))
 	e := paytest.New(t, paytest.Options{StripeURL: stripe.URL, NoListen: true})
-	paid := testkit.Record(t, e.NATS.JS, events.PaymentCreated)
+	paid := natskit.Record(t, e.NATS.JS, events.PaymentCreated)
 	o := order(t, e, 1999)
 	clk := newClock()
 	co := checkout.New(e.Store, stripeClient(stripe.URL), e.Relay, testkit.Logger(t), checkout.Config{Now: clk.Now})
@@ -174,7 +175,7 @@ func TestOvertakenHolderRepeatsTheSameAttempt(t *testing.T) {
 	stripe := paytest.RecordStripe(t, hold)
 	t.Cleanup(hold.Release)
 	e := paytest.New(t, paytest.Options{StripeURL: stripe.URL, NoListen: true})
-	paid := testkit.Record(t, e.NATS.JS, events.PaymentCreated)
+	paid := natskit.Record(t, e.NATS.JS, events.PaymentCreated)
 	o := order(t, e, 2500)
 
 	stuck := newClock()

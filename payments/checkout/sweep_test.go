@@ -11,10 +11,11 @@ import (
 	"ticketing.dev/common/events"
 	"ticketing.dev/common/money"
 	"ticketing.dev/common/sweep"
-	"ticketing.dev/common/testkit"
 	"ticketing.dev/payments/checkout"
 	"ticketing.dev/payments/internal/paytest"
 	"ticketing.dev/payments/store"
+	"ticketing.dev/testkit"
+	"ticketing.dev/testkit/natskit"
 )
 
 const alice = "user-alice"
@@ -73,7 +74,7 @@ func TestSweepResumesAbandonedClaims(t *testing.T) {
 			t.Parallel()
 			stripe := paytest.RecordStripe(t, tc.stripe(t))
 			e := paytest.New(t, paytest.Options{StripeURL: stripe.URL, NoListen: true})
-			paid := testkit.Record(t, e.NATS.JS, events.PaymentCreated)
+			paid := natskit.Record(t, e.NATS.JS, events.PaymentCreated)
 			o := order(t, e, 1999)
 			claim := crashedClaim(t, e, o)
 			if tc.cancelled {

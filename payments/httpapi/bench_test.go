@@ -8,9 +8,9 @@ import (
 	"go.mongodb.org/mongo-driver/v2/bson"
 
 	"ticketing.dev/common/events"
-	"ticketing.dev/common/testkit"
 	"ticketing.dev/payments/internal/paytest"
 	"ticketing.dev/payments/store"
+	"ticketing.dev/testkit"
 )
 
 // BenchmarkPay measures one successful payment end to end: HTTP, the replica

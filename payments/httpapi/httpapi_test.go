@@ -14,11 +14,12 @@ import (
 	"ticketing.dev/common/apperr"
 	"ticketing.dev/common/events"
 	"ticketing.dev/common/money"
-	"ticketing.dev/common/testkit"
 	"ticketing.dev/payments/checkout"
 	"ticketing.dev/payments/httpapi"
 	"ticketing.dev/payments/internal/paytest"
 	"ticketing.dev/payments/store"
+	"ticketing.dev/testkit"
+	"ticketing.dev/testkit/natskit"
 )
 
 const (
@@ -101,7 +102,7 @@ func TestPaymentSucceeds(t *testing.T) {
 	t.Parallel()
 	stripe := paytest.RecordStripe(t, paytest.StripeMock(t))
 	e := paytest.New(t, paytest.Options{StripeURL: stripe.URL})
-	created := testkit.Record(t, e.NATS.JS, events.PaymentCreated)
+	created := natskit.Record(t, e.NATS.JS, events.PaymentCreated)
 
 	price, err := money.Parse("19.99")
 	if err != nil {
@@ -231,7 +232,7 @@ func TestConcurrentPayments(t *testing.T) {
 	t.Parallel()
 	stripe := paytest.RecordStripe(t, paytest.StripeMock(t))
 	e := paytest.New(t, paytest.Options{StripeURL: stripe.URL})
-	created := testkit.Record(t, e.NATS.JS, events.PaymentCreated)
+	created := natskit.Record(t, e.NATS.JS, events.PaymentCreated)
 	o := paytest.NewOrder(alice, 4200)
 	e.Created(o)
 

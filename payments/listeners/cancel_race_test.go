@@ -7,12 +7,12 @@ import (
 	"testing"
 	"time"
 
-	"ticketing.dev/common/testkit"
 	"ticketing.dev/payments/checkout"
 	"ticketing.dev/payments/internal/paytest"
 	"ticketing.dev/payments/listeners"
 	"ticketing.dev/payments/store"
 	"ticketing.dev/payments/stripepay"
+	"ticketing.dev/testkit"
 )
 
 // A payment request reads the order (created), then the cancellation is

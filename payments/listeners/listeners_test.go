@@ -17,11 +17,11 @@ import (
 	"ticketing.dev/common/events"
 	"ticketing.dev/common/money"
 	"ticketing.dev/common/outbox"
-	"ticketing.dev/common/testkit"
 	"ticketing.dev/payments/checkout"
 	"ticketing.dev/payments/httpapi"
 	"ticketing.dev/payments/internal/paytest"
 	"ticketing.dev/payments/store"
+	"ticketing.dev/testkit"
 )
 
 const alice = "user-alice"

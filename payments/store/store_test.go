@@ -9,8 +9,8 @@ import (
 
 	"ticketing.dev/common/events"
 	"ticketing.dev/common/outbox"
-	"ticketing.dev/common/testkit"
 	"ticketing.dev/payments/store"
+	"ticketing.dev/testkit"
 )
 
 func TestMain(m *testing.M) { testkit.Main(m) }

@@ -8,8 +8,8 @@ import (
 	"net/http/httptest"
 	"testing"
 
-	"ticketing.dev/common/testkit"
 	"ticketing.dev/payments/stripepay"
+	"ticketing.dev/testkit"
 )
 
 func answer(status int, body string) http.Handler {

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"ticketing.dev/common/events"
-	"ticketing.dev/common/testkit"
+	"ticketing.dev/testkit/natskit"
 )
 
 // Twenty owners' edits race on one ticket: each success is applied to the
@@ -16,7 +16,7 @@ import (
 func TestConcurrentEdits(t *testing.T) {
 	t.Parallel()
 	a := newAPI(t)
-	updated := testkit.Record(t, a.NATS.JS, events.TicketUpdated)
+	updated := natskit.Record(t, a.NATS.JS, events.TicketUpdated)
 	tk := a.create(t, alice, "concert", "10")
 
 	const editors = 20

@@ -19,7 +19,8 @@ import (
 	"ticketing.dev/common/mongodb"
 	"ticketing.dev/common/outbox"
 	"ticketing.dev/common/server"
-	"ticketing.dev/common/testkit"
+	"ticketing.dev/testkit"
+	"ticketing.dev/testkit/natskit"
 	"ticketing.dev/tickets/httpapi"
 	"ticketing.dev/tickets/internal/testenv"
 	"ticketing.dev/tickets/store"
@@ -423,8 +424,8 @@ func TestRoutingAndHealth(t *testing.T) {
 func TestEventsPublished(t *testing.T) {
 	t.Parallel()
 	a := newAPI(t)
-	created := testkit.Record(t, a.NATS.JS, events.TicketCreated)
-	updated := testkit.Record(t, a.NATS.JS, events.TicketUpdated)
+	created := natskit.Record(t, a.NATS.JS, events.TicketCreated)
+	updated := natskit.Record(t, a.NATS.JS, events.TicketUpdated)
 
 	tk := a.create(t, alice, "concert", "19.99")
 	c := created.WaitFor(t, 1, 5*time.Second)[0]

@@ -10,7 +10,8 @@ import (
 
 	"ticketing.dev/common/events"
 	"ticketing.dev/common/outbox"
-	"ticketing.dev/common/testkit"
+	"ticketing.dev/testkit"
+	"ticketing.dev/testkit/natskit"
 	"ticketing.dev/tickets/internal/testenv"
 	"ticketing.dev/tickets/listeners"
 	"ticketing.dev/tickets/store"
@@ -28,7 +29,7 @@ type world struct {
 	t       *testing.T
 	ctx     context.Context
 	pub     *events.Publisher
-	updated *testkit.Recorder[events.TicketUpdatedData]
+	updated *natskit.Recorder[events.TicketUpdatedData]
 	ls      *events.Group
 	sent    int // events published so far, for unique message ids
 }
@@ -40,7 +41,7 @@ func start(t *testing.T) *world {
 		t:       t,
 		ctx:     testkit.Context(t),
 		pub:     events.NewPublisher(env.NATS.JS),
-		updated: testkit.Record(t, env.NATS.JS, events.TicketUpdated),
+		updated: natskit.Record(t, env.NATS.JS, events.TicketUpdated),
 	}
 	w.listen()
 	t.Cleanup(func() { w.ls.Stop() })

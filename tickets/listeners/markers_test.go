@@ -12,7 +12,8 @@ import (
 	"go.mongodb.org/mongo-driver/v2/bson"
 
 	"ticketing.dev/common/events"
-	"ticketing.dev/common/testkit"
+	"ticketing.dev/testkit"
+	"ticketing.dev/testkit/natskit"
 	"ticketing.dev/tickets/httpapi"
 	"ticketing.dev/tickets/internal/testenv"
 	"ticketing.dev/tickets/listeners"
@@ -25,14 +26,14 @@ type direct struct {
 	*testenv.Env
 	t         *testing.T
 	ctx       context.Context
-	updated   *testkit.Recorder[events.TicketUpdatedData]
+	updated   *natskit.Recorder[events.TicketUpdatedData]
 	created   func(context.Context, events.Msg[events.OrderCreatedData]) error
 	cancelled func(context.Context, events.Msg[events.OrderCancelledData]) error
 }
 
 func startDirect(t *testing.T, pause func(point string)) *direct {
 	env := testenv.Start(t, 100*time.Millisecond)
-	d := &direct{Env: env, t: t, ctx: testkit.Context(t), updated: testkit.Record(t, env.NATS.JS, events.TicketUpdated)}
+	d := &direct{Env: env, t: t, ctx: testkit.Context(t), updated: natskit.Record(t, env.NATS.JS, events.TicketUpdated)}
 	d.created, d.cancelled = listeners.Handlers(env.Store, env.Log, pause)
 	return d
 }

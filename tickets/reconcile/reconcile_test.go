@@ -10,7 +10,8 @@ import (
 	"go.mongodb.org/mongo-driver/v2/bson"
 
 	"ticketing.dev/common/events"
-	"ticketing.dev/common/testkit"
+	"ticketing.dev/testkit"
+	"ticketing.dev/testkit/natskit"
 	"ticketing.dev/tickets/internal/testenv"
 	"ticketing.dev/tickets/reconcile"
 	"ticketing.dev/tickets/store"
@@ -22,14 +23,14 @@ type world struct {
 	*testenv.Env
 	t       *testing.T
 	ctx     context.Context
-	updated *testkit.Recorder[events.TicketUpdatedData]
+	updated *natskit.Recorder[events.TicketUpdatedData]
 	now     time.Time // the reconciler's clock
 }
 
 func start(t *testing.T) *world {
 	env := testenv.Start(t, 100*time.Millisecond)
 	return &world{Env: env, t: t, ctx: testkit.Context(t),
-		updated: testkit.Record(t, env.NATS.JS, events.TicketUpdated), now: time.Now()}
+		updated: natskit.Record(t, env.NATS.JS, events.TicketUpdated), now: time.Now()}
 }
 
 func (w *world) reconciler() *reconcile.Reconciler {
@@ -268,7 +269,7 @@ func TestSweepReplicasRepairOnce(t *testing.T) {
 // still in the stream always finds its order's marker.
 func TestRetentionCoversTheStream(t *testing.T) {
 	t.Parallel()
-	n := testkit.StartNATS(t)
+	n := natskit.StartNATS(t)
 	s, err := n.JS.Stream(testkit.Context(t), events.StreamName)
 	if err != nil {
 		t.Fatal(err)

@@ -8,13 +8,14 @@ import (
 	"time"
 
 	"ticketing.dev/common/events"
-	"ticketing.dev/common/testkit"
+	"ticketing.dev/testkit"
+	"ticketing.dev/testkit/natskit"
 )
 
 // A malformed event published into the stream shows up in the listing and
 // is replayed by the command.
 func TestListAndReplay(t *testing.T) {
-	n := testkit.StartNATS(t)
+	n := natskit.StartNATS(t)
 	ctx := testkit.Context(t)
 	handled := make(chan string, 4)
 	l, err := events.Listen(ctx, n.JS, testkit.Logger(t), events.TicketCreated, "cmd-test",

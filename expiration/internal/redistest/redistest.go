@@ -10,7 +10,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"ticketing.dev/common/testkit"
+	"ticketing.dev/testkit"
 )
 
 // Queue returns a client and a fresh queue name.

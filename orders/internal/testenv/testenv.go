@@ -22,16 +22,17 @@ import (
 	"ticketing.dev/common/money"
 	"ticketing.dev/common/outbox"
 	"ticketing.dev/common/sweep"
-	"ticketing.dev/common/testkit"
 	"ticketing.dev/orders/httpapi"
 	"ticketing.dev/orders/listeners"
 	"ticketing.dev/orders/reconcile"
 	"ticketing.dev/orders/store"
+	"ticketing.dev/testkit"
+	"ticketing.dev/testkit/natskit"
 )
 
 // Env is one running orders service.
 type Env struct {
-	NATS    *testkit.NATS
+	NATS    *natskit.NATS
 	Pub     *events.Publisher
 	Orders  *store.Orders
 	Tickets *store.Tickets
@@ -103,7 +104,7 @@ func Start(t testing.TB, opts Options) *Env {
 	if db == nil {
 		db = testkit.Mongo(t)
 	}
-	n := testkit.StartNATS(t)
+	n := natskit.StartNATS(t)
 	pub := events.NewPublisher(n.JS)
 
 	coll := db.Collection("orders")
@@ -245,5 +246,5 @@ func (e *Env) CreateOrder(t testing.TB, ticket bson.ObjectID, cookie *http.Cooki
 // consumer may still report nothing pending.
 func (e *Env) Handled(t testing.TB, durables ...string) {
 	t.Helper()
-	testkit.Handled(t, e.NATS.JS, durables...)
+	natskit.Handled(t, e.NATS.JS, durables...)
 }

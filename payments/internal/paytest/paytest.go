@@ -23,12 +23,13 @@ import (
 	"ticketing.dev/common/events"
 	"ticketing.dev/common/money"
 	"ticketing.dev/common/outbox"
-	"ticketing.dev/common/testkit"
 	"ticketing.dev/payments/checkout"
 	"ticketing.dev/payments/httpapi"
 	"ticketing.dev/payments/listeners"
 	"ticketing.dev/payments/store"
 	"ticketing.dev/payments/stripepay"
+	"ticketing.dev/testkit"
+	"ticketing.dev/testkit/natskit"
 )
 
 // Main runs a package's tests with one embedded FerretDB and one stripe-mock
@@ -193,7 +194,7 @@ type Env struct {
 	T        testing.TB
 	Ctx      context.Context
 	Store    *store.Store
-	NATS     *testkit.NATS
+	NATS     *natskit.NATS
 	Pub      *events.Publisher
 	Checkout *checkout.Service
 	Handlers *listeners.Handlers
@@ -215,7 +216,7 @@ func New(t testing.TB, o Options) *Env {
 	ctx := testkit.Context(t)
 	log := testkit.Logger(t)
 	db := testkit.Mongo(t)
-	n := testkit.StartNATS(t)
+	n := natskit.StartNATS(t)
 	st := store.New(db)
 	if err := st.EnsureIndexes(ctx); err != nil {
 		t.Fatal(err)

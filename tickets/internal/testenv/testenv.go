@@ -12,14 +12,15 @@ import (
 
 	"ticketing.dev/common/events"
 	"ticketing.dev/common/outbox"
-	"ticketing.dev/common/testkit"
+	"ticketing.dev/testkit"
+	"ticketing.dev/testkit/natskit"
 	"ticketing.dev/tickets/store"
 )
 
 // Env is one test's world.
 type Env struct {
 	DB    *mongo.Database
-	NATS  *testkit.NATS
+	NATS  *natskit.NATS
 	Store *store.Store
 	Relay *outbox.Relay
 	Log   *slog.Logger
@@ -30,7 +31,7 @@ type Env struct {
 func Start(t testing.TB, sweep time.Duration) *Env {
 	t.Helper()
 	db := testkit.Mongo(t)
-	n := testkit.StartNATS(t)
+	n := natskit.StartNATS(t)
 	log := testkit.Logger(t)
 	relay := outbox.NewRelay(db.Collection(store.Collection), events.NewPublisher(n.JS), log, sweep)
 	st := store.New(db, relay.Notify)
@@ -57,5 +58,5 @@ func (e *Env) Outbox() *mongo.Collection { return e.DB.Collection(store.Collecti
 // consumer may still report nothing pending.
 func (e *Env) Handled(t testing.TB, durables ...string) {
 	t.Helper()
-	testkit.Handled(t, e.NATS.JS, durables...)
+	natskit.Handled(t, e.NATS.JS, durables...)
 }

@@ -146,9 +146,10 @@ func startMongoContainer(ctx context.Context) (string, func(), error) {
 	return uri, stop, nil
 }
 
-// startContainer runs image for one test with port exposed, waiting for
-// the log line ready, and returns host:port.
-func startContainer(t testing.TB, image, port, ready string, cmd ...string) string {
+// StartContainer runs image for one test with port exposed, waiting for
+// the log line ready, and returns host:port. Call it only where Docker
+// reports an engine.
+func StartContainer(t testing.TB, image, port, ready string, cmd ...string) string {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()

@@ -76,7 +76,7 @@ func RedisURL(t testing.TB) string {
 		return url
 	}
 	if ok, _ := Docker(); ok {
-		return "redis://" + startContainer(t, RedisImage, "6379/tcp", "Ready to accept connections")
+		return "redis://" + StartContainer(t, RedisImage, "6379/tcp", "Ready to accept connections")
 	}
 	bin, err := exec.LookPath("redis-server")
 	if err != nil {

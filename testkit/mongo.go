@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"io"
 	"log/slog"
@@ -21,8 +20,6 @@ import (
 )
 
 var newMu sync.Mutex
-
-func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }
 
 // RandomName returns prefix followed by random hex, for databases, queues
 // and key prefixes that no other run shares.

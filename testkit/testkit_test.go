@@ -6,7 +6,7 @@ import (
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 
-	"ticketing.dev/common/testkit"
+	"ticketing.dev/testkit"
 )
 
 // Parallel tests each get their own store without racing (run with -race).

@@ -7,7 +7,7 @@ import (
 
 	"ticketing.dev/common/apperr"
 	"ticketing.dev/common/httpx"
-	"ticketing.dev/common/testkit"
+	"ticketing.dev/testkit"
 )
 
 func TestCallAndWantErrors(t *testing.T) {

@@ -1,7 +1,12 @@
-package testkit
+// Package natskit gives a test a JetStream of its own and ways to watch
+// it: a recorder of a subject's events, and waits until the consumers have
+// answered everything. It is apart from testkit so that a service that does
+// not use NATS (auth) does not depend on nats-server.
+package natskit
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"sync"
@@ -15,6 +20,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo"
 
 	"ticketing.dev/common/events"
+	"ticketing.dev/testkit"
 )
 
 // NATS is an in-process JetStream server for one test.
@@ -32,8 +38,8 @@ func StartNATS(t testing.TB) *NATS {
 	t.Helper()
 	var url string
 	var srv *server.Server
-	if ok, _ := Docker(); ok {
-		url = "nats://" + startContainer(t, NATSImage, "4222/tcp", "Server is ready", "-js")
+	if ok, _ := testkit.Docker(); ok {
+		url = "nats://" + testkit.StartContainer(t, testkit.NATSImage, "4222/tcp", "Server is ready", "-js")
 	} else {
 		var err error
 		srv, err = server.NewServer(&server.Options{
@@ -89,7 +95,7 @@ func Record[T any](t testing.TB, js jetstream.JetStream, topic events.Topic[T]) 
 		var msg events.Msg[T]
 		msg.ID = m.Headers().Get("Nats-Msg-Id")
 		msg.Subject = m.Subject()
-		if err := jsonUnmarshal(m.Data(), &msg.Data); err != nil {
+		if err := json.Unmarshal(m.Data(), &msg.Data); err != nil {
 			t.Errorf("recorded %s is not valid: %v", topic.Subject, err)
 			return
 		}
@@ -117,7 +123,7 @@ func (r *Recorder[T]) All() []events.Msg[T] {
 // WaitFor waits until at least n events are recorded and returns them all.
 func (r *Recorder[T]) WaitFor(t testing.TB, n int, timeout time.Duration) []events.Msg[T] {
 	t.Helper()
-	Eventually(t, timeout, func() bool { return len(r.All()) >= n }, "want %d events, have %d", n, len(r.All()))
+	testkit.Eventually(t, timeout, func() bool { return len(r.All()) >= n }, "want %d events, have %d", n, len(r.All()))
 	return r.All()
 }
 
@@ -133,7 +139,7 @@ func (r *Recorder[T]) Settled(t testing.TB, outboxes ...*mongo.Collection) []eve
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	var why string
-	Eventually(t, 20*time.Second, func() bool {
+	testkit.Eventually(t, 20*time.Second, func() bool {
 		before, err := r.streamLast(ctx)
 		if err != nil {
 			why = err.Error()
@@ -213,10 +219,10 @@ func consumersBusy(ctx context.Context, js jetstream.JetStream) string {
 // subject: the subject's last event delivered, none pending, none in hand.
 func Handled(t testing.TB, js jetstream.JetStream, durables ...string) {
 	t.Helper()
-	ctx := Context(t)
+	ctx := testkit.Context(t)
 	for _, durable := range durables {
 		var why string
-		Eventually(t, 10*time.Second, func() bool {
+		testkit.Eventually(t, 10*time.Second, func() bool {
 			s, err := js.Stream(ctx, events.StreamName)
 			if err != nil {
 				why = err.Error()
