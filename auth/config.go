@@ -8,6 +8,10 @@ import (
 	"ticketing.dev/common/service"
 )
 
+// name is the service's name: in its logs and traces, and its database's
+// when MONGO_URI names none.
+const name = "auth"
+
 // Config is auth's configuration, read from the environment.
 type Config struct {
 	Port         int

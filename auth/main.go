@@ -17,10 +17,6 @@ import (
 	"ticketing.dev/common/session"
 )
 
-const name = "auth"
-
-func main() { service.Main(name, loadConfig, run) }
-
 func run(ctx context.Context, log *slog.Logger, cfg Config, conns *service.Conns) error {
 	users := store.NewUsers(conns.DB)
 	if err := users.EnsureIndexes(ctx); err != nil {
@@ -47,3 +43,5 @@ func run(ctx context.Context, log *slog.Logger, cfg Config, conns *service.Conns
 	})
 	return server.Run(ctx, log, cfg.Addr(), handler)
 }
+
+func main() { service.Main(name, loadConfig, run) }

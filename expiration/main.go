@@ -19,10 +19,6 @@ import (
 	"ticketing.dev/expiration/listeners"
 )
 
-const name = "expiration"
-
-func main() { service.Main(name, loadConfig, run) }
-
 func run(ctx context.Context, log *slog.Logger, cfg Config, conns *service.Conns) error {
 	rdb, err := connectRedis(ctx, cfg.RedisURL)
 	if err != nil {
@@ -89,3 +85,5 @@ func (s *expirations) stop() {
 	s.worker.Shutdown()
 	_ = s.sched.Close()
 }
+
+func main() { service.Main(name, loadConfig, run) }

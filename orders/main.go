@@ -21,10 +21,6 @@ import (
 	"ticketing.dev/orders/store"
 )
 
-const name = "orders"
-
-func main() { service.Main(name, loadConfig, run) }
-
 func run(ctx context.Context, log *slog.Logger, cfg Config, conns *service.Conns) error {
 	ordersColl := conns.DB.Collection("orders")
 	relay := outbox.NewRelay(ordersColl, events.NewPublisher(conns.JS), log, cfg.OutboxSweep)
@@ -65,3 +61,5 @@ func run(ctx context.Context, log *slog.Logger, cfg Config, conns *service.Conns
 	})
 	return server.Run(ctx, log, cfg.Addr(), handler)
 }
+
+func main() { service.Main(name, loadConfig, run) }

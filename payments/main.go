@@ -23,10 +23,6 @@ import (
 	"ticketing.dev/payments/stripepay"
 )
 
-const name = "payments"
-
-func main() { service.Main(name, loadConfig, run) }
-
 func run(ctx context.Context, log *slog.Logger, cfg Config, conns *service.Conns) error {
 	st := store.New(conns.DB)
 	relay := outbox.NewRelay(st.Payments(), events.NewPublisher(conns.JS), log, cfg.OutboxSweep)
@@ -69,3 +65,5 @@ func run(ctx context.Context, log *slog.Logger, cfg Config, conns *service.Conns
 	})
 	return server.Run(ctx, log, cfg.Addr(), handler)
 }
+
+func main() { service.Main(name, loadConfig, run) }

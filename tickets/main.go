@@ -19,10 +19,6 @@ import (
 	"ticketing.dev/tickets/store"
 )
 
-const name = "tickets"
-
-func main() { service.Main(name, loadConfig, run) }
-
 func run(ctx context.Context, log *slog.Logger, cfg Config, conns *service.Conns) error {
 	relay := outbox.NewRelay(conns.DB.Collection(store.Collection), events.NewPublisher(conns.JS), log, cfg.OutboxSweep)
 	st := store.New(conns.DB, relay.Notify)
@@ -53,3 +49,5 @@ func run(ctx context.Context, log *slog.Logger, cfg Config, conns *service.Conns
 	})
 	return server.Run(ctx, log, cfg.Addr(), handler)
 }
+
+func main() { service.Main(name, loadConfig, run) }
