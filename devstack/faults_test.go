@@ -20,6 +20,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"ticketing.dev/devstack/stores"
+	"ticketing.dev/testkit"
 )
 
 // TestPaymentSurvivesCrashes kills orders while it holds payment.created,
@@ -42,7 +43,7 @@ func TestPaymentSurvivesCrashes(t *testing.T) {
 		var tk ticket
 		seller.must(201, "POST", "/api/tickets", map[string]any{"title": title, "price": 12.5}, &tk)
 		o := buyer.order(tk.ID)
-		eventually(t, 10*time.Second, func() bool { return countEvents(t, p.State.NATS, "order.created", "id", o.ID) == 1 },
+		testkit.Eventually(t, 10*time.Second, func() bool { return countEvents(t, p.State.NATS, "order.created", "id", o.ID) == 1 },
 			"order.created of %s published", o.ID)
 		return o
 	}
@@ -70,7 +71,7 @@ func TestPaymentSurvivesCrashes(t *testing.T) {
 	// saw one charge (one idempotency key, answered) for it.
 	completeOnce := func(t *testing.T, o order) {
 		t.Helper()
-		eventually(t, window+30*time.Second, func() bool {
+		testkit.Eventually(t, window+30*time.Second, func() bool {
 			var now order
 			status, _, _ := buyer.do("GET", "/api/orders/"+o.ID, nil, &now)
 			return status == 200 && now.Status == "complete"
@@ -152,7 +153,7 @@ func TestRecoveryWithoutExpiration(t *testing.T) {
 		o := buyer.order(tk.ID)
 		// Window + grace + one sweep interval, and room for the events to
 		// travel on a busy machine.
-		eventually(t, window+grace+sweep+15*time.Second, func() bool {
+		testkit.Eventually(t, window+grace+sweep+15*time.Second, func() bool {
 			var now order
 			var t2 ticket
 			s1, _, _ := buyer.do("GET", "/api/orders/"+o.ID, nil, &now)
@@ -178,7 +179,7 @@ func TestRecoveryWithoutExpiration(t *testing.T) {
 			return string(out)
 		}
 		durables := []string{"tickets-service-order-created", "payments-service-order-created"}
-		eventually(t, 20*time.Second, func() bool {
+		testkit.Eventually(t, 20*time.Second, func() bool {
 			out := cmd("list")
 			for _, d := range durables {
 				if !strings.Contains(out, d) {
@@ -193,7 +194,7 @@ func TestRecoveryWithoutExpiration(t *testing.T) {
 		}
 		// Still malformed, each copy comes back under its replay id: it went
 		// through the listeners again, and nothing was dropped on the way.
-		eventually(t, 20*time.Second, func() bool {
+		testkit.Eventually(t, 20*time.Second, func() bool {
 			return strings.Count(cmd("list"), msgID+"-replay-") >= 4
 		}, "replayed events back in the dead-letter stream")
 	})
@@ -287,7 +288,7 @@ func startStripeProxy(t *testing.T) *stripeProxy {
 	}
 	t.Cleanup(func() { _ = mock.Process.Kill(); _ = mock.Wait() })
 	target, _ := url.Parse("http://127.0.0.1:" + strconv.Itoa(port))
-	eventually(t, 30*time.Second, func() bool {
+	testkit.Eventually(t, 30*time.Second, func() bool {
 		res, err := http.Get(target.String() + "/v1/charges")
 		if err == nil {
 			res.Body.Close()
@@ -361,7 +362,7 @@ func (sp *stripeProxy) release() {
 
 func (sp *stripeProxy) waitHeld(t *testing.T, orderID string) {
 	t.Helper()
-	eventually(t, 15*time.Second, func() bool {
+	testkit.Eventually(t, 15*time.Second, func() bool {
 		sp.mu.Lock()
 		defer sp.mu.Unlock()
 		return sp.held[orderID]

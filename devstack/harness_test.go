@@ -21,6 +21,7 @@ import (
 
 	"ticketing.dev/devstack/platform"
 	"ticketing.dev/devstack/runfile"
+	"ticketing.dev/testkit"
 )
 
 // These tests run the platform the way `make up` does: the devstack binary,
@@ -358,7 +359,7 @@ func signUp(t *testing.T, base, name string) *user {
 func (u *user) order(ticketID string) order {
 	u.t.Helper()
 	var o order
-	eventually(u.t, 30*time.Second, func() bool {
+	testkit.Eventually(u.t, 30*time.Second, func() bool {
 		status, _, _ := u.do("POST", "/api/orders", map[string]string{"ticketId": ticketID}, &o)
 		return status == 201
 	}, "order for ticket %s", ticketID)
@@ -403,16 +404,5 @@ func (u *user) must(want int, method, path string, body any, out any) {
 	status, text, err := u.do(method, path, body, out)
 	if err != nil || status != want {
 		u.t.Fatalf("%s %s: %d %s %v (want %d)", method, path, status, text, err, want)
-	}
-}
-
-func eventually(t *testing.T, timeout time.Duration, cond func() bool, format string, args ...any) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("not within %s: "+format, append([]any{timeout}, args...)...)
-		}
-		time.Sleep(100 * time.Millisecond)
 	}
 }

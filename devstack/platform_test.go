@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"ticketing.dev/testkit"
 )
 
 type ticket struct {
@@ -53,7 +55,7 @@ func TestUpSmokeDownUpAgain(t *testing.T) {
 	var pending ticket
 	keeper.must(201, "POST", "/api/tickets", map[string]any{"title": "Ordered across runs", "price": 7}, &pending)
 	var pendingOrder order
-	eventually(t, 30*time.Second, func() bool {
+	testkit.Eventually(t, 30*time.Second, func() bool {
 		status, _, _ := buyer.do("POST", "/api/orders", map[string]string{"ticketId": pending.ID}, &pendingOrder)
 		return status == 201
 	}, "ordering before the stop")
@@ -62,7 +64,7 @@ func TestUpSmokeDownUpAgain(t *testing.T) {
 	again := startPlatform(t, dataDir, "ORDER_EXPIRATION_WINDOW=10s")
 	buyerBack := newUser(t, again.URL, buyer.email)
 	buyerBack.must(200, "POST", "/api/users/signin", map[string]string{"email": buyer.email, "password": "buy-me-1"}, nil)
-	eventually(t, 60*time.Second, func() bool {
+	testkit.Eventually(t, 60*time.Second, func() bool {
 		var o order
 		status, _, _ := buyerBack.do("GET", "/api/orders/"+pendingOrder.ID, nil, &o)
 		return status == 200 && o.Status == "cancelled"
@@ -78,7 +80,7 @@ func TestUpSmokeDownUpAgain(t *testing.T) {
 	var fresh ticket
 	back.must(201, "POST", "/api/tickets", map[string]any{"title": "After restart", "price": 3}, &fresh)
 	var o order
-	eventually(t, 30*time.Second, func() bool {
+	testkit.Eventually(t, 30*time.Second, func() bool {
 		status, _, _ := back.do("POST", "/api/orders", map[string]string{"ticketId": fresh.ID}, &o)
 		return status == 201
 	}, "ordering a ticket created after the restart")

@@ -12,6 +12,8 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+
+	"ticketing.dev/testkit"
 )
 
 // TestSIGKILLUnderLoadLosesNoEvent kills orders and then tickets with
@@ -65,7 +67,7 @@ func TestSIGKILLUnderLoadLosesNoEvent(t *testing.T) {
 		close(work)
 	}()
 	kill := func(svc string, after int32) {
-		eventually(t, time.Minute, func() bool { return placed.Load() >= after }, "%d orders placed before killing %s", after, svc)
+		testkit.Eventually(t, time.Minute, func() bool { return placed.Load() >= after }, "%d orders placed before killing %s", after, svc)
 		pid := p.pidOf(svc)
 		if pid == 0 {
 			t.Fatalf("%s is not running", svc)
@@ -74,9 +76,9 @@ func TestSIGKILLUnderLoadLosesNoEvent(t *testing.T) {
 			t.Fatal(err)
 		}
 		t.Logf("SIGKILL %s (pid %d) after %d orders", svc, pid, placed.Load())
-		eventually(t, 30*time.Second, func() bool { n := p.pidOf(svc); return n != 0 && n != pid }, "%s restarted", svc)
+		testkit.Eventually(t, 30*time.Second, func() bool { n := p.pidOf(svc); return n != 0 && n != pid }, "%s restarted", svc)
 		p.snapshot()
-		eventually(t, 30*time.Second, func() bool {
+		testkit.Eventually(t, 30*time.Second, func() bool {
 			status, _, _ := buyer.do("GET", "http://"+p.State.Components[svc]+"/readyz", nil, nil)
 			return status == 200
 		}, "%s ready again after its restart", svc)
@@ -104,7 +106,7 @@ func TestSIGKILLUnderLoadLosesNoEvent(t *testing.T) {
 	}
 
 	// Expiration fired for every order and orders cancelled it.
-	eventually(t, 90*time.Second, func() bool {
+	testkit.Eventually(t, 90*time.Second, func() bool {
 		var now []order
 		if status, _, _ := buyer.do("GET", "/api/orders", nil, &now); status != 200 {
 			return false
@@ -131,7 +133,7 @@ func TestSIGKILLUnderLoadLosesNoEvent(t *testing.T) {
 	// tickets died holding it, rightly reserves nothing.)
 	js := jetStream(t, p.State.NATS)
 	for _, durable := range []string{"tickets-service-order-created", "tickets-service-order-cancelled"} {
-		eventually(t, 30*time.Second, func() bool {
+		testkit.Eventually(t, 30*time.Second, func() bool {
 			info := consumerInfo(js, durable)
 			return info != nil && info.NumPending == 0 && info.NumAckPending == 0
 		}, "consumer %s settled", durable)
@@ -139,7 +141,7 @@ func TestSIGKILLUnderLoadLosesNoEvent(t *testing.T) {
 	if n := deadLetterCount(t, js); n != 0 {
 		t.Errorf("%d events dead-lettered", n)
 	}
-	eventually(t, 30*time.Second, func() bool {
+	testkit.Eventually(t, 30*time.Second, func() bool {
 		for ticketID := range byTicket {
 			var tk ticket
 			if status, _, _ := seller.do("GET", "/api/tickets/"+ticketID, nil, &tk); status != 200 || tk.OrderID != "" {

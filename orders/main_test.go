@@ -87,28 +87,12 @@ func TestRun(t *testing.T) {
 	}
 	u.Path = "/" + testkit.RandomName("orders_main_")
 	n := natskit.StartNATS(t)
-	port := testkit.FreePort(t)
-	t.Setenv("MONGO_URI", u.String())
-	t.Setenv("NATS_URL", n.URL)
-	t.Setenv("JWT_KEY", testkit.JWTKey)
-	t.Setenv("PORT", fmt.Sprint(port))
-	t.Setenv("ORDER_EXPIRATION_WINDOW", "1s")
-	t.Setenv("ORDER_EXPIRATION_GRACE", "0s")
-	t.Setenv("ORDER_SWEEP", "100ms")
-
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- service.Run(ctx, testkit.Logger(t), name, loadConfig, run) }()
-	base := fmt.Sprintf("http://127.0.0.1:%d", port)
+	svc := testkit.Serve(t, name, loadConfig, run, map[string]string{
+		"MONGO_URI": u.String(), "NATS_URL": n.URL, "JWT_KEY": testkit.JWTKey,
+		"ORDER_EXPIRATION_WINDOW": "1s", "ORDER_EXPIRATION_GRACE": "0s", "ORDER_SWEEP": "100ms",
+	})
+	ctx := testkit.Context(t)
 	client := &http.Client{Timeout: 2 * time.Second}
-	testkit.Eventually(t, 10*time.Second, func() bool {
-		res, err := client.Get(base + "/readyz")
-		if err != nil {
-			return false
-		}
-		res.Body.Close()
-		return res.StatusCode == http.StatusOK
-	}, "never ready")
 
 	created := natskit.Record(t, n.JS, events.OrderCreated)
 	id := bson.NewObjectID()
@@ -118,7 +102,7 @@ func TestRun(t *testing.T) {
 	}
 	cookie := testkit.SessionCookie(t, "aaaaaaaaaaaaaaaaaaaaaaaa", "a@test.dev")
 	testkit.Eventually(t, 10*time.Second, func() bool {
-		req, _ := http.NewRequest(http.MethodPost, base+"/api/orders", strings.NewReader(`{"ticketId":"`+id.Hex()+`"}`))
+		req, _ := http.NewRequest(http.MethodPost, svc.URL+"/api/orders", strings.NewReader(`{"ticketId":"`+id.Hex()+`"}`))
 		req.Header.Set("Content-Type", "application/json")
 		req.AddCookie(cookie)
 		res, err := client.Do(req)
@@ -136,13 +120,5 @@ func TestRun(t *testing.T) {
 		t.Fatalf("order.cancelled = %+v, want %+v", got, want)
 	}
 
-	cancel()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("run: %v", err)
-		}
-	case <-time.After(20 * time.Second):
-		t.Fatal("run did not stop")
-	}
+	svc.Stop() // fails the test unless run returns nil promptly
 }

@@ -32,15 +32,17 @@ func Context(t testing.TB) context.Context {
 	return ctx
 }
 
-// Eventually polls cond every 10 ms until it holds or timeout passes.
+// Eventually polls cond until it holds or timeout passes: every 10 ms at
+// first, backing off to every 200 ms, so a quick condition is seen at once
+// and a slow one (an HTTP call, a process) does not spin the machine.
 func Eventually(t testing.TB, timeout time.Duration, cond func() bool, format string, args ...any) {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
-	for !cond() {
+	for delay := 10 * time.Millisecond; !cond(); delay = min(2*delay, 200*time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Fatalf("condition not met within %s: "+format, append([]any{timeout}, args...)...)
 		}
-		time.Sleep(10 * time.Millisecond)
+		time.Sleep(delay)
 	}
 }
 

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -12,7 +11,6 @@ import (
 
 	"ticketing.dev/common/events"
 	"ticketing.dev/common/mongodb"
-	"ticketing.dev/common/service"
 	"ticketing.dev/testkit"
 	"ticketing.dev/testkit/natskit"
 	"ticketing.dev/tickets/store"
@@ -24,30 +22,15 @@ import (
 // unsettled), and stops cleanly when its context ends.
 func TestRun(t *testing.T) {
 	n := natskit.StartNATS(t)
-	port := testkit.FreePort(t)
 	mongoURI := testkit.MongoURI(t)
-	t.Setenv("MONGO_URI", mongoURI)
-	t.Setenv("NATS_URL", n.URL)
-	t.Setenv("JWT_KEY", testkit.JWTKey)
-	t.Setenv("PORT", fmt.Sprint(port))
-	t.Setenv("TICKETS_SWEEP", "100ms")
 	created := natskit.Record(t, n.JS, events.TicketCreated)
 	updated := natskit.Record(t, n.JS, events.TicketUpdated)
+	svc := testkit.Serve(t, name, loadConfig, run, map[string]string{
+		"MONGO_URI": mongoURI, "NATS_URL": n.URL, "JWT_KEY": testkit.JWTKey, "TICKETS_SWEEP": "100ms",
+	})
+	ctx := testkit.Context(t)
 
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- service.Run(ctx, testkit.Logger(t), name, loadConfig, run) }()
-	base := fmt.Sprintf("http://127.0.0.1:%d", port)
-	testkit.Eventually(t, 10*time.Second, func() bool {
-		res, err := http.Get(base + "/readyz")
-		if err != nil {
-			return false
-		}
-		res.Body.Close()
-		return res.StatusCode == http.StatusOK
-	}, "not ready")
-
-	req, _ := http.NewRequest(http.MethodPost, base+"/api/tickets", strings.NewReader(`{"title":"concert","price":10}`))
+	req, _ := http.NewRequest(http.MethodPost, svc.URL+"/api/tickets", strings.NewReader(`{"title":"concert","price":10}`))
 	req.AddCookie(testkit.SessionCookie(t, "5f0000000000000000000a11", "a@test.dev"))
 	res, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -84,13 +67,5 @@ func TestRun(t *testing.T) {
 		t.Fatalf("ticket.updated %+v, want version 2 released by the sweep", u)
 	}
 
-	cancel()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("run: %v", err)
-		}
-	case <-time.After(20 * time.Second):
-		t.Fatal("run did not stop")
-	}
+	svc.Stop() // fails the test unless run returns nil promptly
 }

@@ -11,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"ticketing.dev/testkit"
 )
 
 type syncBuffer struct {
@@ -28,17 +30,6 @@ func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
-}
-
-func eventually(t *testing.T, timeout time.Duration, cond func() bool, msg string) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("not within %s: %s", timeout, msg)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
 }
 
 func alive(pid int) bool {
@@ -79,21 +70,21 @@ func TestRestartsAfterSIGKILLAndStopsTheWholeGroup(t *testing.T) {
 		},
 		StopTimeout: 5 * time.Second,
 	})
-	eventually(t, 5*time.Second, func() bool { return p.Pid() != 0 && strings.Contains(buf.String(), "[svc] started") }, "first start")
+	testkit.Eventually(t, 5*time.Second, func() bool { return p.Pid() != 0 && strings.Contains(buf.String(), "[svc] started") }, `the first start of svc (a pid, "[svc] started" in the output)`)
 	first := p.Pid()
 	if err := p.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 5*time.Second, func() bool { return p.Starts() == 2 && p.Pid() != 0 && p.Pid() != first }, "restart")
+	testkit.Eventually(t, 5*time.Second, func() bool { return p.Starts() == 2 && p.Pid() != 0 && p.Pid() != first }, "svc restarted after SIGKILL (a second start, a new pid)")
 	if !strings.Contains(buf.String(), "[supervisor] svc ended unexpectedly") {
 		t.Fatalf("no restart note in:\n%s", buf.String())
 	}
 	var child int
-	eventually(t, 5*time.Second, func() bool {
+	testkit.Eventually(t, 5*time.Second, func() bool {
 		b, _ := os.ReadFile(dir + "/child")
 		child, _ = strconv.Atoi(strings.TrimSpace(string(b)))
 		return child != 0 && alive(child)
-	}, "grandchild running")
+	}, "the grandchild svc started recorded its pid and runs")
 	second := p.Pid()
 
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -104,7 +95,7 @@ func TestRestartsAfterSIGKILLAndStopsTheWholeGroup(t *testing.T) {
 	default:
 		t.Fatal("Stop returned before the process ended")
 	}
-	eventually(t, 5*time.Second, func() bool { return !alive(second) && !alive(child) }, "process group gone")
+	testkit.Eventually(t, 5*time.Second, func() bool { return !alive(second) && !alive(child) }, "svc and its grandchild gone after Stop (the whole process group)")
 }
 
 func TestNoRestartWhenNotAsked(t *testing.T) {
@@ -133,7 +124,7 @@ func TestSIGKILLAfterTimeout(t *testing.T) {
 		},
 		StopTimeout: 300 * time.Millisecond,
 	})
-	eventually(t, 5*time.Second, func() bool { return strings.Contains(buf.String(), "[stubborn] ready") }, "start")
+	testkit.Eventually(t, 5*time.Second, func() bool { return strings.Contains(buf.String(), "[stubborn] ready") }, `stubborn started ("[stubborn] ready" in the output)`)
 	pid := p.Pid()
 	start := time.Now()
 	p.Stop(context.Background())

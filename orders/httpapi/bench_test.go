@@ -30,7 +30,7 @@ func BenchmarkCreateOrder(b *testing.B) {
 			var next atomic.Int64
 			order := func() {
 				id := tickets[next.Add(1)-1]
-				res := e.Do(b, http.MethodPost, "/api/orders", map[string]string{"ticketId": id.Hex()}, cookie)
+				res := testkit.Call(b, e.API, http.MethodPost, "/api/orders", map[string]string{"ticketId": id.Hex()}, cookie)
 				if res.Status != http.StatusCreated {
 					b.Fatalf("status %d: %s", res.Status, res.Body)
 				}

@@ -13,6 +13,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
+	"ticketing.dev/common/apperr"
 	"ticketing.dev/common/events"
 	"ticketing.dev/common/outbox"
 	"ticketing.dev/orders/internal/testenv"
@@ -32,25 +33,12 @@ func cookieOf(t *testing.T, user string) *http.Cookie {
 	return testkit.SessionCookie(t, user, user+"@test.dev")
 }
 
-// errorsOf returns the error envelope of a response.
-func errorsOf(t *testing.T, res testenv.Response) []map[string]string {
-	t.Helper()
-	var body struct {
-		Errors []map[string]string `json:"errors"`
+// cookies is the request's cookie, none for nil (anonymous).
+func cookies(c *http.Cookie) []*http.Cookie {
+	if c == nil {
+		return nil
 	}
-	res.Decode(t, &body)
-	return body.Errors
-}
-
-func wantError(t *testing.T, res testenv.Response, status int, message, field string) {
-	t.Helper()
-	if res.Status != status {
-		t.Fatalf("status = %d, want %d; body %s", res.Status, status, res.Body)
-	}
-	errs := errorsOf(t, res)
-	if len(errs) != 1 || errs[0]["message"] != message || errs[0]["field"] != field {
-		t.Fatalf("errors = %v, want one {message %q, field %q}", errs, message, field)
-	}
+	return []*http.Cookie{c}
 }
 
 func TestCreateOrder(t *testing.T) {
@@ -60,7 +48,7 @@ func TestCreateOrder(t *testing.T) {
 	tk := e.Ticket(t, "concert", 1999)
 
 	before := time.Now().UTC().Truncate(time.Millisecond)
-	res := e.Do(t, http.MethodPost, "/api/orders", map[string]string{"ticketId": tk.ID.Hex()}, cookieOf(t, alice))
+	res := testkit.Call(t, e.API, http.MethodPost, "/api/orders", map[string]string{"ticketId": tk.ID.Hex()}, cookieOf(t, alice))
 	after := time.Now().UTC()
 	if res.Status != http.StatusCreated {
 		t.Fatalf("status %d: %s", res.Status, res.Body)
@@ -133,7 +121,8 @@ func TestCreateOrderErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			wantError(t, e.Do(t, http.MethodPost, "/api/orders", tt.body, tt.cookie), tt.status, tt.message, tt.field)
+			testkit.Call(t, e.API, http.MethodPost, "/api/orders", tt.body, cookies(tt.cookie)...).
+				WantErrors(t, tt.status, apperr.FieldError{Field: tt.field, Message: tt.message})
 		})
 	}
 }
@@ -147,15 +136,15 @@ func TestOrderNeedsTheReplica(t *testing.T) {
 	id := bson.NewObjectID()
 	body := map[string]string{"ticketId": id.Hex()}
 
-	wantError(t, e.Do(t, http.MethodPost, "/api/orders", body, cookieOf(t, alice)), 404, "Ticket not found", "")
+	testkit.Call(t, e.API, http.MethodPost, "/api/orders", body, cookieOf(t, alice)).WantErrors(t, 404, testkit.Msg("Ticket not found"))
 
 	if err := events.Publish(ctx, e.Pub, events.TicketCreated, outbox.ID("ticket.created", id.Hex(), 0),
 		events.TicketCreatedData{ID: id.Hex(), Version: 0, Title: "opera", Price: 4550, UserID: bob}); err != nil {
 		t.Fatal(err)
 	}
-	var res testenv.Response
+	var res testkit.Response
 	testkit.Eventually(t, 5*time.Second, func() bool {
-		res = e.Do(t, http.MethodPost, "/api/orders", body, cookieOf(t, alice))
+		res = testkit.Call(t, e.API, http.MethodPost, "/api/orders", body, cookieOf(t, alice))
 		return res.Status != http.StatusNotFound
 	}, "ticket never reached the replica")
 	if res.Status != http.StatusCreated {
@@ -180,11 +169,11 @@ func TestListOrders(t *testing.T) {
 		}
 	}
 	// A cancelled order is still listed.
-	if res := e.Do(t, http.MethodDelete, "/api/orders/"+want[0], nil, cookieOf(t, alice)); res.Status != 204 {
+	if res := testkit.Call(t, e.API, http.MethodDelete, "/api/orders/"+want[0], nil, cookieOf(t, alice)); res.Status != 204 {
 		t.Fatalf("cancel: %d %s", res.Status, res.Body)
 	}
 
-	res := e.Do(t, http.MethodGet, "/api/orders", nil, cookieOf(t, alice))
+	res := testkit.Call(t, e.API, http.MethodGet, "/api/orders", nil, cookieOf(t, alice))
 	if res.Status != http.StatusOK {
 		t.Fatalf("status %d: %s", res.Status, res.Body)
 	}
@@ -202,11 +191,11 @@ func TestListOrders(t *testing.T) {
 		t.Fatalf("first order status %q", got[0].Status)
 	}
 
-	res = e.Do(t, http.MethodGet, "/api/orders", nil, cookieOf(t, "cccccccccccccccccccccccc"))
+	res = testkit.Call(t, e.API, http.MethodGet, "/api/orders", nil, cookieOf(t, "cccccccccccccccccccccccc"))
 	if res.Status != http.StatusOK || strings.TrimSpace(string(res.Body)) != "[]" {
 		t.Fatalf("no orders: %d %s, want 200 []", res.Status, res.Body)
 	}
-	wantError(t, e.Do(t, http.MethodGet, "/api/orders", nil, nil), 401, "Not authorized", "")
+	testkit.Call(t, e.API, http.MethodGet, "/api/orders", nil).WantErrors(t, 401, testkit.Msg("Not authorized"))
 }
 
 func TestShowOrder(t *testing.T) {
@@ -228,11 +217,11 @@ func TestShowOrder(t *testing.T) {
 	}
 	for _, tt := range errorCases {
 		t.Run(tt.name, func(t *testing.T) {
-			wantError(t, e.Do(t, http.MethodGet, "/api/orders/"+tt.id, nil, tt.cookie), tt.status, tt.message, "")
+			testkit.Call(t, e.API, http.MethodGet, "/api/orders/"+tt.id, nil, cookies(tt.cookie)...).WantErrors(t, tt.status, testkit.Msg(tt.message))
 		})
 	}
 	t.Run("owner", func(t *testing.T) {
-		res := e.Do(t, http.MethodGet, "/api/orders/"+o.ID, nil, cookieOf(t, alice))
+		res := testkit.Call(t, e.API, http.MethodGet, "/api/orders/"+o.ID, nil, cookieOf(t, alice))
 		if res.Status != http.StatusOK {
 			t.Fatalf("status %d: %s", res.Status, res.Body)
 		}
@@ -269,11 +258,11 @@ func TestCancelOrder(t *testing.T) {
 				{"not the owner", path, cookieOf(t, bob), 401, "Not authorized"},
 			}
 			for _, tt := range errorCases {
-				wantError(t, e.Do(t, method, tt.path, nil, tt.cookie), tt.status, tt.message, "")
+				testkit.Call(t, e.API, method, tt.path, nil, cookies(tt.cookie)...).WantErrors(t, tt.status, testkit.Msg(tt.message))
 			}
 
 			for range 2 { // the second cancel is a no-op
-				res := e.Do(t, method, path, nil, cookieOf(t, alice))
+				res := testkit.Call(t, e.API, method, path, nil, cookieOf(t, alice))
 				if res.Status != http.StatusNoContent || len(res.Body) != 0 {
 					t.Fatalf("cancel: %d %q, want 204 and no body", res.Status, res.Body)
 				}
@@ -303,8 +292,8 @@ func TestCancelOrder(t *testing.T) {
 		}); err != nil {
 			t.Fatal(err)
 		}
-		wantError(t, e.Do(t, http.MethodDelete, "/api/orders/"+o.ID, nil, cookieOf(t, alice)),
-			400, "Cannot cancel a completed order", "")
+		testkit.Call(t, e.API, http.MethodDelete, "/api/orders/"+o.ID, nil, cookieOf(t, alice)).
+			WantErrors(t, 400, testkit.Msg("Cannot cancel a completed order"))
 		got, err := e.Orders.Get(ctx, mustID(t, o.ID))
 		if err != nil || got.Status != events.StatusComplete || got.Version != 1 {
 			t.Fatalf("after refused cancel: %+v %v", got, err)
@@ -344,13 +333,13 @@ func TestConcurrentOrdersReserveOnce(t *testing.T) {
 	const n = 50
 
 	var wg sync.WaitGroup
-	results := make([]testenv.Response, n)
+	results := make([]testkit.Response, n)
 	start := make(chan struct{})
 	for i := range n {
 		wg.Go(func() {
 			user := bson.NewObjectID().Hex()
 			<-start
-			results[i] = e.Do(t, http.MethodPost, "/api/orders", map[string]string{"ticketId": tk.ID.Hex()}, cookieOf(t, user))
+			results[i] = testkit.Call(t, e.API, http.MethodPost, "/api/orders", map[string]string{"ticketId": tk.ID.Hex()}, cookieOf(t, user))
 		})
 	}
 	close(start)
@@ -364,9 +353,7 @@ func TestConcurrentOrdersReserveOnce(t *testing.T) {
 			wins++
 			res.Decode(t, &winner)
 		case http.StatusBadRequest:
-			if errs := errorsOf(t, res); len(errs) != 1 || errs[0]["message"] != "Ticket is already reserved" {
-				t.Fatalf("400 with %s", res.Body)
-			}
+			res.WantErrors(t, http.StatusBadRequest, testkit.Msg("Ticket is already reserved"))
 		default:
 			t.Fatalf("status %d: %s", res.Status, res.Body)
 		}
@@ -382,7 +369,7 @@ func TestConcurrentOrdersReserveOnce(t *testing.T) {
 		return err == nil && n == 0
 	}, "order.created still pending")
 
-	cancel := e.Do(t, http.MethodDelete, "/api/orders/"+winner.ID, nil, cookieOf(t, winner.UserID))
+	cancel := testkit.Call(t, e.API, http.MethodDelete, "/api/orders/"+winner.ID, nil, cookieOf(t, winner.UserID))
 	if cancel.Status != http.StatusNoContent {
 		t.Fatalf("cancel: %d %s", cancel.Status, cancel.Body)
 	}
@@ -417,7 +404,7 @@ func TestStoreUnreachable(t *testing.T) {
 		{http.MethodDelete, "/api/orders/" + o.ID},
 	}
 	for _, r := range requests {
-		res := e.Do(t, r.method, r.path, map[string]string{"ticketId": tk.ID.Hex()}, cookieOf(t, alice))
+		res := testkit.Call(t, e.API, r.method, r.path, map[string]string{"ticketId": tk.ID.Hex()}, cookieOf(t, alice))
 		if res.Status != http.StatusServiceUnavailable {
 			t.Fatalf("%s %s: %d %s, want 503", r.method, r.path, res.Status, res.Body)
 		}
@@ -431,10 +418,10 @@ func TestStoreUnreachable(t *testing.T) {
 func TestUnknownRouteAndMethod(t *testing.T) {
 	t.Parallel()
 	e := testenv.Start(t, testenv.Options{})
-	wantError(t, e.Do(t, http.MethodGet, "/api/nothing", nil, cookieOf(t, alice)), 404, "Not Found", "")
-	wantError(t, e.Do(t, http.MethodPut, "/api/orders/"+bson.NewObjectID().Hex(), nil, cookieOf(t, alice)),
-		405, "Method Not Allowed", "")
-	if res := e.Do(t, http.MethodGet, "/healthz", nil, nil); res.Status != http.StatusOK {
+	testkit.Call(t, e.API, http.MethodGet, "/api/nothing", nil, cookieOf(t, alice)).WantErrors(t, 404, testkit.Msg("Not Found"))
+	testkit.Call(t, e.API, http.MethodPut, "/api/orders/"+bson.NewObjectID().Hex(), nil, cookieOf(t, alice)).
+		WantErrors(t, 405, testkit.Msg("Method Not Allowed"))
+	if res := testkit.Call(t, e.API, http.MethodGet, "/healthz", nil); res.Status != http.StatusOK {
 		t.Fatalf("healthz: %d", res.Status)
 	}
 }

@@ -276,7 +276,7 @@ func TestExpirationOfFinishedOrders(t *testing.T) {
 	completed.WaitFor(t, 1, 5*time.Second)
 
 	dropped := e.CreateOrder(t, e.Ticket(t, "dropped", 500).ID, cookie)
-	if res := e.Do(t, http.MethodDelete, "/api/orders/"+dropped.ID, nil, cookie); res.Status != http.StatusNoContent {
+	if res := testkit.Call(t, e.API, http.MethodDelete, "/api/orders/"+dropped.ID, nil, cookie); res.Status != http.StatusNoContent {
 		t.Fatalf("cancel: %d %s", res.Status, res.Body)
 	}
 	cancelled.WaitFor(t, 1, 5*time.Second)
@@ -329,7 +329,7 @@ func TestPaymentOfCancelledOrder(t *testing.T) {
 	completed := natskit.Record(t, e.NATS.JS, events.OrderCompleted)
 	cookie := testkit.SessionCookie(t, user, "a@test.dev")
 	o := e.CreateOrder(t, e.Ticket(t, "late", 500).ID, cookie)
-	if res := e.Do(t, http.MethodDelete, "/api/orders/"+o.ID, nil, cookie); res.Status != http.StatusNoContent {
+	if res := testkit.Call(t, e.API, http.MethodDelete, "/api/orders/"+o.ID, nil, cookie); res.Status != http.StatusNoContent {
 		t.Fatalf("cancel: %d %s", res.Status, res.Body)
 	}
 	publish(t, e, events.PaymentCreated, "payment-late",

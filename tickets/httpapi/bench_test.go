@@ -10,6 +10,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/bson"
 
 	"ticketing.dev/common/money"
+	"ticketing.dev/testkit"
 	"ticketing.dev/tickets/store"
 )
 
@@ -18,8 +19,8 @@ import (
 func BenchmarkCreate(b *testing.B) {
 	a := newAPI(b)
 	for b.Loop() {
-		if rec := a.do(b, http.MethodPost, "/api/tickets", alice, `{"title":"concert","price":"19.99"}`); rec.Code != http.StatusCreated {
-			b.Fatalf("%d %s", rec.Code, rec.Body)
+		if res := testkit.Call(b, a.h, http.MethodPost, "/api/tickets", `{"title":"concert","price":"19.99"}`, as(b, alice)...); res.Status != http.StatusCreated {
+			b.Fatalf("%d %s", res.Status, res.Body)
 		}
 	}
 }
@@ -49,9 +50,9 @@ func BenchmarkList(b *testing.B) {
 	b.Logf("seeded %d tickets in %s", total, time.Since(seeding).Round(time.Millisecond))
 	b.ResetTimer()
 	for b.Loop() {
-		rec := a.do(b, http.MethodGet, "/api/tickets", "", "")
-		if rec.Code != http.StatusOK || rec.Header().Get("Link") == "" {
-			b.Fatalf("%d %s", rec.Code, rec.Header())
+		res := testkit.Call(b, a.h, http.MethodGet, "/api/tickets", nil)
+		if res.Status != http.StatusOK || res.Header.Get("Link") == "" {
+			b.Fatalf("%d %s", res.Status, res.Header)
 		}
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"ticketing.dev/common/events"
+	"ticketing.dev/testkit"
 	"ticketing.dev/testkit/natskit"
 )
 
@@ -25,10 +26,10 @@ func TestConcurrentEdits(t *testing.T) {
 	codes := make([]int, editors)
 	for i := range editors {
 		wg.Go(func() {
-			rec := a.do(t, http.MethodPut, "/api/tickets/"+tk.ID, alice, fmt.Sprintf(`{"title":"edit %d","price":%d}`, i, 10+i))
-			codes[i] = rec.Code
-			if rec.Code == http.StatusOK {
-				results[i] = decode[ticket](t, rec)
+			res := testkit.Call(t, a.h, http.MethodPut, "/api/tickets/"+tk.ID, fmt.Sprintf(`{"title":"edit %d","price":%d}`, i, 10+i), as(t, alice)...)
+			codes[i] = res.Status
+			if res.Status == http.StatusOK {
+				results[i] = decode[ticket](t, res)
 			}
 		})
 	}
@@ -53,7 +54,7 @@ func TestConcurrentEdits(t *testing.T) {
 		t.Fatal("no edit succeeded")
 	}
 
-	final := decode[ticket](t, a.do(t, http.MethodGet, "/api/tickets/"+tk.ID, "", ""))
+	final := decode[ticket](t, testkit.Call(t, a.h, http.MethodGet, "/api/tickets/"+tk.ID, nil))
 	if final.Version != int64(len(succeeded)) {
 		t.Fatalf("version %d after %d successful edits", final.Version, len(succeeded))
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
-	"net/http/httptest"
 	"reflect"
 	"regexp"
 	"strings"
@@ -40,10 +39,6 @@ type ticket struct {
 	OrderID string      `json:"orderId"`
 }
 
-type errorBody struct {
-	Errors []apperr.FieldError `json:"errors"`
-}
-
 type api struct {
 	*testenv.Env
 	h http.Handler
@@ -64,27 +59,20 @@ func newAPIWithSweep(t testing.TB, sweep time.Duration) *api {
 	return &api{Env: env, h: h}
 }
 
-// do sends a request as user (anonymous when "").
-func (a *api) do(t testing.TB, method, path, user, body string) *httptest.ResponseRecorder {
+// as is the session cookie of user, none for "" (anonymous).
+func as(t testing.TB, user string) []*http.Cookie {
 	t.Helper()
-	req := httptest.NewRequest(method, path, strings.NewReader(body))
-	req.Header.Set("Content-Type", "application/json")
-	if user != "" {
-		req.AddCookie(testkit.SessionCookie(t, user, user+"@test.dev"))
+	if user == "" {
+		return nil
 	}
-	rec := httptest.NewRecorder()
-	a.h.ServeHTTP(rec, req)
-	return rec
+	return []*http.Cookie{testkit.SessionCookie(t, user, user+"@test.dev")}
 }
 
 // create makes a ticket through the API.
 func (a *api) create(t testing.TB, user, title string, price string) ticket {
 	t.Helper()
-	rec := a.do(t, http.MethodPost, "/api/tickets", user, `{"title":`+quote(title)+`,"price":`+price+`}`)
-	if rec.Code != http.StatusCreated {
-		t.Fatalf("create: %d %s", rec.Code, rec.Body)
-	}
-	return decode[ticket](t, rec)
+	res := testkit.Call(t, a.h, http.MethodPost, "/api/tickets", `{"title":`+quote(title)+`,"price":`+price+`}`, as(t, user)...)
+	return decode[ticket](t, res.Want(t, http.StatusCreated))
 }
 
 // reserve marks a ticket as reserved, as the order.created listener would.
@@ -99,12 +87,10 @@ func (a *api) reserve(t testing.TB, id, orderID string) {
 	}
 }
 
-func decode[T any](t testing.TB, rec *httptest.ResponseRecorder) T {
+func decode[T any](t testing.TB, res testkit.Response) T {
 	t.Helper()
 	var v T
-	if err := json.Unmarshal(rec.Body.Bytes(), &v); err != nil {
-		t.Fatalf("body %q: %v", rec.Body, err)
-	}
+	res.Decode(t, &v)
 	return v
 }
 
@@ -122,17 +108,6 @@ func errs(fields ...string) []apperr.FieldError {
 }
 
 func notAuthorized() []apperr.FieldError { return []apperr.FieldError{{Message: "Not authorized"}} }
-
-func checkErrors(t *testing.T, rec *httptest.ResponseRecorder, wantStatus int, want []apperr.FieldError) {
-	t.Helper()
-	if rec.Code != wantStatus {
-		t.Fatalf("status %d, want %d; body %s", rec.Code, wantStatus, rec.Body)
-	}
-	got := decode[errorBody](t, rec).Errors
-	if !reflect.DeepEqual(got, want) {
-		t.Fatalf("errors %+v, want %+v", got, want)
-	}
-}
 
 const (
 	priceCreate = "Price must be greater than 0"
@@ -194,20 +169,17 @@ func TestCreate(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			rec := a.do(t, http.MethodPost, "/api/tickets", tc.user, tc.body)
+			res := testkit.Call(t, a.h, http.MethodPost, "/api/tickets", tc.body, as(t, tc.user)...)
 			if tc.status != http.StatusCreated {
-				checkErrors(t, rec, tc.status, tc.errors)
+				res.WantErrors(t, tc.status, tc.errors...)
 				return
 			}
-			if rec.Code != tc.status {
-				t.Fatalf("status %d, want %d; body %s", rec.Code, tc.status, rec.Body)
-			}
-			got := decode[ticket](t, rec)
+			got := decode[ticket](t, res.Want(t, tc.status))
 			want := ticket{ID: got.ID, Title: tc.wantTitle, Price: tc.wantPrice, UserID: tc.user, Version: 0}
 			if _, ok := mongodb.ParseID(got.ID); !ok || got != want {
 				t.Fatalf("got %+v, want %+v", got, want)
 			}
-			shown := decode[ticket](t, a.do(t, http.MethodGet, "/api/tickets/"+got.ID, "", ""))
+			shown := decode[ticket](t, testkit.Call(t, a.h, http.MethodGet, "/api/tickets/"+got.ID, nil))
 			if shown != got {
 				t.Fatalf("stored %+v, answered %+v", shown, got)
 			}
@@ -221,13 +193,13 @@ func TestTicketJSON(t *testing.T) {
 	t.Parallel()
 	a := newAPI(t)
 	tk := a.create(t, alice, "concert", `"19.99"`)
-	body := a.do(t, http.MethodGet, "/api/tickets/"+tk.ID, "", "").Body.String()
+	body := string(testkit.Call(t, a.h, http.MethodGet, "/api/tickets/"+tk.ID, nil).Body)
 	want := `{"id":"` + tk.ID + `","title":"concert","price":19.99,"userId":"` + alice + `","version":0}` + "\n"
 	if body != want {
 		t.Fatalf("body %s, want %s", body, want)
 	}
 	a.reserve(t, tk.ID, "5f00000000000000000000f1")
-	body = a.do(t, http.MethodGet, "/api/tickets/"+tk.ID, "", "").Body.String()
+	body = string(testkit.Call(t, a.h, http.MethodGet, "/api/tickets/"+tk.ID, nil).Body)
 	want = `{"id":"` + tk.ID + `","title":"concert","price":19.99,"userId":"` + alice + `","version":1,"orderId":"5f00000000000000000000f1"}` + "\n"
 	if body != want {
 		t.Fatalf("reserved body %s, want %s", body, want)
@@ -250,13 +222,13 @@ func TestShow(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			rec := a.do(t, http.MethodGet, tc.path, "", "")
+			res := testkit.Call(t, a.h, http.MethodGet, tc.path, nil)
 			if tc.status != http.StatusOK {
-				checkErrors(t, rec, tc.status, tc.errors)
+				res.WantErrors(t, tc.status, tc.errors...)
 				return
 			}
-			if got := decode[ticket](t, rec); rec.Code != 200 || got != tk {
-				t.Fatalf("%d %+v, want %+v", rec.Code, got, tk)
+			if got := decode[ticket](t, res); res.Status != 200 || got != tk {
+				t.Fatalf("%d %+v, want %+v", res.Status, got, tk)
 			}
 		})
 	}
@@ -298,28 +270,28 @@ func TestEdit(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			checkErrors(t, a.do(t, http.MethodPut, "/api/tickets/"+tc.id, tc.user, tc.body), tc.status, tc.errors)
+			testkit.Call(t, a.h, http.MethodPut, "/api/tickets/"+tc.id, tc.body, as(t, tc.user)...).WantErrors(t, tc.status, tc.errors...)
 		})
 	}
 	// none of the failures changed anything
 	for _, tk := range []ticket{mine, reserved} {
-		got := decode[ticket](t, a.do(t, http.MethodGet, "/api/tickets/"+tk.ID, "", ""))
+		got := decode[ticket](t, testkit.Call(t, a.h, http.MethodGet, "/api/tickets/"+tk.ID, nil))
 		if got.Title != tk.Title || got.Price != tk.Price {
 			t.Fatalf("failed edits changed %+v into %+v", tk, got)
 		}
 	}
 
 	t.Run("owner edits", func(t *testing.T) {
-		rec := a.do(t, http.MethodPut, "/api/tickets/"+mine.ID, alice, valid)
+		res := testkit.Call(t, a.h, http.MethodPut, "/api/tickets/"+mine.ID, valid, as(t, alice)...)
 		want := ticket{ID: mine.ID, Title: "new title", Price: 2550, UserID: alice, Version: 1}
-		if got := decode[ticket](t, rec); rec.Code != 200 || got != want {
-			t.Fatalf("%d %+v, want %+v", rec.Code, got, want)
+		if got := decode[ticket](t, res); res.Status != 200 || got != want {
+			t.Fatalf("%d %+v, want %+v", res.Status, got, want)
 		}
-		rec = a.do(t, http.MethodPut, "/api/tickets/"+mine.ID, alice, `{"title":"again","price":26}`)
-		if got := decode[ticket](t, rec); got.Version != 2 || got.Price != 2600 {
+		res = testkit.Call(t, a.h, http.MethodPut, "/api/tickets/"+mine.ID, `{"title":"again","price":26}`, as(t, alice)...)
+		if got := decode[ticket](t, res); got.Version != 2 || got.Price != 2600 {
 			t.Fatalf("second edit gave %+v", got)
 		}
-		shown := decode[ticket](t, a.do(t, http.MethodGet, "/api/tickets/"+mine.ID, "", ""))
+		shown := decode[ticket](t, testkit.Call(t, a.h, http.MethodGet, "/api/tickets/"+mine.ID, nil))
 		if shown.Version != 2 || shown.Title != "again" {
 			t.Fatalf("stored %+v", shown)
 		}
@@ -342,11 +314,11 @@ func TestList(t *testing.T) {
 	}
 
 	t.Run("default page holds every unreserved ticket, oldest first", func(t *testing.T) {
-		rec := a.do(t, http.MethodGet, "/api/tickets", "", "")
-		if rec.Code != 200 || rec.Header().Get("Link") != "" {
-			t.Fatalf("%d, Link %q", rec.Code, rec.Header().Get("Link"))
+		res := testkit.Call(t, a.h, http.MethodGet, "/api/tickets", nil)
+		if res.Status != 200 || res.Header.Get("Link") != "" {
+			t.Fatalf("%d, Link %q", res.Status, res.Header.Get("Link"))
 		}
-		if got := decode[[]ticket](t, rec); !reflect.DeepEqual(got, free) {
+		if got := decode[[]ticket](t, res); !reflect.DeepEqual(got, free) {
 			t.Fatalf("got %+v\nwant %+v", got, free)
 		}
 	})
@@ -356,15 +328,15 @@ func TestList(t *testing.T) {
 		var sizes []int
 		path := "/api/tickets?limit=2"
 		for path != "" {
-			rec := a.do(t, http.MethodGet, path, "", "")
-			if rec.Code != 200 {
-				t.Fatalf("%s: %d %s", path, rec.Code, rec.Body)
+			res := testkit.Call(t, a.h, http.MethodGet, path, nil)
+			if res.Status != 200 {
+				t.Fatalf("%s: %d %s", path, res.Status, res.Body)
 			}
-			page := decode[[]ticket](t, rec)
+			page := decode[[]ticket](t, res)
 			got = append(got, page...)
 			sizes = append(sizes, len(page))
 			path = ""
-			if link := rec.Header().Get("Link"); link != "" {
+			if link := res.Header.Get("Link"); link != "" {
 				m := linkNext.FindStringSubmatch(link)
 				if m == nil {
 					t.Fatalf("Link %q", link)
@@ -379,7 +351,7 @@ func TestList(t *testing.T) {
 
 	t.Run("an empty listing is an empty array", func(t *testing.T) {
 		empty := newAPI(t)
-		if body := empty.do(t, http.MethodGet, "/api/tickets", "", "").Body.String(); body != "[]\n" {
+		if body := string(testkit.Call(t, empty.h, http.MethodGet, "/api/tickets", nil).Body); body != "[]\n" {
 			t.Fatalf("body %q", body)
 		}
 	})
@@ -402,7 +374,7 @@ func TestList(t *testing.T) {
 	}
 	for _, tc := range bad {
 		t.Run(tc.name, func(t *testing.T) {
-			checkErrors(t, a.do(t, http.MethodGet, "/api/tickets"+tc.query, "", ""), 400, tc.want)
+			testkit.Call(t, a.h, http.MethodGet, "/api/tickets"+tc.query, nil).WantErrors(t, 400, tc.want...)
 		})
 	}
 }
@@ -410,11 +382,11 @@ func TestList(t *testing.T) {
 func TestRoutingAndHealth(t *testing.T) {
 	t.Parallel()
 	a := newAPI(t)
-	checkErrors(t, a.do(t, http.MethodGet, "/api/nothing", "", ""), 404, []apperr.FieldError{{Message: "Not Found"}})
-	checkErrors(t, a.do(t, http.MethodDelete, "/api/tickets", alice, ""), 405, []apperr.FieldError{{Message: "Method Not Allowed"}})
+	testkit.Call(t, a.h, http.MethodGet, "/api/nothing", nil).WantErrors(t, 404, apperr.FieldError{Message: "Not Found"})
+	testkit.Call(t, a.h, http.MethodDelete, "/api/tickets", nil, as(t, alice)...).WantErrors(t, 405, apperr.FieldError{Message: "Method Not Allowed"})
 	for _, path := range []string{"/healthz", "/readyz"} {
-		if rec := a.do(t, http.MethodGet, path, "", ""); rec.Code != 200 {
-			t.Fatalf("%s: %d %s", path, rec.Code, rec.Body)
+		if res := testkit.Call(t, a.h, http.MethodGet, path, nil); res.Status != 200 {
+			t.Fatalf("%s: %d %s", path, res.Status, res.Body)
 		}
 	}
 }
@@ -434,8 +406,8 @@ func TestEventsPublished(t *testing.T) {
 		t.Fatalf("ticket.created %+v, want %+v", c, wantC)
 	}
 
-	if rec := a.do(t, http.MethodPut, "/api/tickets/"+tk.ID, alice, `{"title":"opera","price":25}`); rec.Code != 200 {
-		t.Fatalf("edit: %d %s", rec.Code, rec.Body)
+	if res := testkit.Call(t, a.h, http.MethodPut, "/api/tickets/"+tk.ID, `{"title":"opera","price":25}`, as(t, alice)...); res.Status != 200 {
+		t.Fatalf("edit: %d %s", res.Status, res.Body)
 	}
 	u := updated.WaitFor(t, 1, 5*time.Second)[0]
 	wantU := events.TicketUpdatedData{ID: tk.ID, Version: 1, Title: "opera", Price: 2500, UserID: alice}
@@ -444,8 +416,8 @@ func TestEventsPublished(t *testing.T) {
 	}
 
 	// a failed edit publishes nothing
-	if rec := a.do(t, http.MethodPut, "/api/tickets/"+tk.ID, bob, `{"title":"mine now","price":1}`); rec.Code != 401 {
-		t.Fatalf("edit by another user: %d %s", rec.Code, rec.Body)
+	if res := testkit.Call(t, a.h, http.MethodPut, "/api/tickets/"+tk.ID, `{"title":"mine now","price":1}`, as(t, bob)...); res.Status != 401 {
+		t.Fatalf("edit by another user: %d %s", res.Status, res.Body)
 	}
 	if n := len(updated.Settled(t, a.Outbox())); n != 1 {
 		t.Fatalf("%d ticket.updated events, want 1", n)

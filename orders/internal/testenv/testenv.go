@@ -6,11 +6,8 @@
 package testenv
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"net/http"
-	"net/http/httptest"
 	"sync"
 	"testing"
 	"time"
@@ -36,7 +33,7 @@ type Env struct {
 	Pub     *events.Publisher
 	Orders  *store.Orders
 	Tickets *store.Tickets
-	Handler http.Handler
+	API     http.Handler // the HTTP API, for testkit.Call
 	// Now is the clock every part of the service reads.
 	Now    func() time.Time
 	grace  time.Duration
@@ -143,7 +140,7 @@ func Start(t testing.TB, opts Options) *Env {
 		Pub:     pub,
 		Orders:  orders,
 		Tickets: tickets,
-		Handler: httpapi.New(httpapi.Deps{
+		API: httpapi.New(httpapi.Deps{
 			Log: log, Keys: testkit.Keys(), Orders: orders, Tickets: tickets, Window: opts.Window, Now: opts.Now,
 		}),
 		Now:    opts.Now,
@@ -172,45 +169,6 @@ func (e *Env) Ticket(t testing.TB, title string, price money.Cents) store.Ticket
 	return tk
 }
 
-// Response is a recorded HTTP answer.
-type Response struct {
-	Status int
-	Body   []byte
-}
-
-// Decode decodes the body into v.
-func (r Response) Decode(t testing.TB, v any) {
-	t.Helper()
-	if err := json.Unmarshal(r.Body, v); err != nil {
-		t.Fatalf("body %q: %v", r.Body, err)
-	}
-}
-
-// Do sends a request to the handler; body, when not nil, is sent as JSON
-// (a string is sent as it is), and cookie may be nil for an anonymous call.
-func (e *Env) Do(t testing.TB, method, path string, body any, cookie *http.Cookie) Response {
-	t.Helper()
-	var b []byte
-	switch v := body.(type) {
-	case nil:
-	case string:
-		b = []byte(v)
-	default:
-		var err error
-		if b, err = json.Marshal(v); err != nil {
-			t.Fatal(err)
-		}
-	}
-	req := httptest.NewRequest(method, path, bytes.NewReader(b))
-	req.Header.Set("Content-Type", "application/json")
-	if cookie != nil {
-		req.AddCookie(cookie)
-	}
-	rec := httptest.NewRecorder()
-	e.Handler.ServeHTTP(rec, req)
-	return Response{Status: rec.Code, Body: rec.Body.Bytes()}
-}
-
 // Order is an order as the API returns it.
 type Order struct {
 	ID        string `json:"id"`
@@ -230,12 +188,9 @@ type Order struct {
 // the answer is 201.
 func (e *Env) CreateOrder(t testing.TB, ticket bson.ObjectID, cookie *http.Cookie) Order {
 	t.Helper()
-	res := e.Do(t, http.MethodPost, "/api/orders", map[string]string{"ticketId": ticket.Hex()}, cookie)
-	if res.Status != http.StatusCreated {
-		t.Fatalf("create order: %d %s", res.Status, res.Body)
-	}
 	var o Order
-	res.Decode(t, &o)
+	testkit.Call(t, e.API, http.MethodPost, "/api/orders", map[string]string{"ticketId": ticket.Hex()}, cookie).
+		Want(t, http.StatusCreated).Decode(t, &o)
 	return o
 }
 
