@@ -9,9 +9,10 @@ import (
 	"time"
 
 	"ticketing.dev/testkit"
+	"ticketing.dev/testkit/mongokit"
 )
 
-func TestMain(m *testing.M) { testkit.Main(m) }
+func TestMain(m *testing.M) { mongokit.Main(m) }
 
 // TestRun starts the service as main does, uses it over HTTP and stops it
 // the way SIGTERM would.

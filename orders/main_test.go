@@ -17,6 +17,7 @@ import (
 	"ticketing.dev/common/service"
 	"ticketing.dev/orders/internal/testenv"
 	"ticketing.dev/testkit"
+	"ticketing.dev/testkit/mongokit"
 	"ticketing.dev/testkit/natskit"
 )
 
@@ -81,7 +82,7 @@ func TestGraceAndSweepConfiguration(t *testing.T) {
 // readiness, expires an unpaid order through its sweep when no expiration
 // event ever comes, and stops cleanly when its context ends.
 func TestRun(t *testing.T) {
-	u, err := url.Parse(testkit.MongoURI(t))
+	u, err := url.Parse(mongokit.MongoURI(t))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -18,6 +18,7 @@ import (
 	"ticketing.dev/payments/internal/paytest"
 	"ticketing.dev/payments/store"
 	"ticketing.dev/testkit"
+	"ticketing.dev/testkit/mongokit"
 	"ticketing.dev/testkit/natskit"
 )
 
@@ -63,7 +64,7 @@ func TestConfigMasksSecrets(t *testing.T) {
 // sees its sweep resume the claim a crashed process left behind.
 func TestRun(t *testing.T) {
 	n := natskit.StartNATS(t)
-	mongoURI, err := url.Parse(testkit.MongoURI(t))
+	mongoURI, err := url.Parse(mongokit.MongoURI(t))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,9 +11,6 @@ import (
 
 	"github.com/testcontainers/testcontainers-go"
 	"github.com/testcontainers/testcontainers-go/wait"
-	"go.mongodb.org/mongo-driver/v2/bson"
-	"go.mongodb.org/mongo-driver/v2/mongo"
-	"go.mongodb.org/mongo-driver/v2/mongo/options"
 )
 
 // The kit chooses what runs the tests' dependencies, once per test binary:
@@ -97,53 +94,6 @@ func firstLine(s string) string {
 		return s[:i]
 	}
 	return s
-}
-
-// startMongoContainer runs MongoDB as a single-member replica set (the
-// shape the services run on in Kubernetes) and returns its URI.
-func startMongoContainer(ctx context.Context) (string, func(), error) {
-	c, err := testcontainers.Run(ctx, MongoImage,
-		testcontainers.WithExposedPorts("27017/tcp"),
-		testcontainers.WithCmd("--replSet", "rs0", "--bind_ip_all"),
-		testcontainers.WithWaitStrategy(wait.ForListeningPort("27017/tcp").WithStartupTimeout(2*time.Minute)))
-	if err != nil {
-		return "", nil, fmt.Errorf("mongodb container: %w", err)
-	}
-	stop := func() { _ = testcontainers.TerminateContainer(c) }
-	endpoint, err := c.PortEndpoint(ctx, "27017/tcp", "")
-	if err != nil {
-		stop()
-		return "", nil, err
-	}
-	uri := "mongodb://" + endpoint + "/?directConnection=true"
-	client, err := mongo.Connect(options.Client().ApplyURI(uri))
-	if err != nil {
-		stop()
-		return "", nil, err
-	}
-	defer func() { _ = client.Disconnect(context.Background()) }()
-	admin := client.Database("admin")
-	err = admin.RunCommand(ctx, bson.D{{Key: "replSetInitiate", Value: bson.D{
-		{Key: "_id", Value: "rs0"},
-		{Key: "members", Value: bson.A{bson.D{{Key: "_id", Value: 0}, {Key: "host", Value: "localhost:27017"}}}},
-	}}}).Err()
-	if err != nil {
-		stop()
-		return "", nil, fmt.Errorf("replSetInitiate: %w", err)
-	}
-	for deadline := time.Now().Add(time.Minute); ; time.Sleep(200 * time.Millisecond) {
-		var hello struct {
-			Primary bool `bson:"isWritablePrimary"`
-		}
-		if err := admin.RunCommand(ctx, bson.D{{Key: "hello", Value: 1}}).Decode(&hello); err == nil && hello.Primary {
-			break
-		}
-		if time.Now().After(deadline) {
-			stop()
-			return "", nil, fmt.Errorf("mongodb replica set has no primary after a minute")
-		}
-	}
-	return uri, stop, nil
 }
 
 // StartContainer runs image for one test with port exposed, waiting for

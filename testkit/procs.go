@@ -87,7 +87,7 @@ func RedisURL(t testing.TB) string {
 	startProcess(t, bin, "--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
 		"--dir", t.TempDir())
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
-	if err := waitTCP(addr, 10*time.Second); err != nil {
+	if err := WaitTCP(addr, 10*time.Second); err != nil {
 		t.Fatalf("redis-server did not start: %v", err)
 	}
 	return "redis://" + addr

@@ -12,6 +12,7 @@ import (
 	"ticketing.dev/common/events"
 	"ticketing.dev/common/mongodb"
 	"ticketing.dev/testkit"
+	"ticketing.dev/testkit/mongokit"
 	"ticketing.dev/testkit/natskit"
 	"ticketing.dev/tickets/store"
 )
@@ -22,7 +23,7 @@ import (
 // unsettled), and stops cleanly when its context ends.
 func TestRun(t *testing.T) {
 	n := natskit.StartNATS(t)
-	mongoURI := testkit.MongoURI(t)
+	mongoURI := mongokit.MongoURI(t)
 	created := natskit.Record(t, n.JS, events.TicketCreated)
 	updated := natskit.Record(t, n.JS, events.TicketUpdated)
 	svc := testkit.Serve(t, name, loadConfig, run, map[string]string{

@@ -20,6 +20,7 @@ import (
 	"ticketing.dev/common/server"
 	"ticketing.dev/common/session"
 	"ticketing.dev/testkit"
+	"ticketing.dev/testkit/mongokit"
 )
 
 const tokenTTL = 2 * time.Hour
@@ -56,7 +57,7 @@ func newService(t testing.TB, opts options) *service {
 	if opts.perAddr == 0 {
 		opts.perAddr = 1_000_000
 	}
-	db := testkit.Mongo(t)
+	db := mongokit.Mongo(t)
 	users := store.NewUsers(db)
 	if err := users.EnsureIndexes(testkit.Context(t)); err != nil {
 		t.Fatal(err)

@@ -3,7 +3,7 @@ package store_test
 import (
 	"testing"
 
-	"ticketing.dev/testkit"
+	"ticketing.dev/testkit/mongokit"
 )
 
-func TestMain(m *testing.M) { testkit.Main(m) }
+func TestMain(m *testing.M) { mongokit.Main(m) }

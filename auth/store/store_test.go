@@ -8,12 +8,13 @@ import (
 
 	"ticketing.dev/auth/store"
 	"ticketing.dev/testkit"
+	"ticketing.dev/testkit/mongokit"
 )
 
 func TestUsers(t *testing.T) {
 	t.Parallel()
 	ctx := testkit.Context(t)
-	users := store.NewUsers(testkit.Mongo(t))
+	users := store.NewUsers(mongokit.Mongo(t))
 	if err := users.EnsureIndexes(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -43,7 +44,7 @@ func TestUsers(t *testing.T) {
 func TestConcurrentCreatesOfOneEmailStoreOneUser(t *testing.T) {
 	t.Parallel()
 	ctx := testkit.Context(t)
-	users := store.NewUsers(testkit.Mongo(t))
+	users := store.NewUsers(mongokit.Mongo(t))
 	if err := users.EnsureIndexes(ctx); err != nil {
 		t.Fatal(err)
 	}

@@ -8,9 +8,10 @@ import (
 
 	"ticketing.dev/common/mongodb"
 	"ticketing.dev/testkit"
+	"ticketing.dev/testkit/mongokit"
 )
 
-func TestMain(m *testing.M) { testkit.Main(m) }
+func TestMain(m *testing.M) { mongokit.Main(m) }
 
 func TestApplyNext(t *testing.T) {
 	tests := []struct {
@@ -29,7 +30,7 @@ func TestApplyNext(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			ctx := testkit.Context(t)
-			coll := testkit.Mongo(t).Collection("docs")
+			coll := mongokit.Mongo(t).Collection("docs")
 			id := bson.NewObjectID()
 			if tt.stored >= 0 {
 				if _, err := coll.InsertOne(ctx, bson.D{{Key: "_id", Value: id}, {Key: "version", Value: tt.stored}, {Key: "title", Value: "old"}}); err != nil {

@@ -10,6 +10,7 @@ import (
 	"ticketing.dev/common/events"
 	"ticketing.dev/common/outbox"
 	"ticketing.dev/testkit"
+	"ticketing.dev/testkit/mongokit"
 	"ticketing.dev/testkit/natskit"
 )
 
@@ -34,7 +35,7 @@ func ticketEvent(t *testing.T, id bson.ObjectID, version int64, title string) ou
 // relay (as after a restart) publishes them in order and clears them.
 func TestRelayPublishesWhatACrashedWriterLeft(t *testing.T) {
 	ctx := testkit.Context(t)
-	db := testkit.Mongo(t)
+	db := mongokit.Mongo(t)
 	n := natskit.StartNATS(t)
 	coll := db.Collection("tickets")
 	rec := natskit.Record(t, n.JS, events.TicketUpdated)
@@ -94,7 +95,7 @@ func TestRelayPublishesWhatACrashedWriterLeft(t *testing.T) {
 
 func TestRelayNotifyPublishesPromptly(t *testing.T) {
 	ctx := testkit.Context(t)
-	db := testkit.Mongo(t)
+	db := mongokit.Mongo(t)
 	n := natskit.StartNATS(t)
 	coll := db.Collection("tickets")
 	rec := natskit.Record(t, n.JS, events.TicketUpdated)
@@ -118,7 +119,7 @@ func TestRelayNotifyPublishesPromptly(t *testing.T) {
 // relay delivers them.
 func TestRelayRetriesUntilConfirmed(t *testing.T) {
 	ctx := testkit.Context(t)
-	db := testkit.Mongo(t)
+	db := mongokit.Mongo(t)
 	n := natskit.StartNATS(t)
 	coll := db.Collection("tickets")
 

@@ -19,6 +19,7 @@ import (
 	"ticketing.dev/orders/internal/testenv"
 	"ticketing.dev/orders/order"
 	"ticketing.dev/testkit"
+	"ticketing.dev/testkit/mongokit"
 	"ticketing.dev/testkit/natskit"
 )
 
@@ -382,7 +383,7 @@ func TestConcurrentOrdersReserveOnce(t *testing.T) {
 // A store that cannot be reached is a 503, not a 500.
 func TestStoreUnreachable(t *testing.T) {
 	t.Parallel()
-	uri, stop, err := testkit.StartFerretDB(context.Background(), t.TempDir(), "127.0.0.1:0", nil)
+	uri, stop, err := mongokit.StartFerretDB(context.Background(), t.TempDir(), "127.0.0.1:0", nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,6 +14,7 @@ import (
 	"ticketing.dev/orders/order"
 	"ticketing.dev/orders/store"
 	"ticketing.dev/testkit"
+	"ticketing.dev/testkit/mongokit"
 )
 
 func TestMain(m *testing.M) { testenv.Main(m) }
@@ -24,7 +25,7 @@ func TestMain(m *testing.M) { testenv.Main(m) }
 func TestConcurrentUpdatesOfOneOrder(t *testing.T) {
 	t.Parallel()
 	ctx := testkit.Context(t)
-	db := testkit.Mongo(t)
+	db := mongokit.Mongo(t)
 	var notified sync.Map
 	orders := store.NewOrders(db.Collection("orders"), func(id any) { notified.Store(id, true) })
 	if err := orders.EnsureIndexes(ctx); err != nil {
@@ -89,7 +90,7 @@ func TestConcurrentUpdatesOfOneOrder(t *testing.T) {
 func TestReservationFollowsStatus(t *testing.T) {
 	t.Parallel()
 	ctx := testkit.Context(t)
-	db := testkit.Mongo(t)
+	db := mongokit.Mongo(t)
 	orders := store.NewOrders(db.Collection("orders"), func(any) {})
 	if err := orders.EnsureIndexes(ctx); err != nil {
 		t.Fatal(err)
@@ -142,7 +143,7 @@ func TestReservationFollowsStatus(t *testing.T) {
 func TestEnsureIndexesOnRestart(t *testing.T) {
 	t.Parallel()
 	ctx := testkit.Context(t)
-	db := testkit.Mongo(t)
+	db := mongokit.Mongo(t)
 	orders := store.NewOrders(db.Collection("orders"), func(any) {})
 	if err := orders.EnsureIndexes(ctx); err != nil {
 		t.Fatal(err)

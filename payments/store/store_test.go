@@ -11,9 +11,10 @@ import (
 	"ticketing.dev/common/outbox"
 	"ticketing.dev/payments/store"
 	"ticketing.dev/testkit"
+	"ticketing.dev/testkit/mongokit"
 )
 
-func TestMain(m *testing.M) { testkit.Main(m) }
+func TestMain(m *testing.M) { mongokit.Main(m) }
 
 const lease = 10 * time.Second
 
@@ -26,7 +27,7 @@ type fixture struct {
 
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
-	st := store.New(testkit.Mongo(t))
+	st := store.New(mongokit.Mongo(t))
 	ctx := testkit.Context(t)
 	if err := st.EnsureIndexes(ctx); err != nil {
 		t.Fatal(err)

@@ -24,6 +24,7 @@ import (
 	"ticketing.dev/orders/reconcile"
 	"ticketing.dev/orders/store"
 	"ticketing.dev/testkit"
+	"ticketing.dev/testkit/mongokit"
 	"ticketing.dev/testkit/natskit"
 )
 
@@ -51,14 +52,14 @@ func (e *Env) PendingEvents(ctx context.Context) (int64, error) {
 
 // Main runs the tests of a package against one embedded FerretDB (see
 // testkit.Main).
-func Main(m *testing.M) { testkit.Main(m) }
+func Main(m *testing.M) { mongokit.Main(m) }
 
 // Options tune an Env.
 type Options struct {
 	Window time.Duration    // expiration window (default 15m)
 	Grace  time.Duration    // expiration grace (default 0: expire at expiresAt)
 	Now    func() time.Time // the clock of the API, listeners and sweeps (default time.Now)
-	DB     *mongo.Database  // the store (default testkit.Mongo(t))
+	DB     *mongo.Database  // the store (default mongokit.Mongo(t))
 }
 
 // Clock is a clock the test sets by hand; safe for concurrent use. Its
@@ -99,7 +100,7 @@ func Start(t testing.TB, opts Options) *Env {
 	log := testkit.Logger(t)
 	db := opts.DB
 	if db == nil {
-		db = testkit.Mongo(t)
+		db = mongokit.Mongo(t)
 	}
 	n := natskit.StartNATS(t)
 	pub := events.NewPublisher(n.JS)

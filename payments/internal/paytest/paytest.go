@@ -29,6 +29,7 @@ import (
 	"ticketing.dev/payments/store"
 	"ticketing.dev/payments/stripepay"
 	"ticketing.dev/testkit"
+	"ticketing.dev/testkit/mongokit"
 	"ticketing.dev/testkit/natskit"
 )
 
@@ -50,7 +51,7 @@ func run(m *testing.M) int {
 		os.Setenv("STRIPE_API_BASE", url)
 		defer os.Unsetenv("STRIPE_API_BASE")
 	}
-	return testkit.Run(m)
+	return mongokit.Run(m)
 }
 
 // StripeRequest is a request the service sent to Stripe.
@@ -215,7 +216,7 @@ func New(t testing.TB, o Options) *Env {
 	t.Helper()
 	ctx := testkit.Context(t)
 	log := testkit.Logger(t)
-	db := testkit.Mongo(t)
+	db := mongokit.Mongo(t)
 	n := natskit.StartNATS(t)
 	st := store.New(db)
 	if err := st.EnsureIndexes(ctx); err != nil {

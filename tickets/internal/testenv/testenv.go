@@ -13,6 +13,7 @@ import (
 	"ticketing.dev/common/events"
 	"ticketing.dev/common/outbox"
 	"ticketing.dev/testkit"
+	"ticketing.dev/testkit/mongokit"
 	"ticketing.dev/testkit/natskit"
 	"ticketing.dev/tickets/store"
 )
@@ -30,7 +31,7 @@ type Env struct {
 // every write, the relay sweeps for pending events every sweep interval.
 func Start(t testing.TB, sweep time.Duration) *Env {
 	t.Helper()
-	db := testkit.Mongo(t)
+	db := mongokit.Mongo(t)
 	n := natskit.StartNATS(t)
 	log := testkit.Logger(t)
 	relay := outbox.NewRelay(db.Collection(store.Collection), events.NewPublisher(n.JS), log, sweep)

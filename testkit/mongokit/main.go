@@ -1,16 +1,18 @@
-package testkit
+package mongokit
 
 import (
 	"context"
 	"fmt"
 	"os"
 	"testing"
+
+	"ticketing.dev/testkit"
 )
 
 // Main runs a package's tests against one embedded FerretDB for the whole
 // test binary (unless MONGO_URL already names a store): it is faster than a
 // server per test, and Mongo still gives every test a database of its own.
-// Use it as: func TestMain(m *testing.M) { testkit.Main(m) }
+// Use it as: func TestMain(m *testing.M) { mongokit.Main(m) }
 func Main(m *testing.M) {
 	os.Exit(Run(m))
 }
@@ -18,7 +20,7 @@ func Main(m *testing.M) {
 // Run is Main without the exit, for a TestMain that sets up more.
 func Run(m *testing.M) int {
 	if os.Getenv("MONGO_URL") == "" {
-		if ok, _ := Docker(); ok {
+		if ok, _ := testkit.Docker(); ok {
 			uri, stop, err := startMongoContainer(context.Background())
 			if err != nil {
 				fmt.Fprintln(os.Stderr, "start mongodb container:", err)

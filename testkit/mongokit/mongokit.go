@@ -1,0 +1,182 @@
+// Package mongokit gives tests a MongoDB-wire store: MONGO_URL when set,
+// else MongoDB in a container where a Docker engine answers, else an
+// embedded FerretDB. It is apart from testkit so that a service without a
+// MongoDB store (expiration) does not depend on FerretDB.
+package mongokit
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/url"
+	"os"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/FerretDB/FerretDB/ferretdb"
+	"github.com/testcontainers/testcontainers-go"
+	"github.com/testcontainers/testcontainers-go/wait"
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
+	"ticketing.dev/testkit"
+)
+
+var newMu sync.Mutex
+
+// MongoURI returns the URI of a store for this test: MONGO_URL when set
+// (a real MongoDB), otherwise an embedded FerretDB with a SQLite backend in
+// a temporary directory, started for this test alone.
+//
+// FerretDB 1.x applies an update by reading the document, changing it in Go
+// and writing it back, with nothing stopping another connection in between:
+// concurrent updates of one document can be lost (measured: 20 concurrent
+// version-filtered updates, 3 winners). MongoDB makes every single-document
+// update atomic, and the services rely on that, so the FerretDB URI limits
+// each client to one connection (maxPoolSize=1), which serialises that
+// client's operations. Unique indexes hold either way.
+func MongoURI(t testing.TB) string {
+	t.Helper()
+	if uri := os.Getenv("MONGO_URL"); uri != "" {
+		return uri
+	}
+	if ok, _ := testkit.Docker(); ok {
+		uri, stop, err := startMongoContainer(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(stop)
+		return uri
+	}
+	uri, stop, err := StartFerretDB(context.Background(), t.TempDir(), "127.0.0.1:0", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(stop)
+	return uri
+}
+
+// Mongo returns a fresh database, dropped when the test ends.
+func Mongo(t testing.TB) *mongo.Database {
+	t.Helper()
+	client, err := mongo.Connect(options.Client().ApplyURI(MongoURI(t)).SetTimeout(30 * time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	db := client.Database(testkit.RandomName("test_"))
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = db.Drop(ctx)
+		_ = client.Disconnect(ctx)
+	})
+	return db
+}
+
+// StartFerretDB runs an embedded FerretDB (SQLite backend in dir) on addr and
+// returns its MongoDB URI and a function that stops it. log may be nil for
+// a quiet server.
+func StartFerretDB(ctx context.Context, dir, addr string, log *slog.Logger) (string, func(), error) {
+	if log == nil {
+		log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if addr == "127.0.0.1:0" {
+		// FerretDB reports its URI from the configured address, so pick a
+		// concrete free port first.
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			return "", nil, err
+		}
+		addr = ln.Addr().String()
+		_ = ln.Close()
+	}
+	// ferretdb.New writes package-level state; parallel tests must not race on it.
+	newMu.Lock()
+	f, err := ferretdb.New(&ferretdb.Config{
+		Listener:  ferretdb.ListenerConfig{TCP: addr},
+		Handler:   "sqlite",
+		SQLiteURL: "file:" + dir + "/",
+		Logger:    log,
+	})
+	newMu.Unlock()
+	if err != nil {
+		return "", nil, err
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = f.Run(ctx)
+	}()
+	uri := SerialURI(f.MongoDBURI())
+	if err := testkit.WaitTCP(addr, 10*time.Second); err != nil {
+		cancel()
+		<-done
+		return "", nil, errors.Join(errors.New("ferretdb did not start"), err)
+	}
+	return uri, func() { cancel(); <-done }, nil
+}
+
+// SerialURI limits a FerretDB URI to one connection per client; see MongoURI.
+func SerialURI(uri string) string {
+	u, err := url.Parse(uri)
+	if err != nil {
+		return uri
+	}
+	q := u.Query()
+	q.Set("maxPoolSize", "1")
+	u.RawQuery = q.Encode()
+	return u.String()
+}
+
+// startMongoContainer runs MongoDB as a single-member replica set (the
+// shape the services run on in Kubernetes) and returns its URI.
+func startMongoContainer(ctx context.Context) (string, func(), error) {
+	c, err := testcontainers.Run(ctx, testkit.MongoImage,
+		testcontainers.WithExposedPorts("27017/tcp"),
+		testcontainers.WithCmd("--replSet", "rs0", "--bind_ip_all"),
+		testcontainers.WithWaitStrategy(wait.ForListeningPort("27017/tcp").WithStartupTimeout(2*time.Minute)))
+	if err != nil {
+		return "", nil, fmt.Errorf("mongodb container: %w", err)
+	}
+	stop := func() { _ = testcontainers.TerminateContainer(c) }
+	endpoint, err := c.PortEndpoint(ctx, "27017/tcp", "")
+	if err != nil {
+		stop()
+		return "", nil, err
+	}
+	uri := "mongodb://" + endpoint + "/?directConnection=true"
+	client, err := mongo.Connect(options.Client().ApplyURI(uri))
+	if err != nil {
+		stop()
+		return "", nil, err
+	}
+	defer func() { _ = client.Disconnect(context.Background()) }()
+	admin := client.Database("admin")
+	err = admin.RunCommand(ctx, bson.D{{Key: "replSetInitiate", Value: bson.D{
+		{Key: "_id", Value: "rs0"},
+		{Key: "members", Value: bson.A{bson.D{{Key: "_id", Value: 0}, {Key: "host", Value: "localhost:27017"}}}},
+	}}}).Err()
+	if err != nil {
+		stop()
+		return "", nil, fmt.Errorf("replSetInitiate: %w", err)
+	}
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(200 * time.Millisecond) {
+		var hello struct {
+			Primary bool `bson:"isWritablePrimary"`
+		}
+		if err := admin.RunCommand(ctx, bson.D{{Key: "hello", Value: 1}}).Decode(&hello); err == nil && hello.Primary {
+			break
+		}
+		if time.Now().After(deadline) {
+			stop()
+			return "", nil, fmt.Errorf("mongodb replica set has no primary after a minute")
+		}
+	}
+	return uri, stop, nil
+}
