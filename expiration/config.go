@@ -9,8 +9,7 @@ import (
 	"ticketing.dev/common/service"
 )
 
-// name is the service's name: in its logs and traces, and its database's
-// when MONGO_URI names none.
+// name is the service's name, in its logs and traces.
 const name = "expiration"
 
 // Config is the expiration service's configuration, from the environment.

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"sync"
 	"testing"
@@ -97,18 +96,11 @@ func (h *harness) waitScheduled(t testing.TB, orderID string) {
 		"order %s not scheduled", orderID)
 }
 
-// waitHandled waits until the durable has handled (acked) n events.
-func (h *harness) waitHandled(t testing.TB, subject string, n uint64) {
+// waitHandled waits until the service's consumer of subject has answered
+// every event published on it.
+func (h *harness) waitHandled(t testing.TB, subject string) {
 	t.Helper()
-	durable := events.Durable(listeners.QueueGroup, subject)
-	testkit.Eventually(t, 5*time.Second, func() bool {
-		c, err := h.nats.JS.Consumer(context.Background(), events.StreamName, durable)
-		if err != nil {
-			return false
-		}
-		info, err := c.Info(context.Background())
-		return err == nil && info.AckFloor.Consumer >= n && info.NumAckPending == 0
-	}, "%s did not handle %d events", durable, n)
+	natskit.Handled(t, h.nats.JS, events.Durable(listeners.QueueGroup, subject))
 }
 
 // waitNoRunningJobs waits until no job is due or running: every job that was
@@ -144,46 +136,21 @@ type firing struct {
 }
 
 type firings struct {
-	mu  sync.Mutex
-	all []firing
+	rec *natskit.Recorder[events.ExpirationCompleteData]
 }
 
 // recordFirings records every expiration.complete with its stored time.
 func recordFirings(t testing.TB, js jetstream.JetStream) *firings {
 	t.Helper()
-	f := &firings{}
-	cons, err := js.OrderedConsumer(context.Background(), events.StreamName, jetstream.OrderedConsumerConfig{
-		FilterSubjects: []string{events.ExpirationComplete.Subject},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	cc, err := cons.Consume(func(m jetstream.Msg) {
-		meta, err := m.Metadata()
-		if err != nil {
-			t.Errorf("no metadata: %v", err)
-			return
-		}
-		var data events.ExpirationCompleteData
-		if err := json.Unmarshal(m.Data(), &data); err != nil {
-			t.Errorf("expiration.complete is not valid: %v", err)
-			return
-		}
-		f.mu.Lock()
-		f.all = append(f.all, firing{OrderID: data.OrderID, MsgID: m.Headers().Get("Nats-Msg-Id"), At: meta.Timestamp})
-		f.mu.Unlock()
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(cc.Stop)
-	return f
+	return &firings{rec: natskit.Record(t, js, events.ExpirationComplete)}
 }
 
 func (f *firings) list() []firing {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return append([]firing(nil), f.all...)
+	var out []firing
+	for _, m := range f.rec.All() {
+		out = append(out, firing{OrderID: m.Data.OrderID, MsgID: m.ID, At: m.Published})
+	}
+	return out
 }
 
 func (f *firings) of(orderID string) []firing {

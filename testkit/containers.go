@@ -105,7 +105,7 @@ func StartContainer(t testing.TB, image, port, ready string, cmd ...string) stri
 	defer cancel()
 	opts := []testcontainers.ContainerCustomizer{
 		testcontainers.WithExposedPorts(port),
-		testcontainers.WithWaitStrategy(wait.ForAll(wait.ForLog(ready), wait.ForListeningPort(port))),
+		testcontainers.WithWaitStrategyAndDeadline(2*time.Minute, wait.ForLog(ready), wait.ForListeningPort(port)),
 	}
 	if len(cmd) > 0 {
 		opts = append(opts, testcontainers.WithCmd(cmd...))

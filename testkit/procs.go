@@ -67,8 +67,9 @@ func startProcess(t testing.TB, name string, args ...string) *exec.Cmd {
 	return cmd
 }
 
-// RedisURL returns REDIS_URL when set; otherwise it starts the machine's
-// redis-server on a free port for this test. Tests must still keep their
+// RedisURL returns REDIS_URL when set; otherwise it starts Redis for this
+// test: a container where a Docker engine answers, else the machine's
+// redis-server on a free port. Tests must still keep their
 // keys apart (RandomName) since REDIS_URL may be shared.
 func RedisURL(t testing.TB) string {
 	t.Helper()

@@ -1,7 +1,8 @@
-// Package testkit starts the real dependencies tests need, each isolated per
-// test: an in-process NATS JetStream on a random port, a MongoDB-wire store
-// (MONGO_URL, or an embedded FerretDB), Redis (REDIS_URL, or a redis-server
-// started on a free port) and stripe-mock.
+// Package testkit is the tests' kit: it starts the real dependencies tests
+// need, each isolated per test — Redis (REDIS_URL, a container where a Docker
+// engine answers, or the machine's redis-server on a free port) and
+// stripe-mock; the MongoDB-wire store is in mongokit, JetStream in natskit —
+// runs a real service (Serve) and calls its API (Call, WantErrors).
 package testkit
 
 import (

@@ -95,7 +95,7 @@ func startFerretDB(ctx context.Context, cfg FerretDBConfig) (*FerretDB, error) {
 // with nothing stopping another connection in between, so concurrent
 // version-filtered updates could both win; one connection per service
 // serialises its operations and keeps MongoDB's single-document atomicity,
-// which the services rely on (see testkit.MongoURI).
+// which the services rely on (see testkit/mongokit.MongoURI).
 func (f *FerretDB) URI(database string) string {
 	return "mongodb://" + hostOf(f.uri) + "/" + database + "?maxPoolSize=1"
 }

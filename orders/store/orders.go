@@ -158,8 +158,9 @@ type Change func(o *order.Order) (*outbox.Event, error)
 // Update loads the order, lets change decide, and writes the new status and
 // version with the event in one update conditional on the version it read.
 // When another writer got there first it reloads and decides again, so the
-// caller never sees a lost race, only its outcome. It returns the order as
-// stored afterwards.
+// caller sees the outcome of a lost race, not the race (mongodb.ErrBusy only
+// after maxUpdateAttempts lost in a row). It returns the order as stored
+// afterwards.
 func (s *Orders) Update(ctx context.Context, id bson.ObjectID, change Change) (order.Order, error) {
 	var out order.Order
 	err := mongodb.Retry(ctx, maxUpdateAttempts, func() (bool, error) {

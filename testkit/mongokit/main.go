@@ -5,13 +5,15 @@ import (
 	"fmt"
 	"os"
 	"testing"
+	"time"
 
 	"ticketing.dev/testkit"
 )
 
-// Main runs a package's tests against one embedded FerretDB for the whole
-// test binary (unless MONGO_URL already names a store): it is faster than a
-// server per test, and Mongo still gives every test a database of its own.
+// Main runs a package's tests against one store for the whole test binary
+// (unless MONGO_URL already names one): MongoDB in a container where a Docker
+// engine answers, else an embedded FerretDB. It is faster than a server per
+// test, and Mongo still gives every test a database of its own.
 // Use it as: func TestMain(m *testing.M) { mongokit.Main(m) }
 func Main(m *testing.M) {
 	os.Exit(Run(m))
@@ -21,7 +23,9 @@ func Main(m *testing.M) {
 func Run(m *testing.M) int {
 	if os.Getenv("MONGO_URL") == "" {
 		if ok, _ := testkit.Docker(); ok {
-			uri, stop, err := startMongoContainer(context.Background())
+			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+			uri, stop, err := startMongoContainer(ctx)
+			cancel()
 			if err != nil {
 				fmt.Fprintln(os.Stderr, "start mongodb container:", err)
 				return 1

@@ -30,8 +30,9 @@ import (
 var newMu sync.Mutex
 
 // MongoURI returns the URI of a store for this test: MONGO_URL when set
-// (a real MongoDB), otherwise an embedded FerretDB with a SQLite backend in
-// a temporary directory, started for this test alone.
+// (a real MongoDB, or the one Main started), otherwise one started for this
+// test alone: MongoDB in a container where a Docker engine answers, else an
+// embedded FerretDB with a SQLite backend in a temporary directory.
 //
 // FerretDB 1.x applies an update by reading the document, changing it in Go
 // and writing it back, with nothing stopping another connection in between:
@@ -46,7 +47,9 @@ func MongoURI(t testing.TB) string {
 		return uri
 	}
 	if ok, _ := testkit.Docker(); ok {
-		uri, stop, err := startMongoContainer(context.Background())
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+		defer cancel()
+		uri, stop, err := startMongoContainer(ctx)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -140,11 +143,12 @@ func startMongoContainer(ctx context.Context) (string, func(), error) {
 	c, err := testcontainers.Run(ctx, testkit.MongoImage,
 		testcontainers.WithExposedPorts("27017/tcp"),
 		testcontainers.WithCmd("--replSet", "rs0", "--bind_ip_all"),
-		testcontainers.WithWaitStrategy(wait.ForListeningPort("27017/tcp").WithStartupTimeout(2*time.Minute)))
+		testcontainers.WithWaitStrategyAndDeadline(2*time.Minute, wait.ForListeningPort("27017/tcp")))
+	stop := func() { _ = testcontainers.TerminateContainer(c) } // Run returns the container even when it fails
 	if err != nil {
+		stop()
 		return "", nil, fmt.Errorf("mongodb container: %w", err)
 	}
-	stop := func() { _ = testcontainers.TerminateContainer(c) }
 	endpoint, err := c.PortEndpoint(ctx, "27017/tcp", "")
 	if err != nil {
 		stop()

@@ -99,9 +99,13 @@ func Record[T any](t testing.TB, js jetstream.JetStream, topic events.Topic[T]) 
 			t.Errorf("recorded %s is not valid: %v", topic.Subject, err)
 			return
 		}
+		meta, err := m.Metadata()
+		if err == nil {
+			msg.Published = meta.Timestamp // when the stream stored it
+		}
 		rec.mu.Lock()
 		rec.msgs = append(rec.msgs, msg)
-		if meta, err := m.Metadata(); err == nil {
+		if err == nil {
 			rec.lastSeq = meta.Sequence.Stream
 		}
 		rec.mu.Unlock()

@@ -15,6 +15,10 @@ func errorFor(err error) error {
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		return apperr.NotFound("Ticket not found")
+	case errors.Is(err, store.ErrNotOwner):
+		return apperr.NotAuthorized()
+	case errors.Is(err, store.ErrReserved):
+		return apperr.BadRequest("Cannot edit a reserved ticket")
 	case errors.Is(err, mongodb.ErrBusy):
 		return apperr.Conflict("The ticket is being changed by someone else, try again")
 	}

@@ -116,14 +116,7 @@ func (a *api) edit(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	t, err := a.store.Update(r.Context(), id, func(t *store.Ticket) (bool, error) {
-		if t.UserID != user.ID {
-			return false, apperr.NotAuthorized()
-		}
-		if t.Reserved() {
-			return false, apperr.BadRequest("Cannot edit a reserved ticket")
-		}
-		t.Title, t.Price = in.Title, in.Price
-		return true, nil
+		return true, t.Edit(user.ID, in.Title, in.Price)
 	})
 	if err != nil {
 		return err

@@ -16,7 +16,6 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
-	"ticketing.dev/common/apperr"
 	"ticketing.dev/common/events"
 	"ticketing.dev/common/money"
 	"ticketing.dev/common/mongodb"
@@ -27,11 +26,17 @@ import (
 const Collection = "tickets"
 
 // maxAttempts bounds how often Update re-applies a change that lost a race
-// with another writer before it gives up with mongodb.ErrBusy (409).
+// with another writer before it gives up with mongodb.ErrBusy.
 const maxAttempts = 30
 
-// ErrNotFound reports that no ticket has the id.
-var ErrNotFound = errors.New("ticket not found")
+var (
+	// ErrNotFound reports that no ticket has the id.
+	ErrNotFound = errors.New("ticket not found")
+	// ErrNotOwner refuses a change of a ticket by someone who does not sell it.
+	ErrNotOwner = errors.New("ticket of another user")
+	// ErrReserved refuses an edit of a ticket an order holds.
+	ErrReserved = errors.New("ticket reserved")
+)
 
 // Ticket is a ticket as the service knows it.
 type Ticket struct {
@@ -42,6 +47,19 @@ type Ticket struct {
 	Version int64         `bson:"version"`
 	// OrderID is the order that reserves the ticket; empty when it is free.
 	OrderID string `bson:"orderId,omitempty"`
+}
+
+// Edit changes what the seller sells: only the seller may, and only while no
+// order holds the ticket.
+func (t *Ticket) Edit(userID, title string, price money.Cents) error {
+	if t.UserID != userID {
+		return ErrNotOwner
+	}
+	if t.Reserved() {
+		return ErrReserved
+	}
+	t.Title, t.Price = title, price
+	return nil
 }
 
 // Reserved reports whether an order holds the ticket.
@@ -109,7 +127,7 @@ func (s *Store) Create(ctx context.Context, title string, price money.Cents, use
 	evt, err := outbox.New(events.TicketCreated, outbox.ID(events.TicketCreated.Subject, t.ID.Hex(), t.Version), t.Version,
 		events.TicketCreatedData{ID: t.ID.Hex(), Version: t.Version, Title: t.Title, Price: t.Price, UserID: t.UserID})
 	if err != nil {
-		return Ticket{}, apperr.Internal(err)
+		return Ticket{}, fmt.Errorf("ticket.created of %s: %w", t.ID.Hex(), err)
 	}
 	doc := document{Ticket: t}
 	doc.Add(evt)
@@ -248,7 +266,7 @@ func (s *Store) write(ctx context.Context, t Ticket, prev int64) (bool, error) {
 	}
 	evt, err := outbox.New(events.TicketUpdated, outbox.ID(events.TicketUpdated.Subject, t.ID.Hex(), t.Version), t.Version, data)
 	if err != nil {
-		return false, apperr.Internal(err)
+		return false, fmt.Errorf("ticket.updated of %s: %w", t.ID.Hex(), err)
 	}
 	set := bson.D{
 		{Key: "title", Value: t.Title},
