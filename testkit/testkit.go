@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"sync"
 	"testing"
 	"time"
 
@@ -62,4 +63,36 @@ func SessionCookie(t testing.TB, userID, email string) *http.Cookie {
 		t.Fatal(err)
 	}
 	return session.Cookie(token, false)
+}
+
+// Clock is a clock the test moves by hand, safe for concurrent use: its
+// time stands still unless Set or Advance moves it. Pass its Now where a
+// service takes a clock.
+type Clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+// NewClock returns a clock stopped at at.
+func NewClock(at time.Time) *Clock { return &Clock{now: at} }
+
+// Now reads the clock.
+func (c *Clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+// Set moves the clock to at.
+func (c *Clock) Set(at time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = at
+}
+
+// Advance moves the clock on by d.
+func (c *Clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
 }

@@ -4,29 +4,14 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"ticketing.dev/testkit"
 )
-
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
 
 func TestLimiter(t *testing.T) {
 	t.Parallel()
-	c := &clock{t: time.Unix(1_700_000_000, 0)}
-	l := newLimiter(10, c.now)
+	c := testkit.NewClock(time.Unix(1_700_000_000, 0))
+	l := newLimiter(10, c.Now)
 
 	for i := range 10 {
 		if d := l.Allow("a@b.c"); d != 0 {
@@ -44,7 +29,7 @@ func TestLimiter(t *testing.T) {
 	for range 5 {
 		l.Allow("a@b.c")
 	}
-	c.advance(6 * time.Second)
+	c.Advance(6 * time.Second)
 	if d := l.Allow("a@b.c"); d != 0 {
 		t.Fatalf("after the wait: refused (retry after %s)", d)
 	}
@@ -55,20 +40,20 @@ func TestLimiter(t *testing.T) {
 
 func TestLimiterForgetsIdleKeys(t *testing.T) {
 	t.Parallel()
-	c := &clock{t: time.Unix(1_700_000_000, 0)}
-	l := newLimiter(60, c.now)
+	c := testkit.NewClock(time.Unix(1_700_000_000, 0))
+	l := newLimiter(60, c.Now)
 	for _, key := range []string{"a", "b", "c"} {
 		l.Allow(key)
 	}
 	if n := l.Len(); n != 3 {
 		t.Fatalf("Len = %d, want 3", n)
 	}
-	c.advance(30 * time.Second)
+	c.Advance(30 * time.Second)
 	l.Allow("d")
 	if n := l.Len(); n != 4 {
 		t.Fatalf("keys swept before a full refill period: Len = %d, want 4", n)
 	}
-	c.advance(31 * time.Second)
+	c.Advance(31 * time.Second)
 	l.Allow("e")
 	// At one token a second, a, b, c and d have all refilled and are forgotten.
 	if n := l.Len(); n != 1 {

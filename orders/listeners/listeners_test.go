@@ -182,7 +182,7 @@ func TestExpirationWaitsForTheGrace(t *testing.T) {
 	// The grace is short because a deferral waits for real: the event comes
 	// back after the time left by the test's clock.
 	const grace = 300 * time.Millisecond
-	clock := testenv.NewClock(time.Now())
+	clock := testkit.NewClock(time.Now())
 	e := testenv.Start(t, testenv.Options{Window: time.Minute, Grace: grace, Now: clock.Now})
 	ctx := testkit.Context(t)
 	cancelled := natskit.Record(t, e.NATS.JS, events.OrderCancelled)
@@ -221,7 +221,7 @@ func TestExpirationWaitsForTheGrace(t *testing.T) {
 func TestPaymentWithinTheGraceCompletes(t *testing.T) {
 	t.Parallel()
 	const grace = time.Minute
-	clock := testenv.NewClock(time.Now())
+	clock := testkit.NewClock(time.Now())
 	e := testenv.Start(t, testenv.Options{Window: time.Minute, Grace: grace, Now: clock.Now})
 	ctx := testkit.Context(t)
 	cancelled := natskit.Record(t, e.NATS.JS, events.OrderCancelled)

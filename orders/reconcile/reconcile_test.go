@@ -78,7 +78,7 @@ func completedID(d events.OrderCompletedData) string { return d.ID }
 func TestSweepExpiresOverdueOrders(t *testing.T) {
 	t.Parallel()
 	now := time.Now().UTC().Truncate(time.Millisecond)
-	clock := testenv.NewClock(now)
+	clock := testkit.NewClock(now)
 	e := testenv.Start(t, testenv.Options{Window: window, Grace: grace, Now: clock.Now})
 	ctx := testkit.Context(t)
 	cancelled := natskit.Record(t, e.NATS.JS, events.OrderCancelled)
@@ -175,7 +175,7 @@ func TestSweepExpiresOverdueOrders(t *testing.T) {
 func TestSweepBatch(t *testing.T) {
 	t.Parallel()
 	now := time.Now().UTC().Truncate(time.Millisecond)
-	e := testenv.Start(t, testenv.Options{Window: window, Grace: grace, Now: testenv.NewClock(now).Now})
+	e := testenv.Start(t, testenv.Options{Window: window, Grace: grace, Now: testkit.NewClock(now).Now})
 	ctx := testkit.Context(t)
 	const overdue, batch = 25, 10
 	orders := make([]order.Order, overdue)
@@ -229,7 +229,7 @@ func TestConcurrentSweepers(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			now := time.Now().UTC().Truncate(time.Millisecond)
-			e := testenv.Start(t, testenv.Options{Window: window, Grace: grace, Now: testenv.NewClock(now).Now})
+			e := testenv.Start(t, testenv.Options{Window: window, Grace: grace, Now: testkit.NewClock(now).Now})
 			ctx := testkit.Context(t)
 			cancelled := natskit.Record(t, e.NATS.JS, events.OrderCancelled)
 			completed := natskit.Record(t, e.NATS.JS, events.OrderCompleted)

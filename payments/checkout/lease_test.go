@@ -22,25 +22,9 @@ import (
 	"ticketing.dev/testkit/natskit"
 )
 
-// clock is a test clock: it stands still unless advanced.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func newClock() *clock { return &clock{now: time.Now().Truncate(time.Millisecond)} } // BSON dates are milliseconds
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
+// newClock is a test clock at now, to the millisecond (BSON dates are
+// milliseconds).
+func newClock() *testkit.Clock { return testkit.NewClock(time.Now().Truncate(time.Millisecond)) }
 
 func stripeClient(url string) *stripepay.Client {
 	return stripepay.New(stripepay.Config{Key: "sk_test_123", BaseURL: url, Timeout: time.Minute})
@@ -180,7 +164,7 @@ func TestOvertakenHolderRepeatsTheSameAttempt(t *testing.T) {
 
 	stuck := newClock()
 	holder := checkout.New(e.Store, stripeClient(stripe.URL), e.Relay, testkit.Logger(t), checkout.Config{Now: stuck.Now})
-	later := &clock{now: stuck.Now().Add(checkout.DefaultLease + time.Millisecond)}
+	later := testkit.NewClock(stuck.Now().Add(checkout.DefaultLease + time.Millisecond))
 	sweeperCo := checkout.New(e.Store, stripeClient(stripe.URL), e.Relay, testkit.Logger(t), checkout.Config{Now: later.Now})
 
 	type result struct {

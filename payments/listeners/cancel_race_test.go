@@ -62,24 +62,6 @@ func TestCancellationBetweenReadAndClaimPreventsTheCharge(t *testing.T) {
 	}
 }
 
-// clock is a test clock: it stands still unless advanced.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
 // The takeover race, "cancelled, paid, never refunded": attempt 1's holder
 // died (outcome unknown, lease ran out); the user pays again and the request
 // reads the order while it is created; the cancellation handler takes the
@@ -105,7 +87,7 @@ func TestCancellationTakeoverLeavesNoSlotToCharge(t *testing.T) {
 	}
 
 	const lease = time.Minute
-	clk := &clock{now: time.Now()}
+	clk := testkit.NewClock(time.Now())
 	if _, _, err := e.Store.Claim(e.Ctx, store.Claim{
 		OrderID: o.ID, UserID: alice, Amount: 1500, Token: "tok_visa", Now: clk.Now(), Lease: lease,
 	}); err != nil {

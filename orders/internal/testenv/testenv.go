@@ -8,7 +8,6 @@ package testenv
 import (
 	"context"
 	"net/http"
-	"sync"
 	"testing"
 	"time"
 
@@ -60,30 +59,6 @@ type Options struct {
 	Grace  time.Duration    // expiration grace (default 0: expire at expiresAt)
 	Now    func() time.Time // the clock of the API, listeners and sweeps (default time.Now)
 	DB     *mongo.Database  // the store (default mongokit.Mongo(t))
-}
-
-// Clock is a clock the test sets by hand; safe for concurrent use. Its
-// time does not move by itself.
-type Clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-// NewClock returns a clock stopped at at.
-func NewClock(at time.Time) *Clock { return &Clock{now: at} }
-
-// Now reads the clock.
-func (c *Clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-// Set moves the clock to at.
-func (c *Clock) Set(at time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = at
 }
 
 // Start runs the store, the relay, the listeners and the HTTP handler; all
