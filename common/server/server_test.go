@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -27,8 +28,9 @@ func TestHealthAndGracefulShutdown(t *testing.T) {
 			return nil
 		},
 	})
-	release := make(chan struct{})
+	release, arrived := make(chan struct{}), make(chan struct{})
 	r.Get("/slow", func(w http.ResponseWriter, _ *http.Request) {
+		close(arrived)
 		<-release
 		_, _ = io.WriteString(w, "done")
 	})
@@ -70,9 +72,16 @@ func TestHealthAndGracefulShutdown(t *testing.T) {
 		resp.Body.Close()
 		got <- string(b)
 	}()
-	time.Sleep(50 * time.Millisecond) // let the request reach the handler
+	<-arrived
 	stop()
-	time.Sleep(50 * time.Millisecond)
+	// Shutdown has begun once the listener refuses new connections.
+	testkit.Eventually(t, 5*time.Second, func() bool {
+		c, err := net.DialTimeout("tcp", strings.TrimPrefix(base, "http://"), time.Second)
+		if err == nil {
+			c.Close()
+		}
+		return err != nil
+	}, "the listener still accepts connections after stop")
 	close(release)
 	if body := <-got; body != "done" {
 		t.Fatalf("in-flight request got %q", body)
