@@ -16,11 +16,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"ticketing.dev/devstack/stores"
 	"ticketing.dev/testkit"
+	"ticketing.dev/testkit/natskit"
 )
 
 // TestPaymentSurvivesCrashes kills orders while it holds payment.created,
@@ -216,15 +216,7 @@ func countEvents(t *testing.T, natsURL, subject, field, value string) int {
 // jetStream connects to the platform's NATS for the length of the test.
 func jetStream(t *testing.T, natsURL string) jetstream.JetStream {
 	t.Helper()
-	nc, err := nats.Connect(natsURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, js := natskit.Connect(t, natsURL)
 	return js
 }
 

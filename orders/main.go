@@ -47,7 +47,7 @@ func run(ctx context.Context, log *slog.Logger, cfg Config, conns *service.Conns
 	// Expires the overdue orders that no expiration.complete did (Redis lost
 	// its jobs, expiration down, an event dead-lettered). Stopped before the
 	// relay (defers run last first), which then publishes its last changes.
-	stopSweep := sweep.New("overdue-orders", cfg.Sweep, log,
+	stopSweep := sweep.New(reconcile.Name, cfg.Sweep, log,
 		reconcile.Overdue{Log: log, Orders: orders, Grace: cfg.Grace}.Pass).Start()
 	defer stopSweep()
 

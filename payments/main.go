@@ -48,7 +48,7 @@ func run(ctx context.Context, log *slog.Logger, cfg Config, conns *service.Conns
 	})
 	// Stopped before the relay (deferred after it), so the payment.created
 	// of an attempt it resumes is still published.
-	stopSweep := sweep.New("payments", cfg.Sweep, log, co.Reconcile).Start()
+	stopSweep := sweep.New(checkout.SweepName, cfg.Sweep, log, co.Reconcile).Start()
 	defer stopSweep()
 
 	ls, err := listeners.Start(ctx, conns.JS, log, st, co)

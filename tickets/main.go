@@ -13,6 +13,7 @@ import (
 	"ticketing.dev/common/server"
 	"ticketing.dev/common/service"
 	"ticketing.dev/common/session"
+	"ticketing.dev/common/sweep"
 	"ticketing.dev/tickets/httpapi"
 	"ticketing.dev/tickets/listeners"
 	"ticketing.dev/tickets/reconcile"
@@ -38,7 +39,7 @@ func run(ctx context.Context, log *slog.Logger, cfg Config, conns *service.Conns
 
 	// The reconciliation sweep repairs what a handler left halfway; it
 	// stops before the listeners and the relay (deferred after them).
-	stopSweep := reconcile.New(st, log, reconcile.Options{}).Sweeper(cfg.Sweep).Start()
+	stopSweep := sweep.New(reconcile.Name, cfg.Sweep, log, reconcile.New(st, log, reconcile.Options{}).Pass).Start()
 	defer stopSweep()
 
 	handler := httpapi.New(httpapi.Deps{

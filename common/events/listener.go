@@ -353,16 +353,6 @@ func (l *Listener) Stop() {
 	}
 }
 
-// StopAll stops listeners in parallel, so that a service's shutdown waits for
-// the slowest drain rather than for the sum of them.
-func StopAll(listeners ...*Listener) {
-	var wg sync.WaitGroup
-	for _, l := range listeners {
-		wg.Go(l.Stop)
-	}
-	wg.Wait()
-}
-
 // failureCounts counts the failed deliveries of the events a listener is
 // retrying, by stream sequence. They are kept in memory: after a restart
 // an event starts counting again, so the bound is only ever later, never
@@ -437,6 +427,13 @@ func Subscribe[T any](ctx context.Context, g *Group, topic Topic[T], h Handler[T
 	return nil
 }
 
-// Stop drains every listener of the group in parallel: events in hand are
-// finished and answered, no new ones are taken.
-func (g *Group) Stop() { StopAll(g.running...) }
+// Stop drains every listener of the group in parallel, so that a service's
+// shutdown waits for the slowest drain rather than for the sum of them:
+// events in hand are finished and answered, no new ones are taken.
+func (g *Group) Stop() {
+	var wg sync.WaitGroup
+	for _, l := range g.running {
+		wg.Go(l.Stop)
+	}
+	wg.Wait()
+}

@@ -30,7 +30,8 @@ type envelope struct {
 func newServer(t *testing.T) http.Handler {
 	log := testkit.Logger(t)
 	r := httpx.NewRouter(log, testkit.Keys())
-	r.Post("/signup", httpx.Handle(log, func(w http.ResponseWriter, r *http.Request) error {
+	handle := httpx.Boundary(log, func(err error) error { return err })
+	r.Post("/signup", handle(func(w http.ResponseWriter, r *http.Request) error {
 		var req signupRequest
 		if err := httpx.Decode(w, r, &req); err != nil {
 			return err

@@ -16,15 +16,6 @@ import (
 // HandlerFunc is an http.HandlerFunc that returns its error instead of writing it.
 type HandlerFunc func(w http.ResponseWriter, r *http.Request) error
 
-// Handle adapts h, writing any error it returns as the envelope.
-func Handle(log *slog.Logger, h HandlerFunc) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		if err := h(w, r); err != nil {
-			WriteError(log, w, r, err)
-		}
-	}
-}
-
 // Boundary is the error boundary of a service's API: it adapts handlers so
 // that an error one returns is first translated by toHTTP — the service's one
 // mapping from the errors of its domain and store packages, which know

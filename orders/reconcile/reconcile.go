@@ -16,6 +16,9 @@ import (
 	"ticketing.dev/orders/store"
 )
 
+// Name names the sweep in the logs.
+const Name = "overdue-orders"
+
 // DefaultBatch bounds the orders one pass looks at, so that a pass stays
 // short after a long outage; the next pass takes the next batch.
 const DefaultBatch = 100

@@ -109,8 +109,13 @@ func (s *Orders) Get(ctx context.Context, id bson.ObjectID) (order.Order, error)
 
 // ListByUser returns the user's orders, oldest first.
 func (s *Orders) ListByUser(ctx context.Context, userID string) ([]order.Order, error) {
-	cur, err := s.coll.Find(ctx, bson.D{{Key: "userId", Value: userID}},
+	return s.find(ctx, bson.D{{Key: "userId", Value: userID}},
 		options.Find().SetSort(bson.D{{Key: "createdAt", Value: 1}, {Key: "_id", Value: 1}}))
+}
+
+// find returns the orders that filter matches.
+func (s *Orders) find(ctx context.Context, filter bson.D, opts ...options.Lister[options.FindOptions]) ([]order.Order, error) {
+	cur, err := s.coll.Find(ctx, filter, opts...)
 	if err != nil {
 		return nil, mongodb.Classify(err)
 	}
@@ -130,24 +135,12 @@ func (s *Orders) ListByUser(ctx context.Context, userID string) ([]order.Order, 
 // {status, expiresAt} index serves it: one range per unpaid status, merged
 // in expiresAt order.
 func (s *Orders) Overdue(ctx context.Context, cutoff time.Time, limit int) ([]order.Order, error) {
-	cur, err := s.coll.Find(ctx,
+	return s.find(ctx,
 		bson.D{
 			{Key: "status", Value: bson.D{{Key: "$in", Value: bson.A{events.StatusCreated, events.StatusAwaitingPayment}}}},
 			{Key: "expiresAt", Value: bson.D{{Key: "$lte", Value: cutoff}}},
 		},
 		options.Find().SetSort(bson.D{{Key: "expiresAt", Value: 1}}).SetLimit(int64(limit)))
-	if err != nil {
-		return nil, mongodb.Classify(err)
-	}
-	var docs []orderDoc
-	if err := cur.All(ctx, &docs); err != nil {
-		return nil, mongodb.Classify(err)
-	}
-	out := make([]order.Order, len(docs))
-	for i, d := range docs {
-		out[i] = d.Order
-	}
-	return out, nil
 }
 
 // Change is what an update function does to an order: it changes the order

@@ -410,6 +410,9 @@ func (s *Service) Reconcile(ctx context.Context) (int, error) {
 	return resumed + settled, errors.Join(rerr, serr)
 }
 
+// SweepName names Reconcile's sweep in the logs.
+const SweepName = "payments"
+
 // sweepBatch bounds the work of one pass; the next pass goes on.
 const sweepBatch = 100
 

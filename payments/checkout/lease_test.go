@@ -113,7 +113,7 @@ func TestSweepResumesClaimWhoseHolderDied(t *testing.T) {
 	o := order(t, e, 1999)
 	clk := newClock()
 	co := checkout.New(e.Store, stripeClient(stripe.URL), e.Relay, testkit.Logger(t), checkout.Config{Now: clk.Now})
-	sw := sweep.New("payments", time.Second, testkit.Logger(t), co.Reconcile)
+	sw := sweep.New(checkout.SweepName, time.Second, testkit.Logger(t), co.Reconcile)
 
 	claim, _, err := e.Store.Claim(e.Ctx, store.Claim{
 		OrderID: o.ID, UserID: alice, Amount: int64(o.Price), Token: "tok_visa", Now: clk.Now(), Lease: checkout.DefaultLease,
@@ -182,7 +182,7 @@ func TestOvertakenHolderRepeatsTheSameAttempt(t *testing.T) {
 	<-hold.InFlight
 	claim, _ := e.Payment(o.ID)
 
-	if n, err := sweep.New("payments", time.Second, testkit.Logger(t), sweeperCo.Reconcile).Once(e.Ctx); n != 1 || err != nil {
+	if n, err := sweep.New(checkout.SweepName, time.Second, testkit.Logger(t), sweeperCo.Reconcile).Once(e.Ctx); n != 1 || err != nil {
 		t.Fatalf("the pass after the lease ran out repaired %d, %v; want 1", n, err)
 	}
 	p, _ := e.Payment(o.ID)

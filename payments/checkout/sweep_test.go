@@ -21,7 +21,7 @@ import (
 const alice = "user-alice"
 
 func sweeper(t *testing.T, e *paytest.Env) *sweep.Sweeper {
-	return sweep.New("payments", time.Second, testkit.Logger(t), e.Checkout.Reconcile)
+	return sweep.New(checkout.SweepName, time.Second, testkit.Logger(t), e.Checkout.Reconcile)
 }
 
 // order puts a new order of alice into the replica.

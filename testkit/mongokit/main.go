@@ -21,34 +21,36 @@ func Main(m *testing.M) {
 
 // Run is Main without the exit, for a TestMain that sets up more.
 func Run(m *testing.M) int {
-	if os.Getenv("MONGO_URL") == "" {
-		if ok, _ := testkit.Docker(); ok {
-			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-			uri, stop, err := startMongoContainer(ctx)
-			cancel()
-			if err != nil {
-				fmt.Fprintln(os.Stderr, "start mongodb container:", err)
-				return 1
-			}
-			defer stop()
-			os.Setenv("MONGO_URL", uri)
-			defer os.Unsetenv("MONGO_URL")
-			return m.Run()
-		}
-		dir, err := os.MkdirTemp("", "ferretdb-test-")
-		if err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			return 1
-		}
-		defer os.RemoveAll(dir)
-		uri, stop, err := StartFerretDB(context.Background(), dir, "127.0.0.1:0", nil)
-		if err != nil {
-			fmt.Fprintln(os.Stderr, "start ferretdb:", err)
-			return 1
-		}
-		defer stop()
-		os.Setenv("MONGO_URL", uri)
-		defer os.Unsetenv("MONGO_URL")
+	if os.Getenv("MONGO_URL") != "" {
+		return m.Run()
 	}
+	uri, stop, err := startStore()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "start the tests' store:", err)
+		return 1
+	}
+	defer stop()
+	os.Setenv("MONGO_URL", uri)
+	defer os.Unsetenv("MONGO_URL")
 	return m.Run()
+}
+
+// startStore starts the store Main shares: MongoDB in a container where a
+// Docker engine answers, else an embedded FerretDB in a temporary directory.
+func startStore() (string, func(), error) {
+	if ok, _ := testkit.Docker(); ok {
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+		defer cancel()
+		return startMongoContainer(ctx)
+	}
+	dir, err := os.MkdirTemp("", "ferretdb-test-")
+	if err != nil {
+		return "", nil, err
+	}
+	uri, stop, err := StartFerretDB(context.Background(), dir, "127.0.0.1:0", nil)
+	if err != nil {
+		os.RemoveAll(dir)
+		return "", nil, err
+	}
+	return uri, func() { stop(); os.RemoveAll(dir) }, nil
 }

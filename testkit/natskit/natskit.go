@@ -55,6 +55,16 @@ func StartNATS(t testing.TB) *NATS {
 		}
 		url = srv.ClientURL()
 	}
+	nc, js := Connect(t, url)
+	if err := events.EnsureStream(context.Background(), js); err != nil {
+		t.Fatal(err)
+	}
+	return &NATS{URL: url, Server: srv, Conn: nc, JS: js}
+}
+
+// Connect connects to the NATS at url for the length of the test.
+func Connect(t testing.TB, url string) (*nats.Conn, jetstream.JetStream) {
+	t.Helper()
 	nc, err := nats.Connect(url)
 	if err != nil {
 		t.Fatal(err)
@@ -64,10 +74,7 @@ func StartNATS(t testing.TB) *NATS {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := events.EnsureStream(context.Background(), js); err != nil {
-		t.Fatal(err)
-	}
-	return &NATS{URL: url, Server: srv, Conn: nc, JS: js}
+	return nc, js
 }
 
 // Recorder collects every event published on a subject, from the start of

@@ -25,7 +25,6 @@ import (
 	"time"
 
 	"ticketing.dev/common/events"
-	"ticketing.dev/common/sweep"
 	"ticketing.dev/tickets/store"
 )
 
@@ -66,7 +65,6 @@ type Options struct {
 // Reconciler repairs reservations; see the package comment.
 type Reconciler struct {
 	store *store.Store
-	base  *slog.Logger // for the sweeper, which adds its own attributes
 	log   *slog.Logger
 	opts  Options
 
@@ -88,12 +86,7 @@ func New(st *store.Store, log *slog.Logger, opts Options) *Reconciler {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	return &Reconciler{store: st, base: log, log: log.With("component", "sweep", "sweep", Name), opts: opts}
-}
-
-// Sweeper returns the periodic sweep that runs Pass every interval.
-func (r *Reconciler) Sweeper(interval time.Duration) *sweep.Sweeper {
-	return sweep.New(Name, interval, r.base, r.Pass)
+	return &Reconciler{store: st, log: log.With("component", "sweep", "sweep", Name), opts: opts}
 }
 
 // Pass runs one reconciliation and returns how many tickets it released.

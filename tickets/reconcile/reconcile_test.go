@@ -10,6 +10,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/bson"
 
 	"ticketing.dev/common/events"
+	"ticketing.dev/common/sweep"
 	"ticketing.dev/testkit"
 	"ticketing.dev/testkit/natskit"
 	"ticketing.dev/tickets/internal/testenv"
@@ -98,7 +99,7 @@ func (w *world) expect(tk store.Ticket, order string, version int64) {
 
 func (w *world) once(r *reconcile.Reconciler) int {
 	w.t.Helper()
-	n, err := r.Sweeper(time.Hour).Once(w.ctx)
+	n, err := sweep.New(reconcile.Name, time.Hour, w.Log, r.Pass).Once(w.ctx)
 	if err != nil {
 		w.t.Fatal(err)
 	}
@@ -246,7 +247,7 @@ func TestSweepReplicasRepairOnce(t *testing.T) {
 	errs := make([]error, len(replicas))
 	var wg sync.WaitGroup
 	for i, r := range replicas {
-		wg.Go(func() { repaired[i], errs[i] = r.Sweeper(time.Hour).Once(w.ctx) })
+		wg.Go(func() { repaired[i], errs[i] = sweep.New(reconcile.Name, time.Hour, w.Log, r.Pass).Once(w.ctx) })
 	}
 	wg.Wait()
 	for _, err := range errs {

@@ -130,7 +130,7 @@ func Start(t testing.TB, opts Options) *Env {
 // default). It is not started: tests run its passes with Once.
 func (e *Env) Sweeper(t testing.TB, batch int) *sweep.Sweeper {
 	log := testkit.Logger(t)
-	return sweep.New("overdue-orders", time.Second, log,
+	return sweep.New(reconcile.Name, time.Second, log,
 		reconcile.Overdue{Log: log, Orders: e.Orders, Grace: e.grace, Now: e.Now, Batch: batch}.Pass)
 }
 
