@@ -21,6 +21,7 @@ import (
 	"ticketing.dev/devstack/runfile"
 	"ticketing.dev/devstack/stores"
 	"ticketing.dev/devstack/supervisor"
+	"ticketing.dev/testkit/mongokit"
 )
 
 // ReadyBanner starts the line printed once every component is ready; the
@@ -303,7 +304,7 @@ func (p *platform) build(ctx context.Context, services []string) error {
 func (p *platform) startFerretDBs(ctx context.Context, stops *[]func()) (map[string]string, error) {
 	uris := map[string]string{}
 	for _, svc := range Stores {
-		cfg := stores.FerretDBConfig{
+		cfg := mongokit.FerretDBConfig{
 			SQLiteDir:     filepath.Join(p.cfg.DataDir, "mongo", svc),
 			PostgreSQLURL: p.cfg.PostgreSQLURL,
 			Log: slog.New(slog.NewTextHandler(p.out.Writer("mongo-"+svc),
@@ -311,16 +312,16 @@ func (p *platform) startFerretDBs(ctx context.Context, stops *[]func()) (map[str
 		}
 		// ctx is not the run's: FerretDB must outlive the services it
 		// serves, until its own Stop.
-		db, err := stores.StartFerretDB(context.WithoutCancel(ctx), cfg)
+		db, err := mongokit.StartFerretDB(context.WithoutCancel(ctx), cfg)
 		if err != nil {
 			return nil, err
 		}
 		*stops = append(*stops, db.Stop)
 		uris[svc] = db.URI(svc)
 		if p.cfg.PostgreSQLURL != "" {
-			p.say("mongo-%s: FerretDB (postgresql backend) at %s", svc, uris[svc])
+			p.say("mongo-%s: FerretDB (postgresql backend) behind its front at %s", svc, uris[svc])
 		} else {
-			p.say("mongo-%s: FerretDB (sqlite backend in %s) at %s", svc, cfg.SQLiteDir, uris[svc])
+			p.say("mongo-%s: FerretDB (sqlite backend in %s) behind its front at %s", svc, cfg.SQLiteDir, uris[svc])
 		}
 	}
 	return uris, nil

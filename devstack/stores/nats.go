@@ -1,6 +1,7 @@
-// Package stores starts what the services depend on: NATS JetStream and
-// FerretDB embedded in this process, and the command lines of redis-server
-// and stripe-mock for the supervisor.
+// Package stores starts what the services depend on: NATS JetStream embedded
+// in this process, and the command lines of redis-server and stripe-mock for
+// the supervisor; and finds free ports. (FerretDB and its front are
+// testkit/mongokit's, shared with the tests.)
 package stores
 
 import (

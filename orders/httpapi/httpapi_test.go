@@ -362,13 +362,7 @@ func TestConcurrentOrdersReserveOnce(t *testing.T) {
 	if wins != 1 {
 		t.Fatalf("%d orders created, want exactly 1", wins)
 	}
-	// Let the relay clear the order's outbox before the cancel updates the
-	// same document: this client does not serialise FerretDB's updates.
 	created.WaitFor(t, 1, 5*time.Second)
-	testkit.Eventually(t, 5*time.Second, func() bool {
-		n, err := e.PendingEvents(testkit.Context(t))
-		return err == nil && n == 0
-	}, "order.created still pending")
 
 	cancel := testkit.Call(t, e.API, http.MethodDelete, "/api/orders/"+winner.ID, nil, cookieOf(t, winner.UserID))
 	if cancel.Status != http.StatusNoContent {
@@ -383,11 +377,12 @@ func TestConcurrentOrdersReserveOnce(t *testing.T) {
 // A store that cannot be reached is a 503, not a 500.
 func TestStoreUnreachable(t *testing.T) {
 	t.Parallel()
-	uri, stop, err := mongokit.StartFerretDB(context.Background(), t.TempDir(), "127.0.0.1:0", nil)
+	db, err := mongokit.StartFerretDB(context.Background(), mongokit.FerretDBConfig{SQLiteDir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
 	}
-	client, err := mongo.Connect(options.Client().ApplyURI(uri).
+	stop := db.Stop
+	client, err := mongo.Connect(options.Client().ApplyURI(db.URI("")).
 		SetServerSelectionTimeout(300 * time.Millisecond).SetConnectTimeout(300 * time.Millisecond))
 	if err != nil {
 		t.Fatal(err)

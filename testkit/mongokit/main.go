@@ -47,10 +47,10 @@ func startStore() (string, func(), error) {
 	if err != nil {
 		return "", nil, err
 	}
-	uri, stop, err := StartFerretDB(context.Background(), dir, "127.0.0.1:0", nil)
+	db, err := StartFerretDB(context.Background(), FerretDBConfig{SQLiteDir: dir})
 	if err != nil {
 		os.RemoveAll(dir)
 		return "", nil, err
 	}
-	return uri, func() { stop(); os.RemoveAll(dir) }, nil
+	return db.URI(""), func() { db.Stop(); os.RemoveAll(dir) }, nil
 }

@@ -6,18 +6,11 @@ package mongokit
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"io"
-	"log/slog"
-	"net"
-	"net/url"
 	"os"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/FerretDB/FerretDB/ferretdb"
 	"github.com/testcontainers/testcontainers-go"
 	"github.com/testcontainers/testcontainers-go/wait"
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -27,20 +20,12 @@ import (
 	"ticketing.dev/testkit"
 )
 
-var newMu sync.Mutex
-
 // MongoURI returns the URI of a store for this test: MONGO_URL when set
 // (a real MongoDB, or the one Main started), otherwise one started for this
 // test alone: MongoDB in a container where a Docker engine answers, else an
-// embedded FerretDB with a SQLite backend in a temporary directory.
-//
-// FerretDB 1.x applies an update by reading the document, changing it in Go
-// and writing it back, with nothing stopping another connection in between:
-// concurrent updates of one document can be lost (measured: 20 concurrent
-// version-filtered updates, 3 winners). MongoDB makes every single-document
-// update atomic, and the services rely on that, so the FerretDB URI limits
-// each client to one connection (maxPoolSize=1), which serialises that
-// client's operations. Unique indexes hold either way.
+// embedded FerretDB (SQLite backend in a temporary directory) behind its
+// Front, which keeps every single-document update atomic however many
+// connections a client opens. Every URI takes the driver's normal pool.
 func MongoURI(t testing.TB) string {
 	t.Helper()
 	if uri := os.Getenv("MONGO_URL"); uri != "" {
@@ -56,12 +41,12 @@ func MongoURI(t testing.TB) string {
 		t.Cleanup(stop)
 		return uri
 	}
-	uri, stop, err := StartFerretDB(context.Background(), t.TempDir(), "127.0.0.1:0", nil)
+	db, err := StartFerretDB(context.Background(), FerretDBConfig{SQLiteDir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(stop)
-	return uri
+	t.Cleanup(db.Stop)
+	return db.URI("")
 }
 
 // Mongo returns a fresh database, dropped when the test ends.
@@ -79,62 +64,6 @@ func Mongo(t testing.TB) *mongo.Database {
 		_ = client.Disconnect(ctx)
 	})
 	return db
-}
-
-// StartFerretDB runs an embedded FerretDB (SQLite backend in dir) on addr and
-// returns its MongoDB URI and a function that stops it. log may be nil for
-// a quiet server.
-func StartFerretDB(ctx context.Context, dir, addr string, log *slog.Logger) (string, func(), error) {
-	if log == nil {
-		log = slog.New(slog.NewTextHandler(io.Discard, nil))
-	}
-	if addr == "127.0.0.1:0" {
-		// FerretDB reports its URI from the configured address, so pick a
-		// concrete free port first.
-		ln, err := net.Listen("tcp", addr)
-		if err != nil {
-			return "", nil, err
-		}
-		addr = ln.Addr().String()
-		_ = ln.Close()
-	}
-	// ferretdb.New writes package-level state; parallel tests must not race on it.
-	newMu.Lock()
-	f, err := ferretdb.New(&ferretdb.Config{
-		Listener:  ferretdb.ListenerConfig{TCP: addr},
-		Handler:   "sqlite",
-		SQLiteURL: "file:" + dir + "/",
-		Logger:    log,
-	})
-	newMu.Unlock()
-	if err != nil {
-		return "", nil, err
-	}
-	ctx, cancel := context.WithCancel(ctx)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		_ = f.Run(ctx)
-	}()
-	uri := SerialURI(f.MongoDBURI())
-	if err := testkit.WaitTCP(addr, 10*time.Second); err != nil {
-		cancel()
-		<-done
-		return "", nil, errors.Join(errors.New("ferretdb did not start"), err)
-	}
-	return uri, func() { cancel(); <-done }, nil
-}
-
-// SerialURI limits a FerretDB URI to one connection per client; see MongoURI.
-func SerialURI(uri string) string {
-	u, err := url.Parse(uri)
-	if err != nil {
-		return uri
-	}
-	q := u.Query()
-	q.Set("maxPoolSize", "1")
-	u.RawQuery = q.Encode()
-	return u.String()
 }
 
 // startMongoContainer runs MongoDB as a single-member replica set (the

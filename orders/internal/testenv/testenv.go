@@ -1,8 +1,8 @@
 // Package testenv wires the service the way main does, on a fresh database
 // and an embedded JetStream, for the tests of every package. Main starts one
 // FerretDB per test binary (testkit.Main); every test gets a database of its
-// own on it, through a single-connection client (see testkit.MongoURI for why
-// FerretDB needs that to keep MongoDB's single-document atomicity).
+// own on it, through the driver's normal pool (FerretDB's front keeps each
+// single-document update atomic: see testkit/mongokit.Front).
 package testenv
 
 import (

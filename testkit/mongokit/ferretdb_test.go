@@ -1,4 +1,4 @@
-package stores
+package mongokit
 
 import (
 	"context"
@@ -79,7 +79,7 @@ func TestFerretDBKeepsDataAcrossRestarts(t *testing.T) {
 // _id (the store's optimistic-concurrency write), a find by _id, an insert.
 //
 //	FERRETDB_POSTGRESQL_URL=postgres://postgres@127.0.0.1:5432/ticketing \
-//	  go test -run '^$' -bench FerretDB ./devstack/stores/
+//	  go test -run '^$' -bench FerretDB ./testkit/mongokit/
 func BenchmarkFerretDB(b *testing.B) {
 	for name, cfg := range backends(b) {
 		b.Run(name, func(b *testing.B) {

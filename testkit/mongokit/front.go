@@ -1,0 +1,359 @@
+package mongokit
+
+import (
+	"bufio"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"strings"
+	"sync"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+)
+
+// Front is a MongoDB wire-protocol proxy in front of an embedded FerretDB
+// that makes every single-document update atomic, whatever the number of
+// connections, as MongoDB's are.
+//
+// FerretDB 1.x applies an update (and findAndModify) by reading the
+// document, changing it in Go and writing it back, with nothing stopping
+// another connection in between: measured straight on FerretDB, 20 pooled
+// clients' version-filtered updates of one document had 3 winners, and
+// concurrent $inc lost increments. The front reads each request's command
+// and lets one write command at a time through per database, holding it
+// until its reply is back; reads (find, aggregate without $out/$merge,
+// getMore, count, hello, …) pass at once, concurrently with each other and
+// with the write. So clients use the driver's normal connection pool, as
+// on MongoDB in Kubernetes, and an update's read and write can no longer
+// interleave with another write. Any command the front does not know to be
+// a read counts as a write.
+//
+// Each client connection gets one connection to FerretDB; requests and
+// replies are copied unchanged, in order (a reply flagged moreToCome is
+// followed by the next one, as with exhaust cursors).
+type Front struct {
+	ln               net.Listener
+	network, backend string // FerretDB's address
+	log              *slog.Logger
+
+	locksMu sync.Mutex
+	locks   map[string]*sync.Mutex // database → its write lock
+
+	connsMu sync.Mutex
+	conns   map[net.Conn]struct{}
+	closed  bool
+	wg      sync.WaitGroup
+}
+
+// StartFront listens on addr (127.0.0.1:0 for a free port) and forwards to
+// the FerretDB at network, backend ("unix" and a socket path, or "tcp" and
+// host:port). log may be nil.
+func StartFront(addr, network, backend string, log *slog.Logger) (*Front, error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("mongodb front: %w", err)
+	}
+	f := &Front{ln: ln, network: network, backend: backend, log: log, locks: map[string]*sync.Mutex{}, conns: map[net.Conn]struct{}{}}
+	f.wg.Go(f.accept)
+	return f, nil
+}
+
+// Addr is the address clients connect to.
+func (f *Front) Addr() string { return f.ln.Addr().String() }
+
+// Close stops listening, closes every connection and waits for them.
+func (f *Front) Close() {
+	f.connsMu.Lock()
+	f.closed = true
+	for c := range f.conns {
+		_ = c.Close()
+	}
+	f.connsMu.Unlock()
+	_ = f.ln.Close()
+	f.wg.Wait()
+}
+
+func (f *Front) accept() {
+	for {
+		client, err := f.ln.Accept()
+		if err != nil {
+			return // closed
+		}
+		if !f.track(client) {
+			_ = client.Close()
+			return
+		}
+		f.wg.Go(func() {
+			defer f.untrack(client)
+			backend, err := net.Dial(f.network, f.backend)
+			if err != nil {
+				f.log.Error("mongodb front: dial ferretdb", "err", err)
+				return
+			}
+			if !f.track(backend) {
+				_ = backend.Close()
+				return
+			}
+			defer f.untrack(backend)
+			if err := f.serve(client, backend); err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) {
+				f.log.Warn("mongodb front: connection ended", "err", err)
+			}
+		})
+	}
+}
+
+func (f *Front) track(c net.Conn) bool {
+	f.connsMu.Lock()
+	defer f.connsMu.Unlock()
+	if f.closed {
+		return false
+	}
+	f.conns[c] = struct{}{}
+	return true
+}
+
+func (f *Front) untrack(c net.Conn) {
+	f.connsMu.Lock()
+	delete(f.conns, c)
+	f.connsMu.Unlock()
+	_ = c.Close()
+}
+
+// serve copies one client's requests to FerretDB and the replies back, in
+// lock step, holding the database's write lock around a write's round trip.
+func (f *Front) serve(client, backend net.Conn) error {
+	fromClient, fromBackend := bufio.NewReader(client), bufio.NewReader(backend)
+	for {
+		req, err := readMessage(fromClient)
+		if err != nil {
+			return err
+		}
+		cmd := classify(req)
+		if cmd.write {
+			lock := f.lock(cmd.db)
+			lock.Lock()
+			err = roundTrip(req, cmd, backend, fromBackend, client)
+			lock.Unlock()
+		} else {
+			err = roundTrip(req, cmd, backend, fromBackend, client)
+		}
+		if err != nil {
+			return err
+		}
+	}
+}
+
+// roundTrip sends one request and copies its replies: none when the
+// request is flagged moreToCome, else until a reply that is not.
+func roundTrip(req []byte, cmd command, backend net.Conn, fromBackend *bufio.Reader, client net.Conn) error {
+	if _, err := backend.Write(req); err != nil {
+		return err
+	}
+	if cmd.moreToCome {
+		return nil
+	}
+	for {
+		reply, err := readMessage(fromBackend)
+		if err != nil {
+			return err
+		}
+		if _, err := client.Write(reply); err != nil {
+			return err
+		}
+		if !moreToCome(reply) {
+			return nil
+		}
+	}
+}
+
+func (f *Front) lock(db string) *sync.Mutex {
+	f.locksMu.Lock()
+	defer f.locksMu.Unlock()
+	l, ok := f.locks[db]
+	if !ok {
+		l = &sync.Mutex{}
+		f.locks[db] = l
+	}
+	return l
+}
+
+// The wire protocol: a 16-byte header (length, requestID, responseTo,
+// opCode; little-endian int32s), then the body.
+const (
+	headerLen  = 16
+	maxMessage = 48 << 20 // MongoDB's maxMessageSizeBytes
+	opQuery    = 2004
+	opMsg      = 2013
+
+	flagMoreToCome = 1 << 1
+)
+
+// readMessage reads one whole message, header included.
+func readMessage(r *bufio.Reader) ([]byte, error) {
+	var h [4]byte
+	if _, err := io.ReadFull(r, h[:]); err != nil {
+		return nil, err
+	}
+	n := int(int32(binary.LittleEndian.Uint32(h[:])))
+	if n < headerLen || n > maxMessage {
+		return nil, fmt.Errorf("mongodb front: message length %d out of range", n)
+	}
+	msg := make([]byte, n)
+	copy(msg, h[:])
+	if _, err := io.ReadFull(r, msg[4:]); err != nil {
+		return nil, err
+	}
+	return msg, nil
+}
+
+func opCode(msg []byte) int32 { return int32(binary.LittleEndian.Uint32(msg[12:16])) }
+
+func moreToCome(msg []byte) bool {
+	return opCode(msg) == opMsg && len(msg) >= headerLen+4 &&
+		binary.LittleEndian.Uint32(msg[headerLen:])&flagMoreToCome != 0
+}
+
+// command is what the front needs to know of a request.
+type command struct {
+	db         string
+	write      bool
+	moreToCome bool
+}
+
+// classify reads a request's command: OP_MSG (every command of current
+// drivers) and OP_QUERY (the legacy handshake). Whatever it cannot read
+// is a write on the empty database name's lock, so it is never let
+// through beside another unreadable request.
+func classify(msg []byte) command {
+	unknown := command{write: true}
+	body := msg[headerLen:]
+	switch opCode(msg) {
+	case opMsg:
+		if len(body) < 4 {
+			return unknown
+		}
+		cmd := command{moreToCome: binary.LittleEndian.Uint32(body)&flagMoreToCome != 0}
+		doc, ok := msgBody(body[4:])
+		if !ok {
+			unknown.moreToCome = cmd.moreToCome
+			return unknown
+		}
+		cmd.db, _ = doc.Lookup("$db").StringValueOK()
+		cmd.write = isWrite(doc)
+		return cmd
+	case opQuery:
+		// flags, fullCollectionName ("db.$cmd"), numberToSkip, numberToReturn, query
+		if len(body) < 4 {
+			return unknown
+		}
+		name, rest, ok := cstring(body[4:])
+		if !ok || len(rest) < 8 {
+			return unknown
+		}
+		doc, ok := document(rest[8:])
+		if !ok {
+			return unknown
+		}
+		db, _, _ := strings.Cut(name, ".")
+		return command{db: db, write: isWrite(doc)}
+	default:
+		return unknown
+	}
+}
+
+// msgBody finds OP_MSG's kind-0 section, the command document.
+func msgBody(sections []byte) (bson.Raw, bool) {
+	for len(sections) > 0 {
+		kind := sections[0]
+		sections = sections[1:]
+		switch kind {
+		case 0:
+			return document(sections)
+		case 1: // a document sequence: int32 size (itself included), identifier, documents
+			if len(sections) < 4 {
+				return nil, false
+			}
+			n := int(int32(binary.LittleEndian.Uint32(sections)))
+			if n < 4 || n > len(sections) {
+				return nil, false
+			}
+			sections = sections[n:]
+		default:
+			return nil, false
+		}
+	}
+	return nil, false
+}
+
+func document(b []byte) (bson.Raw, bool) {
+	if len(b) < 5 {
+		return nil, false
+	}
+	n := int(int32(binary.LittleEndian.Uint32(b)))
+	if n < 5 || n > len(b) {
+		return nil, false
+	}
+	doc := bson.Raw(b[:n])
+	if doc.Validate() != nil {
+		return nil, false
+	}
+	return doc, true
+}
+
+func cstring(b []byte) (string, []byte, bool) {
+	for i, c := range b {
+		if c == 0 {
+			return string(b[:i]), b[i+1:], true
+		}
+	}
+	return "", nil, false
+}
+
+// reads are the commands that change nothing; every other one is a write.
+var reads = map[string]bool{
+	"find": true, "getMore": true, "killCursors": true, "count": true, "distinct": true,
+	"listCollections": true, "listIndexes": true, "listDatabases": true, "explain": true,
+	"hello": true, "isMaster": true, "ismaster": true, "ping": true, "buildInfo": true, "buildinfo": true,
+	"getParameter": true, "getCmdLineOpts": true, "getLog": true, "hostInfo": true, "serverStatus": true,
+	"dbStats": true, "collStats": true, "dataSize": true, "connectionStatus": true, "whatsmyuri": true,
+	"listCommands": true, "endSessions": true, "saslStart": true, "saslContinue": true,
+	"getFreeMonitoringStatus": true, "logout": true,
+}
+
+// isWrite tells whether a command may change data: its name (the first
+// key) is not a known read, or it is an aggregate that writes ($out,
+// $merge).
+func isWrite(doc bson.Raw) bool {
+	first, err := doc.IndexErr(0)
+	if err != nil {
+		return true
+	}
+	name := first.Key()
+	if name == "aggregate" {
+		pipeline, ok := doc.Lookup("pipeline").ArrayOK()
+		if !ok {
+			return true
+		}
+		stages, err := pipeline.Values()
+		if err != nil {
+			return true
+		}
+		for _, s := range stages {
+			stage, ok := s.DocumentOK()
+			if !ok {
+				return true
+			}
+			if stage.Lookup("$out").Type != 0 || stage.Lookup("$merge").Type != 0 {
+				return true
+			}
+		}
+		return false
+	}
+	return !reads[name]
+}
