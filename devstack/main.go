@@ -5,12 +5,17 @@
 //
 // Environment: DATA_DIR (./.data), GATEWAY_ADDR (:8080), JWT_KEY, STRIPE_KEY,
 // STRIPE_API_BASE, ORDER_EXPIRATION_WINDOW, ORDER_EXPIRATION_GRACE, FERRETDB_POSTGRESQL_URL,
-// DEVSTACK_SKIP (e.g. "client").
+// DEVSTACK_SKIP (e.g. "client"), DEVSTACK_PPROF (a loopback address such as
+// 127.0.0.1:6060: Go's profiler for this process, which runs the gateway,
+// NATS and the FerretDBs; `go tool pprof http://ADDR/debug/pprof/profile`).
 package main
 
 import (
 	"context"
 	"fmt"
+	"net"
+	"net/http"
+	_ "net/http/pprof" // served only on DEVSTACK_PPROF
 	"os"
 	"os/signal"
 	"syscall"
@@ -54,6 +59,11 @@ func run(args []string) error {
 }
 
 func up(cfg platform.Config) error {
+	if addr := os.Getenv("DEVSTACK_PPROF"); addr != "" {
+		if err := servePprof(addr); err != nil {
+			return err
+		}
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	go func() {
@@ -75,4 +85,20 @@ func up(cfg platform.Config) error {
 		os.Exit(130)
 	}()
 	return platform.Run(ctx, cfg, os.Stdout)
+}
+
+// servePprof serves net/http/pprof's handlers on addr, which must be a
+// loopback address: the profiler shows the process's memory.
+func servePprof(addr string) error {
+	host, _, err := net.SplitHostPort(addr)
+	if ip := net.ParseIP(host); err != nil || ip == nil || !ip.IsLoopback() {
+		return fmt.Errorf("DEVSTACK_PPROF=%q: want a loopback host:port such as 127.0.0.1:6060", addr)
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("DEVSTACK_PPROF: %w", err)
+	}
+	fmt.Printf("[devstack] profiler at http://%s/debug/pprof/\n", ln.Addr())
+	go func() { _ = http.Serve(ln, http.DefaultServeMux) }() //nolint:gosec // loopback only, for profiling
+	return nil
 }

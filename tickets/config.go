@@ -20,16 +20,20 @@ type Config struct {
 	JWTKey      string
 	OutboxSweep time.Duration // how often the relay looks for events a crash left behind
 	Sweep       time.Duration // how often the reconciliation sweep runs
+	// ListCacheTTL is how long a page of the ticket list may be served
+	// from memory when this process wrote no ticket since (0: never).
+	ListCacheTTL time.Duration
 }
 
 func loadConfig(r *config.Reader) Config {
 	return Config{
-		Port:        r.Int("PORT", 3000, 1, 65535),
-		MongoURI:    r.Required("MONGO_URI"),
-		NATSURL:     r.Required("NATS_URL"),
-		JWTKey:      r.Secret("JWT_KEY"),
-		OutboxSweep: r.Duration("OUTBOX_SWEEP", time.Second),
-		Sweep:       r.Duration("TICKETS_SWEEP", 5*time.Second),
+		Port:         r.Int("PORT", 3000, 1, 65535),
+		MongoURI:     r.Required("MONGO_URI"),
+		NATSURL:      r.Required("NATS_URL"),
+		JWTKey:       r.Secret("JWT_KEY"),
+		OutboxSweep:  r.Duration("OUTBOX_SWEEP", time.Second),
+		Sweep:        r.Duration("TICKETS_SWEEP", 5*time.Second),
+		ListCacheTTL: r.NonNegativeDuration("LIST_CACHE_TTL", 250*time.Millisecond),
 	}
 }
 

@@ -23,6 +23,7 @@ import (
 func run(ctx context.Context, log *slog.Logger, cfg Config, conns *service.Conns) error {
 	relay := outbox.NewRelay(conns.DB.Collection(store.Collection), events.NewPublisher(conns.JS), log, cfg.OutboxSweep)
 	st := store.New(conns.DB, relay.Notify)
+	st.CacheLists(cfg.ListCacheTTL)
 	if err := errors.Join(st.EnsureIndexes(ctx), relay.EnsureIndex(ctx)); err != nil {
 		return fmt.Errorf("indexes: %w", err)
 	}

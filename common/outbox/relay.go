@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"log/slog"
 	"sort"
+	"sync"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -20,21 +22,35 @@ type Relay struct {
 	coll  *mongo.Collection
 	pub   *events.Publisher
 	log   *slog.Logger
-	kick  chan any
+	kicks []chan any // one per worker; a document's id always goes to the same one
 	sweep time.Duration
 }
+
+// Workers is how many documents a relay publishes at once. A document's
+// events are always published by the same worker, in order; different
+// documents' events are independent, so a publish waiting for JetStream's
+// acknowledgement does not hold back the others.
+const Workers = 8
+
+// PendingFilter selects the documents with events to publish. It is an
+// inequality on the counter, not a range ($gt), so that FerretDB's
+// PostgreSQL backend evaluates it in SQL instead of decoding every document.
+var PendingFilter = bson.D{{Key: "outboxN", Value: bson.D{{Key: "$ne", Value: 0}}}}
 
 // NewRelay returns a relay for coll. It sweeps the whole collection every
 // sweep interval (for events a crashed writer left behind) and publishes a
 // document's events right away when told with Notify.
 func NewRelay(coll *mongo.Collection, pub *events.Publisher, log *slog.Logger, sweep time.Duration) *Relay {
-	return &Relay{
+	r := &Relay{
 		coll:  coll,
 		pub:   pub,
 		log:   log.With("component", "outbox", "collection", coll.Name()),
-		kick:  make(chan any, 1024),
 		sweep: sweep,
 	}
+	for range Workers {
+		r.kicks = append(r.kicks, make(chan any, 256))
+	}
+	return r
 }
 
 // EnsureIndex creates the index the sweep query uses.
@@ -46,15 +62,33 @@ func (r *Relay) EnsureIndex(ctx context.Context) error {
 // Notify asks the relay to publish the events of the document with this _id
 // now. It never blocks: when the queue is full the next sweep does the work.
 func (r *Relay) Notify(id any) {
+	h := fnv.New32a()
+	_, _ = fmt.Fprint(h, id)
 	select {
-	case r.kick <- id:
+	case r.kicks[h.Sum32()%uint32(len(r.kicks))] <- id:
 	default:
 	}
 }
 
-// Run sweeps once, then publishes on every Notify and every sweep interval
-// until ctx ends.
+// Run sweeps once, then publishes on every Notify (Workers at a time) and
+// every sweep interval until ctx ends.
 func (r *Relay) Run(ctx context.Context) {
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	for _, kick := range r.kicks {
+		wg.Go(func() {
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case id := <-kick:
+					if err := r.publishDoc(ctx, bson.D{{Key: "_id", Value: id}}); err != nil && ctx.Err() == nil {
+						r.log.Warn("publish pending events failed; will retry on next sweep", "id", id, "err", err)
+					}
+				}
+			}
+		})
+	}
 	t := time.NewTicker(r.sweep)
 	defer t.Stop()
 	r.sweepOnce(ctx)
@@ -62,10 +96,6 @@ func (r *Relay) Run(ctx context.Context) {
 		select {
 		case <-ctx.Done():
 			return
-		case id := <-r.kick:
-			if err := r.publishDoc(ctx, bson.D{{Key: "_id", Value: id}}); err != nil && ctx.Err() == nil {
-				r.log.Warn("publish pending events failed; will retry on next sweep", "id", id, "err", err)
-			}
 		case <-t.C:
 			r.sweepOnce(ctx)
 		}
@@ -96,8 +126,7 @@ func (r *Relay) Start() (stop func()) {
 
 // Flush publishes everything pending now; tests and shutdown use it.
 func (r *Relay) Flush(ctx context.Context) error {
-	cur, err := r.coll.Find(ctx, bson.D{{Key: "outboxN", Value: bson.D{{Key: "$gt", Value: 0}}}},
-		options.Find().SetProjection(bson.D{{Key: "_id", Value: 1}}))
+	cur, err := r.coll.Find(ctx, PendingFilter, options.Find().SetProjection(bson.D{{Key: "_id", Value: 1}}))
 	if err != nil {
 		return err
 	}

@@ -195,6 +195,9 @@ func Run(ctx context.Context, cfg Config, stdout io.Writer) error {
 	p.say("orders expire after %s (ORDER_EXPIRATION_WINDOW), unpaid ones are cancelled %s later (ORDER_EXPIRATION_GRACE); payments use %s",
 		cfg.OrderExpirationWindow, cfg.OrderExpirationGrace, stripeNote(p.cfg))
 	p.say("%s%s   (data in %s; stop with Ctrl-C or `make down`)", ReadyBanner, url, cfg.DataDir)
+	if cfg.PostgreSQLURL != "" {
+		go p.indexPostgreSQL(ctx)
+	}
 
 	<-ctx.Done()
 	// Gateway first, so no new request reaches a draining service.
@@ -325,6 +328,27 @@ func (p *platform) startFerretDBs(ctx context.Context, stops *[]func()) (map[str
 		}
 	}
 	return uris, nil
+}
+
+// indexPostgreSQL gives FerretDB's PostgreSQL tables the indexes its
+// queries can use (see mongokit.EnsurePostgreSQLIndexes): now that the
+// services have created their collections, and every few seconds after for
+// collections made later.
+func (p *platform) indexPostgreSQL(ctx context.Context) {
+	for {
+		created, err := mongokit.EnsurePostgreSQLIndexes(ctx, p.cfg.PostgreSQLURL)
+		if len(created) > 0 {
+			p.say("postgresql: indexed %s", strings.Join(created, ", "))
+		}
+		if err != nil && ctx.Err() == nil {
+			p.say("postgresql: %v (retrying)", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(5 * time.Second):
+		}
+	}
 }
 
 func (p *platform) startRedis() (*supervisor.Proc, string, error) {

@@ -101,7 +101,7 @@ func (f *Front) accept() {
 				return
 			}
 			defer f.untrack(backend)
-			if err := f.serve(client, backend); err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) {
+			if err := f.serve(client, backend); !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) {
 				f.log.Warn("mongodb front: connection ended", "err", err)
 			}
 		})
@@ -126,7 +126,8 @@ func (f *Front) untrack(c net.Conn) {
 }
 
 // serve copies one client's requests to FerretDB and the replies back, in
-// lock step, holding the database's write lock around a write's round trip.
+// lock step, holding the database's write lock around a write's round trip,
+// until either side closes (io.EOF, net.ErrClosed) or fails.
 func (f *Front) serve(client, backend net.Conn) error {
 	fromClient, fromBackend := bufio.NewReader(client), bufio.NewReader(backend)
 	for {

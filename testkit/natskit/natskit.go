@@ -16,10 +16,10 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
-	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 
 	"ticketing.dev/common/events"
+	"ticketing.dev/common/outbox"
 	"ticketing.dev/testkit"
 )
 
@@ -160,7 +160,7 @@ func (r *Recorder[T]) Settled(t testing.TB, outboxes ...*mongo.Collection) []eve
 			return false
 		}
 		for _, c := range outboxes {
-			n, err := c.CountDocuments(ctx, bson.D{{Key: "outboxN", Value: bson.D{{Key: "$gt", Value: 0}}}})
+			n, err := c.CountDocuments(ctx, outbox.PendingFilter)
 			if err != nil || n > 0 {
 				why = fmt.Sprintf("%s has %d documents with pending events (err %v)", c.Name(), n, err)
 				return false

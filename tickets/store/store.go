@@ -11,6 +11,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
@@ -92,6 +93,8 @@ type Store struct {
 	cancelled *mongo.Collection
 	// notify tells the outbox relay that a ticket has events to publish.
 	notify func(id any)
+	// lists caches pages of unreserved tickets; nil: every list reads.
+	lists *listCache
 }
 
 // New returns a store on db's tickets and cancelled_orders collections;
@@ -99,6 +102,15 @@ type Store struct {
 // write that stored events.
 func New(db *mongo.Database, notify func(id any)) *Store {
 	return &Store{coll: db.Collection(Collection), cancelled: db.Collection(CancelledCollection), notify: notify}
+}
+
+// CacheLists makes ListUnreserved serve a page it read less than ttl ago,
+// as long as this store wrote no ticket since (see listCache). Call it
+// before the store is used; ttl 0 leaves every list reading the store.
+func (s *Store) CacheLists(ttl time.Duration) {
+	if ttl > 0 {
+		s.lists = newListCache(ttl)
+	}
 }
 
 // EnsureIndexes creates the index that serves the listing of unreserved
@@ -131,7 +143,9 @@ func (s *Store) Create(ctx context.Context, title string, price money.Cents, use
 	}
 	doc := document{Ticket: t}
 	doc.Add(evt)
-	if _, err := s.coll.InsertOne(ctx, doc); err != nil {
+	_, err = s.coll.InsertOne(ctx, doc)
+	s.lists.changed()
+	if err != nil {
 		return Ticket{}, mongodb.Classify(err)
 	}
 	s.notify(t.ID)
@@ -167,7 +181,18 @@ func (s *Store) load(ctx context.Context, id bson.ObjectID) (loaded, error) {
 // ListUnreserved returns up to limit unreserved tickets created after the
 // ticket with id after (the zero id: from the start), oldest first, and
 // whether more follow.
+//
+// With CacheLists, a page may come from the cache.
 func (s *Store) ListUnreserved(ctx context.Context, after bson.ObjectID, limit int) ([]Ticket, bool, error) {
+	if s.lists == nil {
+		return s.listUnreserved(ctx, after, limit)
+	}
+	return s.lists.get(ctx, after, limit, func(ctx context.Context) ([]Ticket, bool, error) {
+		return s.listUnreserved(ctx, after, limit)
+	})
+}
+
+func (s *Store) listUnreserved(ctx context.Context, after bson.ObjectID, limit int) ([]Ticket, bool, error) {
 	filter := bson.D{{Key: "orderId", Value: bson.D{{Key: "$exists", Value: false}}}}
 	if !after.IsZero() {
 		filter = append(filter, bson.E{Key: "_id", Value: bson.D{{Key: "$gt", Value: after}}})
@@ -283,6 +308,7 @@ func (s *Store) write(ctx context.Context, t Ticket, prev int64) (bool, error) {
 	res, err := s.coll.UpdateOne(ctx,
 		bson.D{{Key: "_id", Value: t.ID}, {Key: "version", Value: prev}},
 		outbox.Update(update, evt))
+	s.lists.changed()
 	if err != nil {
 		return false, mongodb.Classify(err)
 	}

@@ -46,7 +46,7 @@ func (e *Env) Outbox() *mongo.Collection { return e.orders }
 
 // PendingEvents counts the orders whose outbox still holds events.
 func (e *Env) PendingEvents(ctx context.Context) (int64, error) {
-	return e.orders.CountDocuments(ctx, bson.D{{Key: "outboxN", Value: bson.D{{Key: "$gt", Value: 0}}}})
+	return e.orders.CountDocuments(ctx, outbox.PendingFilter)
 }
 
 // Main runs the tests of a package against one embedded FerretDB (see

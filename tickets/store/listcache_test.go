@@ -1,0 +1,105 @@
+package store_test
+
+import (
+	"slices"
+	"testing"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+
+	"ticketing.dev/testkit"
+	"ticketing.dev/testkit/mongokit"
+	"ticketing.dev/tickets/store"
+)
+
+func listed(t *testing.T, s *store.Store) []bson.ObjectID {
+	t.Helper()
+	tickets, _, err := s.ListUnreserved(testkit.Context(t), bson.ObjectID{}, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := make([]bson.ObjectID, len(tickets))
+	for i, tk := range tickets {
+		ids[i] = tk.ID
+	}
+	return ids
+}
+
+// A replica with a list cache shows its own writes at once (a sale, a
+// reservation, a release), and another replica's once its cached page is
+// older than the TTL; until then it serves the page it read.
+func TestListCache(t *testing.T) {
+	noop := func(any) {}
+	tests := []struct {
+		name string
+		ttl  time.Duration
+		// others is whether B's sale shows in A's list right after it.
+		others bool
+	}{
+		{"without a cache", 0, true},
+		{"with a cache", time.Hour, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			ctx := testkit.Context(t)
+			db := mongokit.Mongo(t)
+			a, b := store.New(db, noop), store.New(db, noop)
+			a.CacheLists(tt.ttl)
+			if got := listed(t, a); len(got) != 0 {
+				t.Fatalf("fresh store lists %v", got)
+			}
+
+			own, err := a.Create(ctx, "own", 1000, "seller")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := listed(t, a); !slices.Equal(got, []bson.ObjectID{own.ID}) {
+				t.Fatalf("after its own sale A lists %v, want [%s]", got, own.ID.Hex())
+			}
+
+			other, err := b.Create(ctx, "other", 1000, "seller")
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := listed(t, a)
+			if shown := slices.Contains(got, other.ID); shown != tt.others {
+				t.Fatalf("right after B's sale A lists %v: B's ticket shown %v, want %v", got, shown, tt.others)
+			}
+
+			// A's own reservation refreshes its page, B's sale included.
+			if _, err := a.Update(ctx, own.ID, func(tk *store.Ticket) (bool, error) {
+				tk.OrderID = "order-1"
+				return true, nil
+			}); err != nil {
+				t.Fatal(err)
+			}
+			if got := listed(t, a); !slices.Equal(got, []bson.ObjectID{other.ID}) {
+				t.Fatalf("after its reservation A lists %v, want [%s]", got, other.ID.Hex())
+			}
+			if _, err := a.Release(ctx, own.ID, "order-1"); err != nil {
+				t.Fatal(err)
+			}
+			if got := listed(t, a); !slices.Equal(got, []bson.ObjectID{own.ID, other.ID}) {
+				t.Fatalf("after its release A lists %v, want both", got)
+			}
+		})
+	}
+}
+
+// A cached page expires after its TTL: another replica's sale shows then.
+func TestListCacheExpires(t *testing.T) {
+	t.Parallel()
+	ctx := testkit.Context(t)
+	db := mongokit.Mongo(t)
+	a, b := store.New(db, func(any) {}), store.New(db, func(any) {})
+	a.CacheLists(50 * time.Millisecond)
+	_ = listed(t, a)
+	other, err := b.Create(ctx, "other", 1000, "seller")
+	if err != nil {
+		t.Fatal(err)
+	}
+	testkit.Eventually(t, 10*time.Second, func() bool {
+		return slices.Contains(listed(t, a), other.ID)
+	}, "B's sale never showed in A's cached list")
+}
