@@ -25,8 +25,8 @@ import (
 // concurrent $inc lost increments. The front reads each request's command
 // and lets one write command at a time through per database, holding it
 // until its reply is back; reads (find, aggregate without $out/$merge,
-// getMore, count, hello, …) pass at once, concurrently with each other and
-// with the write. So clients use the driver's normal connection pool, as
+// getMore, count, hello, …) and inserts pass at once, concurrently with
+// each other and with the write. So clients use the driver's normal connection pool, as
 // on MongoDB in Kubernetes, and an update's read and write can no longer
 // interleave with another write. Any command the front does not know to be
 // a read counts as a write.
@@ -246,7 +246,7 @@ func classify(msg []byte) command {
 			return unknown
 		}
 		cmd.db, _ = doc.Lookup("$db").StringValueOK()
-		cmd.write = isWrite(doc)
+		cmd.write = needsLock(doc)
 		return cmd
 	case opQuery:
 		// flags, fullCollectionName ("db.$cmd"), numberToSkip, numberToReturn, query
@@ -262,7 +262,7 @@ func classify(msg []byte) command {
 			return unknown
 		}
 		db, _, _ := strings.Cut(name, ".")
-		return command{db: db, write: isWrite(doc)}
+		return command{db: db, write: needsLock(doc)}
 	default:
 		return unknown
 	}
@@ -316,9 +316,12 @@ func cstring(b []byte) (string, []byte, bool) {
 	return "", nil, false
 }
 
-// reads are the commands that change nothing; every other one is a write.
-var reads = map[string]bool{
-	"find": true, "getMore": true, "killCursors": true, "count": true, "distinct": true,
+// unlocked are the commands that never read a document to write it back:
+// the reads, and insert (a new document; a unique index still refuses a
+// duplicate). Every other command takes its database's write lock.
+var unlocked = map[string]bool{
+	"insert": true,
+	"find":   true, "getMore": true, "killCursors": true, "count": true, "distinct": true,
 	"listCollections": true, "listIndexes": true, "listDatabases": true, "explain": true,
 	"hello": true, "isMaster": true, "ismaster": true, "ping": true, "buildInfo": true, "buildinfo": true,
 	"getParameter": true, "getCmdLineOpts": true, "getLog": true, "hostInfo": true, "serverStatus": true,
@@ -327,10 +330,10 @@ var reads = map[string]bool{
 	"getFreeMonitoringStatus": true, "logout": true,
 }
 
-// isWrite tells whether a command may change data: its name (the first
-// key) is not a known read, or it is an aggregate that writes ($out,
-// $merge).
-func isWrite(doc bson.Raw) bool {
+// needsLock tells whether a command may read a document and write it
+// back: its name (the first key) is not one of unlocked, or it is an
+// aggregate that writes ($out, $merge).
+func needsLock(doc bson.Raw) bool {
 	first, err := doc.IndexErr(0)
 	if err != nil {
 		return true
@@ -356,5 +359,5 @@ func isWrite(doc bson.Raw) bool {
 		}
 		return false
 	}
-	return !reads[name]
+	return !unlocked[name]
 }
