@@ -1,6 +1,6 @@
 # Ticketing: `make up` runs the whole platform on this machine, `make test` runs every test.
 SHELL := /bin/bash
-MODULES := common testkit auth tickets orders expiration payments devstack infra
+MODULES := common testkit auth tickets orders expiration payments devstack infra loadtest
 GO_PKGS := $(foreach m,$(MODULES),./$(m)/...)
 GOBIN ?= $(shell go env GOPATH)/bin
 export PATH := $(GOBIN):$(PATH)
@@ -77,3 +77,14 @@ ARGS ?= list
 dlq:
 	@url="$${NATS_URL:-$$(jq -r .nats "$${DATA_DIR:-.data}/devstack.json" 2>/dev/null)}"; \
 	  go run ./common/cmd/dlq $${url:+-nats "$$url"} $(ARGS)
+
+# The load generator against the platform `make up` runs (its gateway URL from
+# .data/devstack.json, or LOADTEST_BASE): sign up, list, sell, order, pay,
+# complete, purchase and a many-buyers race, with throughput and p50/p90/p99
+# per step, e.g. make loadtest ARGS="-c 16 -d 30s". auth allows 300 sign-ups a
+# minute per address, so raise its limits first or the sign-up step fails:
+# make up RATE_LIMIT_PER_ADDR=100000 RATE_LIMIT_PER_EMAIL=100000
+.PHONY: loadtest
+loadtest: ARGS =
+loadtest:
+	go run ./loadtest $(ARGS)

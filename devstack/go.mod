@@ -7,6 +7,7 @@ require (
 	github.com/nats-io/nats.go v1.55.0
 	k8s.io/api v0.37.2
 	sigs.k8s.io/yaml v1.6.0
+	ticketing.dev/loadtest v0.0.0
 	ticketing.dev/testkit v0.0.0
 )
 
@@ -145,5 +146,7 @@ require (
 )
 
 replace ticketing.dev/common => ../common
+
+replace ticketing.dev/loadtest => ../loadtest
 
 replace ticketing.dev/testkit => ../testkit

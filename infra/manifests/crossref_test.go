@@ -220,47 +220,66 @@ func TestSecretKeysAreDocumented(t *testing.T) {
 
 func TestWorkloadsAreHardened(t *testing.T) {
 	objs := baseObjects(t)
+	accounts := serviceAccounts(objs)
+	for _, w := range workloads(objs) {
+		t.Run(w.Kind+"/"+w.Name, func(t *testing.T) {
+			checkLabels(t, "workload", w.Labels)
+			volumes := map[string]bool{}
+			for _, c := range w.ClaimTemplates {
+				volumes[c.Name] = true
+			}
+			checkPod(t, w.Source, w.Template, accounts, volumes, true)
+		})
+	}
+}
+
+// serviceAccounts are the ServiceAccounts of objs by "<source>/<name>".
+func serviceAccounts(objs []Object) map[string]*corev1.ServiceAccount {
 	accounts := map[string]*corev1.ServiceAccount{}
 	for _, o := range objs {
 		if sa, ok := o.Obj.(*corev1.ServiceAccount); ok {
 			accounts[o.Source+"/"+sa.Name] = sa
 		}
 	}
-	for _, w := range workloads(objs) {
-		t.Run(w.Kind+"/"+w.Name, func(t *testing.T) {
-			pod := w.Template.Spec
-			checkLabels(t, "workload", w.Labels)
-			checkLabels(t, "pod template", w.Template.Labels)
-			sa, ok := accounts[w.Source+"/"+pod.ServiceAccountName]
-			if !ok {
-				t.Errorf("serviceAccountName %q is not a ServiceAccount of %s", pod.ServiceAccountName, w.Source)
-			} else if sa.AutomountServiceAccountToken == nil || *sa.AutomountServiceAccountToken {
-				t.Errorf("ServiceAccount %s mounts an API token nobody uses", sa.Name)
-			}
-			if pod.AutomountServiceAccountToken == nil || *pod.AutomountServiceAccountToken {
-				t.Error("pod mounts an API token nobody uses")
-			}
-			psc := pod.SecurityContext
-			if psc == nil || psc.RunAsNonRoot == nil || !*psc.RunAsNonRoot {
-				t.Error("pod securityContext.runAsNonRoot is not true")
-			}
-			if psc == nil || psc.RunAsUser == nil || *psc.RunAsUser == 0 {
-				t.Error("pod securityContext.runAsUser is not a non-zero number")
-			}
-			if psc == nil || psc.SeccompProfile == nil || psc.SeccompProfile.Type != corev1.SeccompProfileTypeRuntimeDefault {
-				t.Error("pod seccompProfile is not RuntimeDefault")
-			}
-			volumes := map[string]bool{}
-			for _, v := range pod.Volumes {
-				volumes[v.Name] = true
-			}
-			for _, c := range w.ClaimTemplates {
-				volumes[c.Name] = true
-			}
-			for _, c := range pod.Containers {
-				checkContainer(t, c, volumes)
-			}
-		})
+	return accounts
+}
+
+// checkPod checks the hardening every pod template shares: labels, its own
+// ServiceAccount from the same source without an API token, a non-root
+// RuntimeDefault pod, and each container as checkContainer says. claims are
+// the volume claim templates' names, which containers may mount too.
+func checkPod(t *testing.T, source string, tmpl corev1.PodTemplateSpec, accounts map[string]*corev1.ServiceAccount, claims map[string]bool, probes bool) {
+	t.Helper()
+	pod := tmpl.Spec
+	checkLabels(t, "pod template", tmpl.Labels)
+	sa, ok := accounts[source+"/"+pod.ServiceAccountName]
+	if !ok {
+		t.Errorf("serviceAccountName %q is not a ServiceAccount of %s", pod.ServiceAccountName, source)
+	} else if sa.AutomountServiceAccountToken == nil || *sa.AutomountServiceAccountToken {
+		t.Errorf("ServiceAccount %s mounts an API token nobody uses", sa.Name)
+	}
+	if pod.AutomountServiceAccountToken == nil || *pod.AutomountServiceAccountToken {
+		t.Error("pod mounts an API token nobody uses")
+	}
+	psc := pod.SecurityContext
+	if psc == nil || psc.RunAsNonRoot == nil || !*psc.RunAsNonRoot {
+		t.Error("pod securityContext.runAsNonRoot is not true")
+	}
+	if psc == nil || psc.RunAsUser == nil || *psc.RunAsUser == 0 {
+		t.Error("pod securityContext.runAsUser is not a non-zero number")
+	}
+	if psc == nil || psc.SeccompProfile == nil || psc.SeccompProfile.Type != corev1.SeccompProfileTypeRuntimeDefault {
+		t.Error("pod seccompProfile is not RuntimeDefault")
+	}
+	volumes := map[string]bool{}
+	for _, v := range pod.Volumes {
+		volumes[v.Name] = true
+	}
+	for name := range claims {
+		volumes[name] = true
+	}
+	for _, c := range pod.Containers {
+		checkContainer(t, c, volumes, probes)
 	}
 }
 
@@ -276,7 +295,9 @@ func checkLabels(t *testing.T, what string, labels map[string]string) {
 	}
 }
 
-func checkContainer(t *testing.T, c corev1.Container, volumes map[string]bool) {
+// checkContainer checks resources, probes (where the container serves: not
+// a Job's), the security context and volume mounts.
+func checkContainer(t *testing.T, c corev1.Container, volumes map[string]bool, probes bool) {
 	t.Helper()
 	for _, res := range []corev1.ResourceName{corev1.ResourceCPU, corev1.ResourceMemory} {
 		if _, ok := c.Resources.Requests[res]; !ok {
@@ -286,7 +307,7 @@ func checkContainer(t *testing.T, c corev1.Container, volumes map[string]bool) {
 			t.Errorf("%s: no %s limit", c.Name, res)
 		}
 	}
-	if c.LivenessProbe == nil || c.ReadinessProbe == nil {
+	if probes && (c.LivenessProbe == nil || c.ReadinessProbe == nil) {
 		t.Errorf("%s: needs liveness and readiness probes", c.Name)
 	}
 	sc := c.SecurityContext

@@ -9,16 +9,17 @@ import (
 	"testing"
 )
 
-// There is no container engine here, so the build stage of each service's
-// Dockerfile is replayed on the host: its WORKDIR becomes a temporary
-// directory, ENV is applied, COPY copies from the repository root (the build
-// context, less what .dockerignore excludes), RUN runs with sh (cache mounts dropped; the absolute output path
-// /out/ mapped into the temporary directory). It proves that the workspace cut
-// down to common and the service resolves and builds the binary the final
-// stage copies.
+// There is no container engine here, so the build stage of each Go image's
+// Dockerfile (the services' and the load generator's) is replayed on the
+// host: its WORKDIR becomes a temporary directory, ENV is applied, COPY
+// copies from the repository root (the build context, less what
+// .dockerignore excludes), RUN runs with sh (cache mounts dropped; the
+// absolute output path /out/ mapped into the temporary directory). It proves
+// that the workspace cut down to the image's modules resolves and builds the
+// binary the final stage copies.
 func TestDockerfileBuildStageBuilds(t *testing.T) {
 	root := repoRoot(t)
-	for _, svc := range goServices {
+	for _, svc := range goImages {
 		t.Run(svc, func(t *testing.T) {
 			if !hasMain(filepath.Join(root, svc)) {
 				t.Skipf("%s/main.go does not exist yet", svc)

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -28,6 +29,10 @@ var manifestFiles = []string{
 
 // The Go services: their directory, Service name and image.
 var goServices = []string{"auth", "tickets", "orders", "expiration", "payments"}
+
+// The Go images built from the repository root: the services and the load
+// generator (loadtest/, run by the Job in infra/loadtest).
+var goImages = append(slices.Clone(goServices), "loadtest")
 
 // What every service serves besides its API (contract §1, Health).
 var servedProbePaths = map[string]bool{"/healthz": true, "/readyz": true}

@@ -60,16 +60,18 @@ func TestClassify(t *testing.T) {
 	}
 }
 
-func TestLoopbackPlain(t *testing.T) {
+func TestPostgreSQLURL(t *testing.T) {
+	const custom = "plan_cache_mode=force_custom_plan"
 	tests := []struct{ in, want string }{
-		{"postgres://postgres@127.0.0.1:5432/db", "postgres://postgres@127.0.0.1:5432/db?sslmode=disable"},
-		{"postgres://u@localhost/db?x=1", "postgres://u@localhost/db?sslmode=disable&x=1"},
-		{"postgres://u@127.0.0.1/db?sslmode=require", "postgres://u@127.0.0.1/db?sslmode=require"},
-		{"postgres://u@db.example.com/db", "postgres://u@db.example.com/db"},
+		{"postgres://postgres@127.0.0.1:5432/db", "postgres://postgres@127.0.0.1:5432/db?" + custom + "&sslmode=disable"},
+		{"postgres://u@localhost/db?x=1", "postgres://u@localhost/db?" + custom + "&sslmode=disable&x=1"},
+		{"postgres://u@127.0.0.1/db?sslmode=require", "postgres://u@127.0.0.1/db?" + custom + "&sslmode=require"},
+		{"postgres://u@db.example.com/db", "postgres://u@db.example.com/db?" + custom},
+		{"postgres://u@db.example.com/db?plan_cache_mode=auto", "postgres://u@db.example.com/db?plan_cache_mode=auto"},
 	}
 	for _, tt := range tests {
-		if got := loopbackPlain(tt.in); got != tt.want {
-			t.Errorf("loopbackPlain(%q) = %q, want %q", tt.in, got, tt.want)
+		if got := postgreSQLURL(tt.in); got != tt.want {
+			t.Errorf("postgreSQLURL(%q) = %q, want %q", tt.in, got, tt.want)
 		}
 	}
 }

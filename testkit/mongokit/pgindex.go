@@ -28,7 +28,7 @@ var fieldExpr = regexp.MustCompile(`\(_jsonb -> '((?:[^']|'')+)'::text\)`)
 // created. FerretDB does not know of them: they change no result, only the
 // plan, and go when FerretDB drops the collection's table.
 func EnsurePostgreSQLIndexes(ctx context.Context, url string) ([]string, error) {
-	conn, err := pgx.Connect(ctx, loopbackPlain(url))
+	conn, err := pgx.Connect(ctx, postgreSQLURL(url))
 	if err != nil {
 		return nil, fmt.Errorf("postgresql indexes: %w", err)
 	}

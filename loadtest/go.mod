@@ -1,0 +1,3 @@
+module ticketing.dev/loadtest
+
+go 1.26.0
