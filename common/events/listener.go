@@ -75,6 +75,12 @@ type ListenerOptions struct {
 	HandleTimeout time.Duration
 	MinBackoff    time.Duration // first retry delay after a failure (default 200ms)
 	MaxBackoff    time.Duration // retry delay cap (default 30s)
+	// Concurrency is how many events the listener has in hand at once
+	// (default 4), each fetched only when one of its workers is free.
+	// Handlers are idempotent and ordered by version (a gap is deferred),
+	// so events of different documents need not wait for each other; 1
+	// handles strictly one at a time.
+	Concurrency int
 }
 
 func (o *ListenerOptions) defaults() {
@@ -96,6 +102,9 @@ func (o *ListenerOptions) defaults() {
 	if o.MaxBackoff <= 0 {
 		o.MaxBackoff = 30 * time.Second
 	}
+	if o.Concurrency <= 0 {
+		o.Concurrency = 4
+	}
 }
 
 func (o *ListenerOptions) backoff(failures int) time.Duration {
@@ -106,8 +115,9 @@ func (o *ListenerOptions) backoff(failures int) time.Duration {
 	return min(d, o.MaxBackoff)
 }
 
-// Listener consumes one subject through a durable consumer, one event at a
-// time: it fetches the next event only when the one in hand is answered, so
+// Listener consumes one subject through a durable consumer with
+// ListenerOptions.Concurrency workers, each holding one event at a time: a
+// worker fetches the next event only when the one in hand is answered, so
 // no event waits in a local buffer while its AckWait runs out (a buffered
 // event would be redelivered, and handled twice, behind a slow one).
 // Several listeners with the same durable (replicas of a service) share the
@@ -181,7 +191,14 @@ func Listen[T any](ctx context.Context, js jetstream.JetStream, log *slog.Logger
 	lctx, cancel := context.WithCancel(context.Background())
 	l.stop = cancel
 	l.done = make(chan struct{})
-	go l.loop(lctx)
+	var workers sync.WaitGroup
+	for range opts.Concurrency {
+		workers.Go(func() { l.loop(lctx) })
+	}
+	go func() {
+		workers.Wait()
+		close(l.done)
+	}()
 	return l, nil
 }
 
@@ -282,11 +299,11 @@ func (l *Listener) provision(ctx context.Context) error {
 	return nil
 }
 
-// loop fetches and handles one event at a time until stopped. A failed
+// loop is one worker: it fetches and handles one event at a time until
+// stopped. A failed
 // fetch (the broker restarting, the consumer or the stream deleted) is
 // followed by provisioning the consumer again, with backoff.
 func (l *Listener) loop(ctx context.Context) {
-	defer close(l.done)
 	delay := 100 * time.Millisecond
 	for ctx.Err() == nil {
 		cons, err := l.js.Consumer(ctx, StreamName, l.config.Durable)

@@ -7,7 +7,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -23,10 +26,12 @@ import (
 // another connection in between: measured straight on FerretDB, 20 pooled
 // clients' version-filtered updates of one document had 3 winners, and
 // concurrent $inc lost increments. The front reads each request's command
-// and lets one write command at a time through per database, holding it
-// until its reply is back; reads (find, aggregate without $out/$merge,
-// getMore, count, hello, …) and inserts pass at once, concurrently with
-// each other and with the write. So clients use the driver's normal connection pool, as
+// and lets one write at a time change a document, holding its lock until
+// the reply is back: an update, delete or findAndModify whose filter pins
+// the _id locks that document (writes of different documents run at once);
+// any other write locks its whole database. Reads (find, aggregate without
+// $out/$merge, getMore, count, hello, …) and inserts pass at once,
+// concurrently with each other and with the writes. So clients use the driver's normal connection pool, as
 // on MongoDB in Kubernetes, and an update's read and write can no longer
 // interleave with another write. Any command the front does not know to be
 // a read counts as a write.
@@ -40,7 +45,7 @@ type Front struct {
 	log              *slog.Logger
 
 	locksMu sync.Mutex
-	locks   map[string]*sync.Mutex // database → its write lock
+	locks   map[string]*dbLocks // by database
 
 	connsMu sync.Mutex
 	conns   map[net.Conn]struct{}
@@ -59,7 +64,7 @@ func StartFront(addr, network, backend string, log *slog.Logger) (*Front, error)
 	if err != nil {
 		return nil, fmt.Errorf("mongodb front: %w", err)
 	}
-	f := &Front{ln: ln, network: network, backend: backend, log: log, locks: map[string]*sync.Mutex{}, conns: map[net.Conn]struct{}{}}
+	f := &Front{ln: ln, network: network, backend: backend, log: log, locks: map[string]*dbLocks{}, conns: map[net.Conn]struct{}{}}
 	f.wg.Go(f.accept)
 	return f, nil
 }
@@ -137,10 +142,9 @@ func (f *Front) serve(client, backend net.Conn) error {
 		}
 		cmd := classify(req)
 		if cmd.write {
-			lock := f.lock(cmd.db)
-			lock.Lock()
+			unlock := f.dbLocks(cmd.db).lock(cmd.docs)
 			err = roundTrip(req, cmd, backend, fromBackend, client)
-			lock.Unlock()
+			unlock()
 		} else {
 			err = roundTrip(req, cmd, backend, fromBackend, client)
 		}
@@ -173,15 +177,65 @@ func roundTrip(req []byte, cmd command, backend net.Conn, fromBackend *bufio.Rea
 	}
 }
 
-func (f *Front) lock(db string) *sync.Mutex {
+func (f *Front) dbLocks(db string) *dbLocks {
 	f.locksMu.Lock()
 	defer f.locksMu.Unlock()
 	l, ok := f.locks[db]
 	if !ok {
-		l = &sync.Mutex{}
+		l = &dbLocks{docs: map[string]*docLock{}}
 		f.locks[db] = l
 	}
 	return l
+}
+
+// dbLocks are one database's write locks: a write that names the
+// documents it may change (by _id) locks those documents, so writes of
+// different documents run at once; any other write locks the whole
+// database.
+type dbLocks struct {
+	all sync.RWMutex // held shared by document writes, exclusively by the others
+
+	mu   sync.Mutex
+	docs map[string]*docLock
+}
+
+type docLock struct {
+	sync.Mutex
+	refs int // writers holding or waiting for it; dropped at zero
+}
+
+// lock takes the locks for a write of docs (sorted keys; nil: the whole
+// database) and returns their release.
+func (l *dbLocks) lock(docs []string) (unlock func()) {
+	if docs == nil {
+		l.all.Lock()
+		return l.all.Unlock
+	}
+	l.all.RLock()
+	held := make([]*docLock, len(docs))
+	for i, key := range docs { // in sorted order: two writers never wait for each other
+		l.mu.Lock()
+		d, ok := l.docs[key]
+		if !ok {
+			d = &docLock{}
+			l.docs[key] = d
+		}
+		d.refs++
+		l.mu.Unlock()
+		d.Lock()
+		held[i] = d
+	}
+	return func() {
+		for i := len(held) - 1; i >= 0; i-- {
+			held[i].Unlock()
+			l.mu.Lock()
+			if held[i].refs--; held[i].refs == 0 {
+				delete(l.docs, docs[i])
+			}
+			l.mu.Unlock()
+		}
+		l.all.RUnlock()
+	}
 }
 
 // The wire protocol: a 16-byte header (length, requestID, responseTo,
@@ -192,7 +246,8 @@ const (
 	opQuery    = 2004
 	opMsg      = 2013
 
-	flagMoreToCome = 1 << 1
+	flagChecksumPresent = 1 << 0
+	flagMoreToCome      = 1 << 1
 )
 
 // readMessage reads one whole message, header included.
@@ -222,8 +277,11 @@ func moreToCome(msg []byte) bool {
 
 // command is what the front needs to know of a request.
 type command struct {
-	db         string
-	write      bool
+	db    string
+	write bool
+	// docs are the documents a write may change ("collection\x00_id"
+	// keys, sorted, no repeats); nil: it may change any of the database.
+	docs       []string
 	moreToCome bool
 }
 
@@ -239,14 +297,21 @@ func classify(msg []byte) command {
 		if len(body) < 4 {
 			return unknown
 		}
-		cmd := command{moreToCome: binary.LittleEndian.Uint32(body)&flagMoreToCome != 0}
-		doc, ok := msgBody(body[4:])
+		flags := binary.LittleEndian.Uint32(body)
+		cmd := command{moreToCome: flags&flagMoreToCome != 0}
+		rest := body[4:]
+		if flags&flagChecksumPresent != 0 && len(rest) >= 4 {
+			rest = rest[:len(rest)-4] // the CRC-32C after the sections
+		}
+		doc, seqs, ok := sections(rest)
 		if !ok {
 			unknown.moreToCome = cmd.moreToCome
 			return unknown
 		}
 		cmd.db, _ = doc.Lookup("$db").StringValueOK()
-		cmd.write = needsLock(doc)
+		if cmd.write = needsLock(doc); cmd.write {
+			cmd.docs = documents(doc, seqs)
+		}
 		return cmd
 	case opQuery:
 		// flags, fullCollectionName ("db.$cmd"), numberToSkip, numberToReturn, query
@@ -268,28 +333,139 @@ func classify(msg []byte) command {
 	}
 }
 
-// msgBody finds OP_MSG's kind-0 section, the command document.
-func msgBody(sections []byte) (bson.Raw, bool) {
-	for len(sections) > 0 {
-		kind := sections[0]
-		sections = sections[1:]
+// sections reads OP_MSG's sections: the kind-0 body (the command
+// document) and the kind-1 document sequences by identifier (drivers send
+// an update's statements as the sequence "updates").
+func sections(b []byte) (body bson.Raw, seqs map[string][]bson.Raw, ok bool) {
+	for len(b) > 0 {
+		kind := b[0]
+		b = b[1:]
 		switch kind {
 		case 0:
-			return document(sections)
-		case 1: // a document sequence: int32 size (itself included), identifier, documents
-			if len(sections) < 4 {
-				return nil, false
+			if body, ok = document(b); !ok {
+				return nil, nil, false
 			}
-			n := int(int32(binary.LittleEndian.Uint32(sections)))
-			if n < 4 || n > len(sections) {
-				return nil, false
+			b = b[len(body):]
+		case 1: // int32 size (itself included), identifier, documents
+			if len(b) < 4 {
+				return nil, nil, false
 			}
-			sections = sections[n:]
+			n := int(int32(binary.LittleEndian.Uint32(b)))
+			if n < 4 || n > len(b) {
+				return nil, nil, false
+			}
+			id, rest, ok := cstring(b[4:n])
+			if !ok {
+				return nil, nil, false
+			}
+			for len(rest) > 0 {
+				d, ok := document(rest)
+				if !ok {
+					return nil, nil, false
+				}
+				if seqs == nil {
+					seqs = map[string][]bson.Raw{}
+				}
+				seqs[id] = append(seqs[id], d)
+				rest = rest[len(d):]
+			}
+			b = b[n:]
 		default:
-			return nil, false
+			return nil, nil, false
 		}
 	}
-	return nil, false
+	return body, seqs, body != nil
+}
+
+// documents names the documents a write may change, from the _id its
+// filters match exactly: update's and delete's statements (q) and
+// findAndModify's query. nil when any filter does not pin one _id (or the
+// command is another write): the write then locks the whole database.
+func documents(cmd bson.Raw, seqs map[string][]bson.Raw) []string {
+	first, err := cmd.IndexErr(0)
+	if err != nil {
+		return nil
+	}
+	coll, ok := first.Value().StringValueOK()
+	if !ok {
+		return nil
+	}
+	var filters []bson.Raw
+	switch first.Key() {
+	case "update", "delete":
+		field := first.Key() + "s" // updates, deletes
+		stmts := seqs[field]
+		if arr, ok := cmd.Lookup(field).ArrayOK(); ok {
+			vals, err := arr.Values()
+			if err != nil {
+				return nil
+			}
+			for _, v := range vals {
+				d, ok := v.DocumentOK()
+				if !ok {
+					return nil
+				}
+				stmts = append(stmts, d)
+			}
+		}
+		for _, st := range stmts {
+			q, ok := st.Lookup("q").DocumentOK()
+			if !ok {
+				return nil
+			}
+			filters = append(filters, q)
+		}
+	case "findAndModify", "findandmodify":
+		q, ok := cmd.Lookup("query").DocumentOK()
+		if !ok {
+			return nil
+		}
+		filters = append(filters, q)
+	default:
+		return nil
+	}
+	if len(filters) == 0 {
+		return nil
+	}
+	keys := make([]string, 0, len(filters))
+	for _, q := range filters {
+		id, ok := idKey(q)
+		if !ok {
+			return nil
+		}
+		keys = append(keys, coll+"\x00"+id)
+	}
+	slices.Sort(keys)
+	return slices.Compact(keys)
+}
+
+// idKey is the key of the one _id a filter matches by equality ({_id: v}
+// or {_id: {$eq: v}}), with equal numbers of different types (1, 1.0,
+// int64(1)) one key as MongoDB compares them.
+func idKey(filter bson.Raw) (string, bool) {
+	v := filter.Lookup("_id")
+	if d, ok := v.DocumentOK(); ok {
+		elems, err := d.Elements()
+		if err != nil || len(elems) != 1 || elems[0].Key() != "$eq" {
+			return "", false // an operator other than $eq, or a document _id
+		}
+		v = elems[0].Value()
+		if _, ok := v.DocumentOK(); ok {
+			return "", false
+		}
+	}
+	switch v.Type {
+	case bson.TypeInt32, bson.TypeInt64, bson.TypeDouble:
+		f, _ := v.AsFloat64OK()
+		if f != math.Trunc(f) || math.IsInf(f, 0) {
+			return "", false
+		}
+		return "n" + strconv.FormatFloat(f, 'f', -1, 64), true
+	case bson.TypeString, bson.TypeObjectID, bson.TypeBoolean, bson.TypeDateTime, bson.TypeBinary:
+		return string([]byte{byte(v.Type)}) + string(v.Value), true
+	default:
+		return "", false
+	}
 }
 
 func document(b []byte) (bson.Raw, bool) {

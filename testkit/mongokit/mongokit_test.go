@@ -2,6 +2,7 @@ package mongokit_test
 
 import (
 	"context"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -107,5 +108,56 @@ func TestConcurrentUpdatesAreAtomic(t *testing.T) {
 				t.Fatalf("n = %d after %d rounds of %d workers, want %d: updates were lost", doc.N, rounds, workers, tt.n)
 			}
 		})
+	}
+}
+
+// Writes of different documents run at once through the Front, writes that
+// may touch any document lock the whole database: mixed, none is lost.
+func TestDocumentAndCollectionWritesAreAtomic(t *testing.T) {
+	coll := mongokit.Mongo(t).Collection("c")
+	ctx := testkit.Context(t)
+	const docs, workers, rounds = 4, 32, 5
+	for id := range docs {
+		if _, err := coll.InsertOne(ctx, bson.D{{Key: "_id", Value: "doc-" + strconv.Itoa(id)}, {Key: "n", Value: 0}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	id := func(k int) string { return "doc-" + strconv.Itoa(k) }
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for w := range workers {
+		wg.Go(func() {
+			<-start
+			for range rounds {
+				var err error
+				if w%4 == 3 {
+					_, err = coll.UpdateMany(ctx, bson.D{}, bson.D{{Key: "$inc", Value: bson.D{{Key: "n", Value: 1}}}})
+				} else {
+					_, err = coll.UpdateOne(ctx, bson.D{{Key: "_id", Value: id(w % docs)}}, bson.D{{Key: "$inc", Value: bson.D{{Key: "n", Value: 1}}}})
+				}
+				if err != nil {
+					t.Error(err)
+				}
+			}
+		})
+	}
+	close(start)
+	wg.Wait()
+	// Each document: its own workers' increments plus every UpdateMany's.
+	many := workers / 4 * rounds
+	for k := range docs {
+		own := 0
+		for w := range workers {
+			if w%4 != 3 && w%docs == k {
+				own += rounds
+			}
+		}
+		var doc struct{ N int }
+		if err := coll.FindOne(ctx, bson.D{{Key: "_id", Value: id(k)}}).Decode(&doc); err != nil {
+			t.Fatal(err)
+		}
+		if doc.N != own+many {
+			t.Errorf("document %d: n = %d, want %d (%d by id, %d by UpdateMany): updates were lost", k, doc.N, own+many, own, many)
+		}
 	}
 }
