@@ -94,24 +94,48 @@ func TestRelayPublishesWhatACrashedWriterLeft(t *testing.T) {
 }
 
 func TestRelayNotifyPublishesPromptly(t *testing.T) {
-	ctx := testkit.Context(t)
-	db := mongokit.Mongo(t)
-	n := natskit.StartNATS(t)
-	coll := db.Collection("tickets")
-	rec := natskit.Record(t, n.JS, events.TicketUpdated)
-	relay := outbox.NewRelay(coll, events.NewPublisher(n.JS), testkit.Logger(t), time.Hour)
-	go relay.Run(ctx)
-
-	id := bson.NewObjectID()
-	d := doc{ID: id, Title: "x"}
-	d.Add(ticketEvent(t, id, 0, "x"))
-	if _, err := coll.InsertOne(ctx, d); err != nil {
-		t.Fatal(err)
+	tests := []struct {
+		name  string
+		fresh bool // Notify with the inserted document's events
+	}{
+		{"reading the document", false},
+		{"with the inserted events", true},
 	}
-	relay.Notify(id)
-	got := rec.WaitFor(t, 1, 5*time.Second)
-	if got[0].Data.ID != id.Hex() || got[0].ID != outbox.ID("ticket.updated", id.Hex(), 0) {
-		t.Fatalf("got %+v", got[0])
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx := testkit.Context(t)
+			db := mongokit.Mongo(t)
+			n := natskit.StartNATS(t)
+			coll := db.Collection("tickets")
+			rec := natskit.Record(t, n.JS, events.TicketUpdated)
+			relay := outbox.NewRelay(coll, events.NewPublisher(n.JS), testkit.Logger(t), time.Hour)
+			go relay.Run(ctx)
+
+			id := bson.NewObjectID()
+			d := doc{ID: id, Title: "x"}
+			evts := []outbox.Event{ticketEvent(t, id, 1, "y"), ticketEvent(t, id, 0, "x")}
+			d.Add(evts...)
+			if _, err := coll.InsertOne(ctx, d); err != nil {
+				t.Fatal(err)
+			}
+			if tt.fresh {
+				relay.Notify(id, evts...)
+			} else {
+				relay.Notify(id)
+			}
+			got := rec.WaitFor(t, 2, 5*time.Second)
+			for v, e := range got {
+				if e.Data.ID != id.Hex() || e.ID != outbox.ID("ticket.updated", id.Hex(), v) {
+					t.Fatalf("event %d: got %+v, want version %d (in seq order)", v, e, v)
+				}
+			}
+			// Each publish is confirmed, then removed from the document.
+			testkit.Eventually(t, 5*time.Second, func() bool {
+				var left doc
+				err := coll.FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Decode(&left)
+				return err == nil && left.OutboxN == 0 && len(left.Outbox) == 0
+			}, "the published events are still in the document")
+		})
 	}
 }
 

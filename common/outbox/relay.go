@@ -22,7 +22,7 @@ type Relay struct {
 	coll  *mongo.Collection
 	pub   *events.Publisher
 	log   *slog.Logger
-	kicks []chan any // one per worker; a document's id always goes to the same one
+	kicks []chan kick // one per worker; a document's id always goes to the same one
 	sweep time.Duration
 }
 
@@ -48,7 +48,7 @@ func NewRelay(coll *mongo.Collection, pub *events.Publisher, log *slog.Logger, s
 		sweep: sweep,
 	}
 	for range Workers {
-		r.kicks = append(r.kicks, make(chan any, 256))
+		r.kicks = append(r.kicks, make(chan kick, 256))
 	}
 	return r
 }
@@ -59,13 +59,24 @@ func (r *Relay) EnsureIndex(ctx context.Context) error {
 	return err
 }
 
+// kick asks a worker to publish a document's events.
+type kick struct {
+	id    any
+	fresh []Event // the events of a document just inserted; nil: read them
+}
+
 // Notify asks the relay to publish the events of the document with this _id
 // now. It never blocks: when the queue is full the next sweep does the work.
-func (r *Relay) Notify(id any) {
+//
+// fresh are the events of a document just inserted, which are then all of
+// its pending events: the relay publishes them without reading the
+// document back. After an update, call Notify without them: the document
+// may hold older events, which go first.
+func (r *Relay) Notify(id any, fresh ...Event) {
 	h := fnv.New32a()
 	_, _ = fmt.Fprint(h, id)
 	select {
-	case r.kicks[h.Sum32()%uint32(len(r.kicks))] <- id:
+	case r.kicks[h.Sum32()%uint32(len(r.kicks))] <- kick{id: id, fresh: fresh}:
 	default:
 	}
 }
@@ -81,9 +92,15 @@ func (r *Relay) Run(ctx context.Context) {
 				select {
 				case <-ctx.Done():
 					return
-				case id := <-kick:
-					if err := r.publishDoc(ctx, bson.D{{Key: "_id", Value: id}}); err != nil && ctx.Err() == nil {
-						r.log.Warn("publish pending events failed; will retry on next sweep", "id", id, "err", err)
+				case k := <-kick:
+					var err error
+					if k.fresh != nil {
+						err = r.publish(ctx, k.id, k.fresh)
+					} else {
+						err = r.publishDoc(ctx, bson.D{{Key: "_id", Value: k.id}})
+					}
+					if err != nil && ctx.Err() == nil {
+						r.log.Warn("publish pending events failed; will retry on next sweep", "id", k.id, "err", err)
 					}
 				}
 			}
@@ -174,26 +191,33 @@ func (r *Relay) publishDoc(ctx context.Context, filter bson.D) error {
 	if err != nil {
 		return err
 	}
-	ids := make([]string, 0, len(doc.Outbox))
-	for id := range doc.Outbox {
-		ids = append(ids, id)
+	evts := make([]Event, 0, len(doc.Outbox))
+	for id, e := range doc.Outbox {
+		evts = append(evts, Event{ID: id, Entry: e})
 	}
-	sort.Slice(ids, func(i, j int) bool {
-		a, b := doc.Outbox[ids[i]], doc.Outbox[ids[j]]
+	return r.publish(ctx, doc.ID, evts)
+}
+
+// publish publishes a document's events in seq order, removing each one
+// from the document once JetStream has confirmed it. It stops at the first
+// failure so that the order is kept.
+func (r *Relay) publish(ctx context.Context, docID any, evts []Event) error {
+	sort.Slice(evts, func(i, j int) bool {
+		a, b := evts[i].Entry, evts[j].Entry
 		if a.Seq != b.Seq {
 			return a.Seq < b.Seq
 		}
 		return a.At.Before(b.At)
 	})
-	for _, id := range ids {
-		e := doc.Outbox[id]
+	for _, evt := range evts {
+		id, e := evt.ID, evt.Entry
 		if err := r.pub.PublishRaw(ctx, e.Subject, id, []byte(e.Data)); err != nil {
 			return err
 		}
 		// The $exists guard makes the decrement happen once even when two
 		// relays (replicas) publish the same event.
 		_, err := r.coll.UpdateOne(ctx,
-			bson.D{{Key: "_id", Value: doc.ID}, {Key: "outbox." + id, Value: bson.D{{Key: "$exists", Value: true}}}},
+			bson.D{{Key: "_id", Value: docID}, {Key: "outbox." + id, Value: bson.D{{Key: "$exists", Value: true}}}},
 			bson.D{
 				{Key: "$unset", Value: bson.D{{Key: "outbox." + id, Value: ""}}},
 				{Key: "$inc", Value: bson.D{{Key: "outboxN", Value: -1}}},

@@ -46,12 +46,12 @@ type orderDoc struct {
 // Orders is the order repository.
 type Orders struct {
 	coll   *mongo.Collection
-	notify func(id any)
+	notify func(id any, fresh ...outbox.Event)
 }
 
 // NewOrders stores orders in coll; notify (the outbox relay's Notify) is
 // told of every document that gained an event.
-func NewOrders(coll *mongo.Collection, notify func(id any)) *Orders {
+func NewOrders(coll *mongo.Collection, notify func(id any, fresh ...outbox.Event)) *Orders {
 	return &Orders{coll: coll, notify: notify}
 }
 
@@ -90,7 +90,7 @@ func (s *Orders) Create(ctx context.Context, o order.Order, created outbox.Event
 		}
 		return mongodb.Classify(err)
 	}
-	s.notify(o.ID)
+	s.notify(o.ID, created)
 	return nil
 }
 

@@ -27,7 +27,7 @@ func TestConcurrentUpdatesOfOneOrder(t *testing.T) {
 	ctx := testkit.Context(t)
 	db := mongokit.Mongo(t)
 	var notified sync.Map
-	orders := store.NewOrders(db.Collection("orders"), func(id any) { notified.Store(id, true) })
+	orders := store.NewOrders(db.Collection("orders"), func(id any, _ ...outbox.Event) { notified.Store(id, true) })
 	if err := orders.EnsureIndexes(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -91,7 +91,7 @@ func TestReservationFollowsStatus(t *testing.T) {
 	t.Parallel()
 	ctx := testkit.Context(t)
 	db := mongokit.Mongo(t)
-	orders := store.NewOrders(db.Collection("orders"), func(any) {})
+	orders := store.NewOrders(db.Collection("orders"), func(any, ...outbox.Event) {})
 	if err := orders.EnsureIndexes(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -144,7 +144,7 @@ func TestEnsureIndexesOnRestart(t *testing.T) {
 	t.Parallel()
 	ctx := testkit.Context(t)
 	db := mongokit.Mongo(t)
-	orders := store.NewOrders(db.Collection("orders"), func(any) {})
+	orders := store.NewOrders(db.Collection("orders"), func(any, ...outbox.Event) {})
 	if err := orders.EnsureIndexes(ctx); err != nil {
 		t.Fatal(err)
 	}

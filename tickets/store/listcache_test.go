@@ -7,6 +7,7 @@ import (
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 
+	"ticketing.dev/common/outbox"
 	"ticketing.dev/testkit"
 	"ticketing.dev/testkit/mongokit"
 	"ticketing.dev/tickets/store"
@@ -29,7 +30,7 @@ func listed(t *testing.T, s *store.Store) []bson.ObjectID {
 // reservation, a release), and another replica's once its cached page is
 // older than the TTL; until then it serves the page it read.
 func TestListCache(t *testing.T) {
-	noop := func(any) {}
+	noop := func(any, ...outbox.Event) {}
 	tests := []struct {
 		name string
 		ttl  time.Duration
@@ -92,7 +93,8 @@ func TestListCacheExpires(t *testing.T) {
 	t.Parallel()
 	ctx := testkit.Context(t)
 	db := mongokit.Mongo(t)
-	a, b := store.New(db, func(any) {}), store.New(db, func(any) {})
+	noop := func(any, ...outbox.Event) {}
+	a, b := store.New(db, noop), store.New(db, noop)
 	a.CacheLists(50 * time.Millisecond)
 	_ = listed(t, a)
 	other, err := b.Create(ctx, "other", 1000, "seller")

@@ -91,8 +91,9 @@ var public = bson.D{{Key: "outbox", Value: 0}, {Key: "outboxN", Value: 0}, {Key:
 type Store struct {
 	coll      *mongo.Collection
 	cancelled *mongo.Collection
-	// notify tells the outbox relay that a ticket has events to publish.
-	notify func(id any)
+	// notify tells the outbox relay that a ticket has events to publish
+	// (with them when the ticket was just inserted).
+	notify func(id any, fresh ...outbox.Event)
 	// lists caches pages of unreserved tickets; nil: every list reads.
 	lists *listCache
 }
@@ -100,7 +101,7 @@ type Store struct {
 // New returns a store on db's tickets and cancelled_orders collections;
 // notify (the outbox relay's Notify) is called with a ticket's id after each
 // write that stored events.
-func New(db *mongo.Database, notify func(id any)) *Store {
+func New(db *mongo.Database, notify func(id any, fresh ...outbox.Event)) *Store {
 	return &Store{coll: db.Collection(Collection), cancelled: db.Collection(CancelledCollection), notify: notify}
 }
 
@@ -148,7 +149,7 @@ func (s *Store) Create(ctx context.Context, title string, price money.Cents, use
 	if err != nil {
 		return Ticket{}, mongodb.Classify(err)
 	}
-	s.notify(t.ID)
+	s.notify(t.ID, evt)
 	return t, nil
 }
 
