@@ -29,12 +29,12 @@ import (
 // and lets one write at a time change a document, holding its lock until
 // the reply is back: an update, delete or findAndModify whose filter pins
 // the _id locks that document (writes of different documents run at once);
-// any other write locks its whole database. Reads (find, aggregate without
-// $out/$merge, getMore, count, hello, …) and inserts pass at once,
-// concurrently with each other and with the writes. So clients use the driver's normal connection pool, as
-// on MongoDB in Kubernetes, and an update's read and write can no longer
-// interleave with another write. Any command the front does not know to be
-// a read counts as a write.
+// any other write (and any command the front does not know) locks its
+// whole database. Reads (find, aggregate without $out/$merge, getMore,
+// count, hello, …) and inserts pass at once, concurrently with each other
+// and with the writes. So clients use the driver's normal connection pool,
+// as on MongoDB in Kubernetes, and an update's read and write can no longer
+// interleave with another write of the same document.
 //
 // Each client connection gets one connection to FerretDB; requests and
 // replies are copied unchanged, in order (a reply flagged moreToCome is
