@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 )
@@ -85,11 +86,19 @@ func (f *Front) Close() {
 }
 
 func (f *Front) accept() {
+	delay := 5 * time.Millisecond
 	for {
 		client, err := f.ln.Accept()
-		if err != nil {
-			return // closed
+		if errors.Is(err, net.ErrClosed) {
+			return
 		}
+		if err != nil { // out of file descriptors, say: wait and go on, as net/http does
+			f.log.Warn("mongodb front: accept", "err", err, "retry_in", delay)
+			time.Sleep(delay)
+			delay = min(2*delay, time.Second)
+			continue
+		}
+		delay = 5 * time.Millisecond
 		if !f.track(client) {
 			_ = client.Close()
 			return
@@ -154,14 +163,18 @@ func (f *Front) serve(client, backend net.Conn) error {
 	}
 }
 
-// roundTrip sends one request and copies its replies: none when the
-// request is flagged moreToCome, else until a reply that is not.
+// roundTrip sends one request and copies its replies until one that is not
+// flagged moreToCome. A request flagged moreToCome (an unacknowledged
+// write) expects no reply, but FerretDB 1.24 sends one anyway: it is read
+// (so the write is done before its lock is released) and dropped, or it
+// would answer the client's next request.
 func roundTrip(req []byte, cmd command, backend net.Conn, fromBackend *bufio.Reader, client net.Conn) error {
 	if _, err := backend.Write(req); err != nil {
 		return err
 	}
 	if cmd.moreToCome {
-		return nil
+		_, err := readMessage(fromBackend)
+		return err
 	}
 	for {
 		reply, err := readMessage(fromBackend)
@@ -459,6 +472,9 @@ func idKey(filter bson.Raw) (string, bool) {
 		f, _ := v.AsFloat64OK()
 		if f != math.Trunc(f) || math.IsInf(f, 0) {
 			return "", false
+		}
+		if f == 0 {
+			f = 0 // -0.0 is 0 to MongoDB
 		}
 		return "n" + strconv.FormatFloat(f, 'f', -1, 64), true
 	case bson.TypeString, bson.TypeObjectID, bson.TypeBoolean, bson.TypeDateTime, bson.TypeBinary:

@@ -9,6 +9,8 @@ import (
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+	"go.mongodb.org/mongo-driver/v2/mongo/writeconcern"
 
 	"ticketing.dev/testkit"
 	"ticketing.dev/testkit/mongokit"
@@ -158,6 +160,32 @@ func TestDocumentAndCollectionWritesAreAtomic(t *testing.T) {
 		}
 		if doc.N != own+many {
 			t.Errorf("document %d: n = %d, want %d (%d by id, %d by UpdateMany): updates were lost", k, doc.N, own+many, own, many)
+		}
+	}
+}
+
+// An unacknowledged write (moreToCome: no reply expected) leaves the
+// connection in step: FerretDB answers it anyway, and the front drops that
+// answer instead of passing it off as the reply to the next request.
+func TestUnacknowledgedWriteKeepsRepliesInStep(t *testing.T) {
+	ctx := testkit.Context(t)
+	db := mongokit.Mongo(t)
+	client := db.Client()
+	unack := client.Database(db.Name(), options.Database().SetWriteConcern(writeconcern.Unacknowledged())).Collection("c")
+	acked := db.Collection("c")
+	if _, err := acked.InsertOne(ctx, bson.D{{Key: "_id", Value: "a"}, {Key: "n", Value: 0}}); err != nil {
+		t.Fatal(err)
+	}
+	for i := 1; i <= 5; i++ {
+		if _, err := unack.UpdateOne(ctx, bson.D{{Key: "_id", Value: "a"}}, bson.D{{Key: "$inc", Value: bson.D{{Key: "n", Value: 1}}}}); err != nil {
+			t.Fatal(err)
+		}
+		var doc struct{ N int }
+		if err := unack.FindOne(ctx, bson.D{{Key: "_id", Value: "a"}}).Decode(&doc); err != nil {
+			t.Fatalf("find after unacknowledged update %d: %v", i, err)
+		}
+		if doc.N != i {
+			t.Fatalf("after %d unacknowledged updates n = %d", i, doc.N)
 		}
 	}
 }
