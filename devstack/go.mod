@@ -7,6 +7,7 @@ require (
 	github.com/nats-io/nats.go v1.55.0
 	k8s.io/api v0.37.2
 	sigs.k8s.io/yaml v1.6.0
+	ticketing.dev/common v0.0.0
 	ticketing.dev/loadtest v0.0.0
 	ticketing.dev/testkit v0.0.0
 )
@@ -142,7 +143,6 @@ require (
 	sigs.k8s.io/json v0.0.0-20250730193827-2d320260d730 // indirect
 	sigs.k8s.io/randfill v1.0.0 // indirect
 	sigs.k8s.io/structured-merge-diff/v6 v6.4.2 // indirect
-	ticketing.dev/common v0.0.0 // indirect
 )
 
 replace ticketing.dev/common => ../common

@@ -13,14 +13,12 @@ package main
 import (
 	"context"
 	"fmt"
-	"net"
-	"net/http"
-	_ "net/http/pprof" // served only on DEVSTACK_PPROF
 	"os"
 	"os/signal"
 	"syscall"
 	"time"
 
+	"ticketing.dev/common/server"
 	"ticketing.dev/devstack/platform"
 	"ticketing.dev/devstack/runfile"
 )
@@ -60,9 +58,12 @@ func run(args []string) error {
 
 func up(cfg platform.Config) error {
 	if addr := os.Getenv("DEVSTACK_PPROF"); addr != "" {
-		if err := servePprof(addr); err != nil {
-			return err
+		at, stop, err := server.Pprof(addr)
+		if err != nil {
+			return fmt.Errorf("DEVSTACK_PPROF: %w", err)
 		}
+		defer stop()
+		fmt.Printf("[devstack] profiler at http://%s/debug/pprof/\n", at)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
@@ -85,20 +86,4 @@ func up(cfg platform.Config) error {
 		os.Exit(130)
 	}()
 	return platform.Run(ctx, cfg, os.Stdout)
-}
-
-// servePprof serves net/http/pprof's handlers on addr, which must be a
-// loopback address: the profiler shows the process's memory.
-func servePprof(addr string) error {
-	host, _, err := net.SplitHostPort(addr)
-	if ip := net.ParseIP(host); err != nil || ip == nil || !ip.IsLoopback() {
-		return fmt.Errorf("DEVSTACK_PPROF=%q: want a loopback host:port such as 127.0.0.1:6060", addr)
-	}
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return fmt.Errorf("DEVSTACK_PPROF: %w", err)
-	}
-	fmt.Printf("[devstack] profiler at http://%s/debug/pprof/\n", ln.Addr())
-	go func() { _ = http.Serve(ln, http.DefaultServeMux) }() //nolint:gosec // loopback only, for profiling
-	return nil
 }

@@ -19,9 +19,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
-	"net/http"
-	"net/http/pprof"
 	"os"
 	"os/signal"
 	"syscall"
@@ -79,11 +76,15 @@ func Run[C Config](ctx context.Context, log *slog.Logger, name string, load func
 	}
 	log.Info("starting", "config", r.Describe())
 	if pprofAddr != "" {
-		stop, err := servePprof(log, pprofAddr)
+		at, stop, err := server.Pprof(pprofAddr)
+		if errors.Is(err, server.ErrNotLoopback) {
+			return fmt.Errorf("%w: PPROF_ADDR: %w", config.ErrInvalid, err)
+		}
 		if err != nil {
-			return err
+			return fmt.Errorf("PPROF_ADDR: %w", err)
 		}
 		defer stop()
+		log.Info("profiler listening", "addr", "http://"+at.String()+"/debug/pprof/")
 	}
 	conns, err := Open(ctx, log, name, cfg.Needs())
 	if err != nil {
@@ -152,28 +153,4 @@ func (c *Conns) Close() {
 		c.closers[i]()
 	}
 	c.closers = nil
-}
-
-// servePprof serves Go's profiler (net/http/pprof) on addr, a loopback
-// address (127.0.0.1:0 picks a free port; the log says which): it is for
-// the person profiling this process on its machine, never routed.
-func servePprof(log *slog.Logger, addr string) (func(), error) {
-	host, _, err := net.SplitHostPort(addr)
-	if ip := net.ParseIP(host); err != nil || ip == nil || !ip.IsLoopback() {
-		return nil, fmt.Errorf("%w: PPROF_ADDR=%q: want a loopback host:port such as 127.0.0.1:6060", config.ErrInvalid, addr)
-	}
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return nil, fmt.Errorf("PPROF_ADDR: %w", err)
-	}
-	mux := http.NewServeMux()
-	mux.HandleFunc("/debug/pprof/", pprof.Index)
-	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
-	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
-	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
-	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-	go func() { _ = srv.Serve(ln) }()
-	log.Info("profiler listening", "addr", "http://"+ln.Addr().String()+"/debug/pprof/")
-	return func() { _ = srv.Close() }, nil
 }

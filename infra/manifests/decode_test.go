@@ -82,7 +82,20 @@ func TestStrictDecodingRejectsMutations(t *testing.T) {
 // kustomization.yaml lists exactly the manifest files, so nothing written is
 // left out of a deployment and nothing deployed is missing from the checks.
 func TestKustomizationListsEveryManifest(t *testing.T) {
-	dir := k8sDir(t)
+	resources, files := kustomization(t, k8sDir(t))
+	want := slices.Sorted(slices.Values(manifestFiles))
+	if got := slices.Sorted(slices.Values(resources)); !slices.Equal(got, want) {
+		t.Errorf("kustomization resources = %v, want %v", got, want)
+	}
+	if got := slices.Sorted(slices.Values(files)); !slices.Equal(got, want) {
+		t.Errorf("files in infra/k8s = %v, want %v", got, want)
+	}
+}
+
+// kustomization reads dir's kustomization.yaml: the resources it lists,
+// and the manifest files beside it.
+func kustomization(t *testing.T, dir string) (resources, files []string) {
+	t.Helper()
 	var k struct {
 		Resources []string `json:"resources"`
 	}
@@ -93,19 +106,12 @@ func TestKustomizationListsEveryManifest(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var files []string
 	for _, p := range onDisk {
 		if name := filepath.Base(p); name != "kustomization.yaml" {
 			files = append(files, name)
 		}
 	}
-	want := slices.Sorted(slices.Values(manifestFiles))
-	if got := slices.Sorted(slices.Values(k.Resources)); !slices.Equal(got, want) {
-		t.Errorf("kustomization resources = %v, want %v", got, want)
-	}
-	if got := slices.Sorted(slices.Values(files)); !slices.Equal(got, want) {
-		t.Errorf("files in infra/k8s = %v, want %v", got, want)
-	}
+	return k.Resources, files
 }
 
 // `kustomize build` of the base and of every overlay succeeds and its output

@@ -11,7 +11,6 @@ import (
 
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
-	"sigs.k8s.io/yaml"
 )
 
 // The load generator's Job (infra/loadtest) is checked like the workloads of
@@ -49,29 +48,16 @@ func loadtestJob(t *testing.T, objs []Object) *batchv1.Job {
 // lists exactly them, and it renders one ServiceAccount and one Job.
 func TestLoadtestManifestsDecodeAndRender(t *testing.T) {
 	dir := loadtestDir(t)
-	var k struct {
-		Resources []string `json:"resources"`
-	}
-	if err := yaml.Unmarshal([]byte(readFile(t, filepath.Join(dir, "kustomization.yaml"))), &k); err != nil {
-		t.Fatal(err)
-	}
-	onDisk, err := filepath.Glob(filepath.Join(dir, "*.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var files []string
+	resources, files := kustomization(t, dir)
 	documents := 0
-	for _, p := range onDisk {
-		if name := filepath.Base(p); name != "kustomization.yaml" {
-			files = append(files, name)
-			objs, err := LoadFile(p)
-			if err != nil {
-				t.Fatal(err)
-			}
-			documents += len(objs)
+	for _, name := range files {
+		objs, err := LoadFile(filepath.Join(dir, name))
+		if err != nil {
+			t.Fatal(err)
 		}
+		documents += len(objs)
 	}
-	if got, want := slices.Sorted(slices.Values(k.Resources)), slices.Sorted(slices.Values(files)); !slices.Equal(got, want) {
+	if got, want := slices.Sorted(slices.Values(resources)), slices.Sorted(slices.Values(files)); !slices.Equal(got, want) {
 		t.Errorf("kustomization resources = %v, want the files %v", got, want)
 	}
 	objs := loadtestObjects(t)
