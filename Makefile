@@ -1,6 +1,6 @@
 # Ticketing: `make up` runs the whole platform on this machine, `make test` runs every test.
 SHELL := /bin/bash
-MODULES := common testkit auth tickets orders expiration payments devstack infra loadtest
+MODULES := common testkit auth tickets orders expiration payments clustertest devstack infra loadtest
 GO_PKGS := $(foreach m,$(MODULES),./$(m)/...)
 GOBIN ?= $(shell go env GOPATH)/bin
 export PATH := $(GOBIN):$(PATH)

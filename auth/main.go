@@ -12,7 +12,6 @@ import (
 	"ticketing.dev/auth/password"
 	"ticketing.dev/auth/ratelimit"
 	"ticketing.dev/auth/store"
-	"ticketing.dev/common/server"
 	"ticketing.dev/common/service"
 	"ticketing.dev/common/session"
 )
@@ -41,7 +40,7 @@ func run(ctx context.Context, log *slog.Logger, cfg Config, conns *service.Conns
 		PerAddr:          ratelimit.PerMinute(cfg.RateLimitPerAddr),
 		TrustedProxyHops: cfg.TrustedProxyHops,
 	})
-	return server.Run(ctx, log, cfg.Addr(), handler)
+	return conns.Serve(ctx, handler)
 }
 
 func main() { service.Main(name, loadConfig, run) }

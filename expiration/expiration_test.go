@@ -162,7 +162,7 @@ func TestFailedPublishIsRetried(t *testing.T) {
 		task := h.task(t, id)
 		return task != nil && task.Retried > 0 && task.LastErr != ""
 	}, "publish did not fail")
-	if err := events.EnsureStream(ctx, h.nats.JS); err != nil {
+	if err := events.EnsureStream(ctx, h.nats.JS, 1); err != nil {
 		t.Fatal(err)
 	}
 

@@ -6,7 +6,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/redis/go-redis/v9"
@@ -20,12 +19,17 @@ import (
 )
 
 func run(ctx context.Context, log *slog.Logger, cfg Config, conns *service.Conns) error {
-	rdb, err := connectRedis(ctx, cfg.RedisURL)
+	rdb, err := newRedis(cfg)
 	if err != nil {
 		return err
 	}
 	defer rdb.Close()
 	conns.Checks["redis"] = func(ctx context.Context) error { return rdb.Ping(ctx).Err() }
+	// Redis is the service's store: it waits for it (retrying, never
+	// exiting for it) while /readyz says so.
+	if err := conns.WaitFor(ctx, "redis", conns.Checks["redis"]); err != nil {
+		return nil // stopped while waiting
+	}
 
 	work, err := startExpirations(ctx, log, conns.JS, rdb, cfg.Queue)
 	if err != nil {
@@ -36,22 +40,7 @@ func run(ctx context.Context, log *slog.Logger, cfg Config, conns *service.Conns
 	// No route needs a user: without keys every request is anonymous.
 	router := httpx.NewRouter(log, nil)
 	server.Health(router, log, conns.Checks)
-	return server.Run(ctx, log, cfg.Addr(), router)
-}
-
-func connectRedis(ctx context.Context, url string) (*redis.Client, error) {
-	opts, err := redis.ParseURL(url)
-	if err != nil {
-		return nil, fmt.Errorf("REDIS_URL: %w", err)
-	}
-	rdb := redis.NewClient(opts)
-	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	if err := rdb.Ping(ctx).Err(); err != nil {
-		_ = rdb.Close()
-		return nil, fmt.Errorf("redis at %s: %w", opts.Addr, err)
-	}
-	return rdb, nil
+	return conns.Serve(ctx, router)
 }
 
 // expirations is the service's work: the worker that runs due jobs and the

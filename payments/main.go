@@ -12,7 +12,6 @@ import (
 
 	"ticketing.dev/common/events"
 	"ticketing.dev/common/outbox"
-	"ticketing.dev/common/server"
 	"ticketing.dev/common/service"
 	"ticketing.dev/common/session"
 	"ticketing.dev/common/sweep"
@@ -63,7 +62,7 @@ func run(ctx context.Context, log *slog.Logger, cfg Config, conns *service.Conns
 		Checkout: co,
 		Checks:   conns.Checks,
 	})
-	return server.Run(ctx, log, cfg.Addr(), handler)
+	return conns.Serve(ctx, handler)
 }
 
 func main() { service.Main(name, loadConfig, run) }

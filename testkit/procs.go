@@ -2,6 +2,7 @@ package testkit
 
 import (
 	"fmt"
+	mrand "math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -15,15 +16,24 @@ import (
 	"time"
 )
 
-// FreePort returns a TCP port that was free a moment ago.
+// FreePort returns a 127.0.0.1 TCP port that was free a moment ago. It is
+// chosen below Linux's ephemeral range (32768–60999): a port found free
+// there can be taken before its server starts by the local end of an
+// outgoing connection — even by a client dialling that very port, which
+// then connects to itself (TCP simultaneous open) and holds it.
 func FreePort(t testing.TB) int {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	const low, high = 20000, 32768
+	for range 100 {
+		port := low + mrand.IntN(high-low)
+		ln, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(port))
+		if err == nil {
+			_ = ln.Close()
+			return port
+		}
 	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
+	t.Fatal("no free port between 20000 and 32767")
+	return 0
 }
 
 // Linux sends Pdeathsig when the *thread* that started the child exits, not
@@ -45,8 +55,9 @@ func init() {
 	}()
 }
 
-// spawn starts cmd so that it is killed when the test binary dies.
-func spawn(cmd *exec.Cmd) error {
+// Spawn starts cmd so that it is killed when the test binary dies, even when
+// it is killed before its cleanups run.
+func Spawn(cmd *exec.Cmd) error {
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Setpgid: true}
 	done := make(chan error, 1)
 	spawnRequests <- spawnRequest{cmd: cmd, done: done}
@@ -57,7 +68,7 @@ func spawn(cmd *exec.Cmd) error {
 func startProcess(t testing.TB, name string, args ...string) *exec.Cmd {
 	t.Helper()
 	cmd := exec.Command(name, args...)
-	if err := spawn(cmd); err != nil {
+	if err := Spawn(cmd); err != nil {
 		t.Fatalf("start %s: %v", name, err)
 	}
 	t.Cleanup(func() {
@@ -143,7 +154,7 @@ func StartStripeMock() (url string, stop func(), err error) {
 		// An explicit HTTPS address too: by default it takes the fixed port
 		// 12112, which another run may hold.
 		cmd := exec.Command(bin, "-http-addr", addr, "-https-addr", "127.0.0.1:")
-		if err := spawn(cmd); err != nil {
+		if err := Spawn(cmd); err != nil {
 			return "", nil, err
 		}
 		stop := func() {

@@ -31,6 +31,16 @@ type Service struct {
 func Serve[C service.Config](t *testing.T, name string, load func(*config.Reader) C,
 	run func(context.Context, *slog.Logger, C, *service.Conns) error, env map[string]string) *Service {
 	t.Helper()
+	s := Start(t, name, load, run, env)
+	s.WaitReady(20 * time.Second)
+	return s
+}
+
+// Start is Serve without the wait: the service may still be waiting for its
+// dependencies when it returns.
+func Start[C service.Config](t *testing.T, name string, load func(*config.Reader) C,
+	run func(context.Context, *slog.Logger, C, *service.Conns) error, env map[string]string) *Service {
+	t.Helper()
 	port := FreePort(t)
 	t.Setenv("PORT", fmt.Sprint(port))
 	for k, v := range env {
@@ -40,13 +50,26 @@ func Serve[C service.Config](t *testing.T, name string, load func(*config.Reader
 	s := &Service{URL: fmt.Sprintf("http://127.0.0.1:%d", port), t: t, stop: cancel, done: make(chan error, 1)}
 	go func() { s.done <- service.Run(ctx, Logger(t), name, load, run) }()
 	t.Cleanup(s.Stop)
-	Eventually(t, 20*time.Second, func() bool {
-		select {
-		case err := <-s.done:
-			s.done <- err
-			t.Fatalf("the service ended before it was ready: %v", err)
-		default:
-		}
+	return s
+}
+
+// Ended fails the test if the service's run has returned.
+func (s *Service) Ended() {
+	s.t.Helper()
+	select {
+	case err := <-s.done:
+		s.done <- err
+		s.t.Fatalf("the service ended: %v", err)
+	default:
+	}
+}
+
+// WaitReady waits until /readyz answers 200, failing the test if the
+// service ends first or is not ready within timeout.
+func (s *Service) WaitReady(timeout time.Duration) {
+	s.t.Helper()
+	Eventually(s.t, timeout, func() bool {
+		s.Ended()
 		res, err := http.Get(s.URL + "/readyz")
 		if err != nil {
 			return false
@@ -54,7 +77,6 @@ func Serve[C service.Config](t *testing.T, name string, load func(*config.Reader
 		res.Body.Close()
 		return res.StatusCode == http.StatusOK
 	}, "%s/readyz not 200", s.URL)
-	return s
 }
 
 // Stop ends the service (as SIGTERM does) and waits for run to return; an

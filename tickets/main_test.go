@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"fmt"
+	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -54,7 +56,7 @@ func TestRun(t *testing.T) {
 	}
 	// the order's cancellation was seen a minute ago by a handler that died
 	// before releasing the ticket
-	client, db, err := mongodb.Connect(ctx, mongoURI, "tickets")
+	client, db, err := mongodb.Connect(mongoURI, "tickets")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -69,4 +71,75 @@ func TestRun(t *testing.T) {
 	}
 
 	svc.Stop() // fails the test unless run returns nil promptly
+}
+
+// The service starts before its store and its broker exist: it answers
+// /healthz at once and /readyz 503 while it waits for MongoDB (never
+// exiting for it), is ready once MongoDB answers although NATS is still
+// missing (its events wait in the outbox), and publishes them once NATS
+// is up.
+func TestStartsBeforeItsStoreAndBroker(t *testing.T) {
+	mongoPort, natsPort := testkit.FreePort(t), testkit.FreePort(t)
+	svc := testkit.Start(t, name, loadConfig, run, map[string]string{
+		"MONGO_URI":    fmt.Sprintf("mongodb://127.0.0.1:%d/tickets", mongoPort),
+		"NATS_URL":     fmt.Sprintf("nats://127.0.0.1:%d", natsPort),
+		"JWT_KEY":      testkit.JWTKey,
+		"OUTBOX_SWEEP": "100ms",
+	})
+	status := func(path string) (int, string) {
+		res, err := http.Get(svc.URL + path)
+		if err != nil {
+			return 0, err.Error()
+		}
+		defer res.Body.Close()
+		b, _ := io.ReadAll(res.Body)
+		return res.StatusCode, string(b)
+	}
+	testkit.Eventually(t, 10*time.Second, func() bool {
+		code, body := status("/readyz")
+		return code == http.StatusServiceUnavailable && strings.Contains(body, "waiting for mongodb")
+	}, "/readyz does not say it waits for mongodb")
+	for _, tt := range []struct {
+		path string
+		want int
+	}{{"/healthz", http.StatusOK}, {"/api/tickets", http.StatusServiceUnavailable}} {
+		if code, body := status(tt.path); code != tt.want {
+			t.Fatalf("while starting, %s: %d %s, want %d", tt.path, code, body, tt.want)
+		}
+	}
+
+	db, err := mongokit.StartFerretDB(testkit.Context(t), mongokit.FerretDBConfig{
+		SQLiteDir: t.TempDir(), Addr: fmt.Sprintf("127.0.0.1:%d", mongoPort),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(db.Stop)
+	svc.WaitReady(30 * time.Second)
+	if code, body := status("/readyz"); !strings.Contains(body, `"degraded"`) || !strings.Contains(body, "nats") {
+		t.Fatalf("/readyz without NATS: %d %s, want 200 naming nats as degraded", code, body)
+	}
+
+	req, _ := http.NewRequest(http.MethodPost, svc.URL+"/api/tickets", strings.NewReader(`{"title":"early","price":5}`))
+	req.AddCookie(testkit.SessionCookie(t, "5f0000000000000000000a11", "a@test.dev"))
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusCreated {
+		t.Fatalf("create without NATS: %d, want 201 (the event waits in the outbox)", res.StatusCode)
+	}
+
+	n := natskit.StartNATSOn(t, natsPort)
+	created := natskit.Record(t, n.JS, events.TicketCreated)
+	if got := created.WaitFor(t, 1, 20*time.Second)[0].Data; got.Title != "early" {
+		t.Fatalf("ticket.created %+v", got)
+	}
+	testkit.Eventually(t, 10*time.Second, func() bool {
+		code, body := status("/readyz")
+		return code == http.StatusOK && !strings.Contains(body, "degraded")
+	}, "not fully ready once NATS is up")
+	svc.Ended()
+	svc.Stop()
 }

@@ -58,6 +58,14 @@ func (r *Reader) Secret(name string) string {
 	return r.Required(name)
 }
 
+// OptionalSecret returns the value of a variable that may be unset ("");
+// when set, it is masked when the configuration is logged.
+func (r *Reader) OptionalSecret(name string) string {
+	r.secrets[name] = true
+	v, _ := r.get(name)
+	return v
+}
+
 // String returns the variable or def when unset.
 func (r *Reader) String(name, def string) string {
 	if v, ok := r.get(name); ok {

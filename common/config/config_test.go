@@ -11,7 +11,7 @@ import (
 func TestReader(t *testing.T) {
 	env := map[string]string{
 		"PORT": "4000", "WINDOW": "10s", "BAD_WINDOW": "soon", "SECURE": "false",
-		"JWT_KEY": "s3cret", "MONGO_URI": "mongodb://user:pw@host:27017/db",
+		"JWT_KEY": "s3cret", "REDIS_PASSWORD": "hunter2", "MONGO_URI": "mongodb://user:pw@host:27017/db",
 	}
 	r := config.New(func(k string) (string, bool) { v, ok := env[k]; return v, ok })
 	if got := r.Int("PORT", 3000, 1, 65535); got != 4000 {
@@ -24,6 +24,12 @@ func TestReader(t *testing.T) {
 		t.Error("SECURE should be false")
 	}
 	r.Secret("JWT_KEY")
+	if got := r.OptionalSecret("REDIS_PASSWORD"); got != "hunter2" {
+		t.Errorf("REDIS_PASSWORD = %q", got)
+	}
+	if got := r.OptionalSecret("UNSET_PASSWORD"); got != "" {
+		t.Errorf("UNSET_PASSWORD = %q", got)
+	}
 	r.Required("MONGO_URI")
 	r.Required("NATS_URL")
 	r.Duration("BAD_WINDOW", time.Minute)
@@ -37,7 +43,7 @@ func TestReader(t *testing.T) {
 		}
 	}
 	d := r.Describe()
-	if d["JWT_KEY"] != "***" || strings.Contains(d["MONGO_URI"], "pw") || d["NATS_URL"] != "(default)" {
+	if d["JWT_KEY"] != "***" || d["REDIS_PASSWORD"] != "***" || d["UNSET_PASSWORD"] != "(default)" || strings.Contains(d["MONGO_URI"], "pw") || d["NATS_URL"] != "(default)" {
 		t.Errorf("describe leaks or misreports: %v", d)
 	}
 }

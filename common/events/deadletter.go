@@ -38,9 +38,10 @@ var deadLetters atomic.Int64
 
 func deadLetterSubject(durable string) string { return "dlq." + durable }
 
-// ensureDeadLetterStream creates or updates the dead-letter stream.
-func ensureDeadLetterStream(ctx context.Context, js jetstream.JetStream) error {
-	_, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+// ensureDeadLetterStream creates or updates the dead-letter stream with at
+// least replicas copies.
+func ensureDeadLetterStream(ctx context.Context, js jetstream.JetStream, replicas int) error {
+	return ensure(ctx, js, jetstream.StreamConfig{
 		Name:        DeadLetterStream,
 		Description: "events listeners gave up on; list and replay them with the dlq command",
 		Subjects:    []string{"dlq.>"},
@@ -48,11 +49,7 @@ func ensureDeadLetterStream(ctx context.Context, js jetstream.JetStream) error {
 		Storage:     jetstream.FileStorage,
 		MaxBytes:    1 << 30,
 		Duplicates:  DuplicateWindow,
-	})
-	if err != nil {
-		return fmt.Errorf("create stream %s: %w", DeadLetterStream, err)
-	}
-	return nil
+	}, replicas)
 }
 
 // publishDeadLetter stores a copy of m in the dead-letter stream and waits

@@ -298,7 +298,7 @@ func TestListenerOutlivesBrokerRestarts(t *testing.T) {
 	defer nc.Close()
 	js, _ := jetstream.New(nc)
 	ctx := testkit.Context(t)
-	if err := events.EnsureStream(ctx, js); err != nil {
+	if err := events.EnsureStream(ctx, js, 1); err != nil {
 		t.Fatal(err)
 	}
 	var mu sync.Mutex

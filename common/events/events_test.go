@@ -3,6 +3,7 @@ package events_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -275,5 +276,69 @@ func TestListenerRecoversFromDeletedStream(t *testing.T) {
 		}
 	case <-time.After(15 * time.Second):
 		t.Fatal("listener did not resume after the stream was deleted")
+	}
+}
+
+// A service starts before its broker: Connect returns at once, a listener
+// waits for the broker, and once a server listens the streams are made (by
+// Connect's keeper) and the listener handles what is published.
+func TestConnectAndListenBeforeTheBroker(t *testing.T) {
+	ctx := testkit.Context(t)
+	port := testkit.FreePort(t)
+	nc, js, err := events.Connect(ctx, fmt.Sprintf("nats://127.0.0.1:%d", port), "early", 1, testkit.Logger(t))
+	if err != nil {
+		t.Fatalf("Connect without a server: %v", err)
+	}
+	defer nc.Close()
+	got := make(chan string, 1)
+	l, err := events.Listen(ctx, js, testkit.Logger(t), events.OrderCompleted, "early",
+		func(_ context.Context, m events.Msg[events.OrderCompletedData]) error {
+			got <- m.Data.ID
+			return nil
+		}, events.ListenerOptions{})
+	if err != nil {
+		t.Fatalf("Listen without a server: %v", err)
+	}
+	defer l.Stop()
+	pub := events.NewPublisher(js)
+	if err := events.Publish(ctx, pub, events.OrderCompleted, "too-early", events.OrderCompletedData{ID: "x"}); err == nil {
+		t.Fatal("a publish without a server was confirmed")
+	}
+
+	natskit.StartServer(t, port)
+	testkit.Eventually(t, 20*time.Second, func() bool {
+		return events.Publish(ctx, pub, events.OrderCompleted, "o1", events.OrderCompletedData{ID: "o1"}) == nil
+	}, "no stream once the server is up")
+	for _, name := range []string{events.StreamName, events.DeadLetterStream} {
+		if _, err := js.Stream(ctx, name); err != nil {
+			t.Fatalf("stream %s: %v", name, err)
+		}
+	}
+	select {
+	case id := <-got:
+		if id != "o1" {
+			t.Fatalf("got %s", id)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("the listener did not start once the broker was up")
+	}
+}
+
+// A broker that answers and refuses the consumer is reported at once: here
+// a durable of the same name exists with a delivery policy the broker does
+// not let change.
+func TestListenReportsARefusedConsumer(t *testing.T) {
+	n := natskit.StartNATS(t)
+	ctx := testkit.Context(t)
+	if _, err := n.JS.CreateConsumer(ctx, events.StreamName, jetstream.ConsumerConfig{
+		Durable: "refused", FilterSubject: events.OrderCompleted.Subject,
+		AckPolicy: jetstream.AckExplicitPolicy, DeliverPolicy: jetstream.DeliverNewPolicy,
+	}); err != nil {
+		t.Fatal(err)
+	}
+	_, err := events.Listen(ctx, n.JS, testkit.Logger(t), events.OrderCompleted, "refused",
+		func(context.Context, events.Msg[events.OrderCompletedData]) error { return nil }, events.ListenerOptions{})
+	if err == nil {
+		t.Fatal("a consumer the broker refuses was accepted")
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -130,6 +131,9 @@ type Listener struct {
 	handle func(ctx context.Context, m jetstream.Msg)
 
 	failures failureCounts
+	// replicas is the stream's replica count when last seen, so that a
+	// stream the broker lost is made again as it was.
+	replicas atomic.Int32
 
 	stop     context.CancelFunc
 	done     chan struct{}
@@ -185,19 +189,26 @@ func Listen[T any](ctx context.Context, js jetstream.JetStream, log *slog.Logger
 		}
 		l.answer(hctx, m, meta, msg.ID, l.run(hctx, m, func(ctx context.Context) error { return h(ctx, msg) }))
 	}
-	if err := l.provision(ctx); err != nil {
+	// A broker that answers and refuses the consumer is a mistake to report
+	// now; one that does not answer yet (starting, electing a leader, the
+	// stream not made yet) is waited for in the background.
+	err := l.provision(ctx)
+	if err != nil && !unanswered(err) {
 		return nil, err
 	}
 	lctx, cancel := context.WithCancel(context.Background())
 	l.stop = cancel
 	l.done = make(chan struct{})
-	var workers sync.WaitGroup
-	for range opts.Concurrency {
-		workers.Go(func() { l.loop(lctx) })
-	}
 	go func() {
+		defer close(l.done)
+		if err != nil && !l.provisionUntilDone(lctx, err) {
+			return
+		}
+		var workers sync.WaitGroup
+		for range opts.Concurrency {
+			workers.Go(func() { l.loop(lctx) })
+		}
 		workers.Wait()
-		close(l.done)
 	}()
 	return l, nil
 }
@@ -265,7 +276,7 @@ func (l *Listener) deadLetter(ctx context.Context, m jetstream.Msg, meta *jetstr
 	err := publishDeadLetter(ctx, l.js, m, meta, l.config.Durable, reason)
 	if errors.Is(err, jetstream.ErrNoStreamResponse) {
 		// The dead-letter stream is gone (the broker lost it): make it again.
-		if err = ensureDeadLetterStream(ctx, l.js); err == nil {
+		if err = ensureDeadLetterStream(ctx, l.js, int(l.replicas.Load())); err == nil {
 			err = publishDeadLetter(ctx, l.js, m, meta, l.config.Durable, reason)
 		}
 	}
@@ -283,20 +294,55 @@ func (l *Listener) deadLetter(ctx context.Context, m jetstream.Msg, meta *jetstr
 }
 
 // provision creates (or updates) the durable consumer, and the streams if
-// the broker lost them.
+// the broker lost them (with as many replicas as they had when last seen).
 func (l *Listener) provision(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	_, err := l.js.CreateOrUpdateConsumer(ctx, StreamName, l.config)
 	if errors.Is(err, jetstream.ErrStreamNotFound) {
-		if err = EnsureStream(ctx, l.js); err == nil {
+		if err = EnsureStream(ctx, l.js, int(l.replicas.Load())); err == nil {
 			_, err = l.js.CreateOrUpdateConsumer(ctx, StreamName, l.config)
 		}
 	}
 	if err != nil {
 		return fmt.Errorf("consumer %s: %w", l.config.Durable, err)
 	}
+	if s, err := l.js.Stream(ctx, StreamName); err == nil {
+		l.replicas.Store(int32(s.CachedInfo().Config.Replicas))
+	}
 	return nil
+}
+
+// unanswered tells a broker that is not there yet (no server, no JetStream
+// answering, a cluster electing its leader, the stream not made yet) from
+// one that answered and refused.
+func unanswered(err error) bool {
+	var apiErr *jetstream.APIError
+	switch {
+	case errors.Is(err, jetstream.ErrStreamNotFound):
+		return true
+	case errors.As(err, &apiErr):
+		return apiErr.Code == 503 || apiErr.Code == 504 // "temporarily unavailable"
+	default:
+		// Timeouts, no responders, a connection not (yet) up.
+		return true
+	}
+}
+
+// provisionUntilDone retries provisioning with backoff until it works (true)
+// or the listener is stopped (false).
+func (l *Listener) provisionUntilDone(ctx context.Context, err error) bool {
+	for delay := 100 * time.Millisecond; err != nil; delay = min(2*delay, 5*time.Second) {
+		l.log.Warn("listener waiting for the broker", "err", err, "retry_in", delay)
+		select {
+		case <-ctx.Done():
+			return false
+		case <-time.After(delay):
+		}
+		err = l.provision(ctx)
+	}
+	l.log.Info("listener provisioned its consumer")
+	return true
 }
 
 // loop is one worker: it fetches and handles one event at a time until

@@ -33,6 +33,12 @@ func (p *Publisher) PublishRaw(ctx context.Context, subject, id string, data []b
 		trace.WithSpanKind(trace.SpanKindProducer))
 	defer span.End()
 
+	// While disconnected the client would buffer the message and the
+	// confirmation could never come in time: fail at once, and the outbox
+	// keeps the event for the next try.
+	if nc := p.js.Conn(); !nc.IsConnected() {
+		return fmt.Errorf("publish %s %s: nats connection is %s", subject, id, nc.Status())
+	}
 	msg := nats.NewMsg(subject)
 	msg.Data = data
 	otel.GetTextMapPropagator().Inject(ctx, propagation.HeaderCarrier(http.Header(msg.Header)))

@@ -2,6 +2,7 @@ package events
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -24,52 +25,131 @@ const MaxAge = 30 * 24 * time.Hour
 // DuplicateWindow is how long JetStream remembers a Nats-Msg-Id.
 const DuplicateWindow = 10 * time.Minute
 
-// Connect dials NATS (reconnecting forever once connected) and makes sure the
-// stream exists.
-func Connect(ctx context.Context, url, name string, log *slog.Logger) (*nats.Conn, jetstream.JetStream, error) {
+// Connect returns a connection to the NATS servers at url (one URL or a
+// comma-separated list of a cluster's) that reconnects forever, also when no
+// server answers yet: a service starts before its broker and its events wait
+// in the outbox meanwhile. In the background it makes sure the streams exist
+// with at least replicas copies, at start and again after every reconnect
+// (a server that lost its store comes back without them).
+func Connect(ctx context.Context, url, name string, replicas int, log *slog.Logger) (*nats.Conn, jetstream.JetStream, error) {
+	keeper := &streamKeeper{log: log, replicas: replicas, wake: make(chan struct{}, 1)}
 	nc, err := nats.Connect(url,
 		nats.Name(name),
 		nats.Timeout(5*time.Second),
+		nats.RetryOnFailedConnect(true),
 		nats.MaxReconnects(-1),
 		nats.ReconnectWait(time.Second),
+		nats.ConnectHandler(func(c *nats.Conn) {
+			log.Info("nats connected", "url", c.ConnectedUrl())
+			keeper.poke()
+		}),
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
 			if err != nil { // nil on a deliberate Close
-				log.Warn("nats disconnected", "err", err)
+				log.Warn("nats disconnected: events wait in the outbox until it is back", "err", err)
 			}
 		}),
-		nats.ReconnectHandler(func(c *nats.Conn) { log.Info("nats reconnected", "url", c.ConnectedUrl()) }),
+		nats.ReconnectHandler(func(c *nats.Conn) {
+			log.Info("nats reconnected", "url", c.ConnectedUrl())
+			keeper.poke()
+		}),
 	)
 	if err != nil {
-		return nil, nil, fmt.Errorf("nats at %s: %w", url, err)
+		// Only a malformed URL or option fails here: an absent server is retried.
+		return nil, nil, fmt.Errorf("NATS_URL %s: %w", url, err)
 	}
 	js, err := jetstream.New(nc)
 	if err != nil {
 		nc.Close()
 		return nil, nil, err
 	}
-	if err := EnsureStream(ctx, js); err != nil {
-		nc.Close()
-		return nil, nil, err
+	keeper.js = js
+	if nc.IsConnected() {
+		keeper.poke()
+	} else {
+		log.Warn("nats not reachable yet; connecting in the background", "url", url)
 	}
+	kctx, stop := context.WithCancel(context.WithoutCancel(ctx))
+	go keeper.run(kctx)
+	nc.SetClosedHandler(func(*nats.Conn) { stop() })
 	return nc, js, nil
 }
 
-// EnsureStream creates or updates the event stream and the dead-letter stream.
-func EnsureStream(ctx context.Context, js jetstream.JetStream) error {
+// streamKeeper ensures the streams whenever it is poked (a connect or a
+// reconnect), retrying with backoff until the broker accepts.
+type streamKeeper struct {
+	js       jetstream.JetStream
+	log      *slog.Logger
+	replicas int
+	wake     chan struct{}
+}
+
+func (k *streamKeeper) poke() {
+	select {
+	case k.wake <- struct{}{}:
+	default: // already due
+	}
+}
+
+func (k *streamKeeper) run(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-k.wake:
+		}
+		for delay := 100 * time.Millisecond; ; delay = min(2*delay, 5*time.Second) {
+			err := EnsureStream(ctx, k.js, k.replicas)
+			if err == nil {
+				k.log.Info("streams ready", "stream", StreamName, "min_replicas", k.replicas)
+				break
+			}
+			if errors.Is(err, nats.ErrConnectionClosed) {
+				return
+			}
+			k.log.Warn("streams not ready yet", "err", err, "retry_in", delay)
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(delay):
+			}
+		}
+	}
+}
+
+// EnsureStream creates or updates the event stream and the dead-letter
+// stream with at least replicas copies (at least 1). It never lowers what is
+// there: an operator who raised a stream to 3 replicas keeps them when a pod
+// with a smaller setting starts.
+func EnsureStream(ctx context.Context, js jetstream.JetStream, replicas int) error {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	_, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+	err := ensure(ctx, js, jetstream.StreamConfig{
 		Name:       StreamName,
 		Subjects:   []string{"ticket.>", "order.>", "expiration.>", "payment.>"},
 		Retention:  jetstream.LimitsPolicy,
 		Storage:    jetstream.FileStorage,
 		MaxAge:     MaxAge,
 		Duplicates: DuplicateWindow,
-	})
+	}, replicas)
 	if err != nil {
-		return fmt.Errorf("create stream %s: %w", StreamName, err)
+		return err
 	}
-	return ensureDeadLetterStream(ctx, js)
+	return ensureDeadLetterStream(ctx, js, replicas)
+}
+
+// ensure creates or updates a stream to cfg, keeping its replica count when
+// it is higher than replicas.
+func ensure(ctx context.Context, js jetstream.JetStream, cfg jetstream.StreamConfig, replicas int) error {
+	cfg.Replicas = max(replicas, 1)
+	if s, err := js.Stream(ctx, cfg.Name); err == nil {
+		cfg.Replicas = max(cfg.Replicas, s.CachedInfo().Config.Replicas)
+	} else if !errors.Is(err, jetstream.ErrStreamNotFound) {
+		return fmt.Errorf("stream %s: %w", cfg.Name, err)
+	}
+	if _, err := js.CreateOrUpdateStream(ctx, cfg); err != nil {
+		return fmt.Errorf("create stream %s with %d replicas: %w", cfg.Name, cfg.Replicas, err)
+	}
+	return nil
 }
 
 // Durable names the durable consumer of a service's listener on a subject,

@@ -14,37 +14,53 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 	"go.mongodb.org/mongo-driver/v2/mongo/readpref"
+	"go.mongodb.org/mongo-driver/v2/mongo/writeconcern"
 	"go.mongodb.org/mongo-driver/v2/x/mongo/driver/topology"
 
 	"ticketing.dev/common/apperr"
 )
 
-// Connect opens a client for uri and returns the database named in the URI's
-// path, or defaultDB when the path names none. It pings before returning.
-func Connect(ctx context.Context, uri, defaultDB string) (*mongo.Client, *mongo.Database, error) {
+// Connect returns a client for uri and the database named in the URI's
+// path, or defaultDB when the path names none. It makes no round trip (the
+// driver connects lazily, so a service can start before its store): call
+// Ping to know the store answers. Writes wait for a majority of the replica
+// set with journaling, and reads go to the primary, so an acknowledged write
+// (whose event may be published at once) survives the loss of any one
+// member; the URI's own w, journal and readPreference win where given.
+func Connect(uri, defaultDB string) (*mongo.Client, *mongo.Database, error) {
+	opts, name, err := clientOptions(uri, defaultDB)
+	if err != nil {
+		return nil, nil, err
+	}
+	client, err := mongo.Connect(opts)
+	if err != nil {
+		return nil, nil, fmt.Errorf("MONGO_URI: %w", err)
+	}
+	return client, client.Database(name), nil
+}
+
+// clientOptions are Connect's options for uri, and the database's name.
+func clientOptions(uri, defaultDB string) (*options.ClientOptions, string, error) {
 	u, err := url.Parse(uri)
 	if err != nil {
-		return nil, nil, fmt.Errorf("MONGO_URI is not a URL: %w", err)
+		return nil, "", fmt.Errorf("MONGO_URI is not a URL: %w", err)
 	}
 	name := strings.TrimPrefix(u.Path, "/")
 	if name == "" {
 		name = defaultDB
 	}
-	opts := options.Client().ApplyURI(uri).
+	opts := options.Client().
+		SetWriteConcern(writeconcern.Majority()).
+		SetReadPreference(readpref.Primary()).
+		ApplyURI(uri).
 		SetConnectTimeout(5 * time.Second).
 		SetServerSelectionTimeout(5 * time.Second).
 		SetTimeout(10 * time.Second)
-	client, err := mongo.Connect(opts)
-	if err != nil {
-		return nil, nil, err
+	if opts.WriteConcern != nil && opts.WriteConcern.Journal == nil && !u.Query().Has("journal") {
+		journal := true
+		opts.WriteConcern.Journal = &journal
 	}
-	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	if err := client.Ping(pctx, readpref.Primary()); err != nil {
-		_ = client.Disconnect(context.Background())
-		return nil, nil, fmt.Errorf("mongodb at %s: %w", u.Host, err)
-	}
-	return client, client.Database(name), nil
+	return opts, name, nil
 }
 
 // Ping is a readiness check.

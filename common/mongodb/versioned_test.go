@@ -85,3 +85,19 @@ func TestRetry(t *testing.T) {
 		})
 	}
 }
+
+// The store takes the services' write concern (a journaled majority).
+func TestConnectWritesWithMajority(t *testing.T) {
+	client, db, err := mongodb.Connect(mongokit.MongoURI(t), testkit.RandomName("wc_"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := testkit.Context(t)
+	defer func() { _ = db.Drop(ctx); _ = client.Disconnect(ctx) }()
+	if err := mongodb.Ping(client)(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Collection("c").InsertOne(ctx, bson.D{{Key: "x", Value: 1}}); err != nil {
+		t.Fatalf("insert with w=majority, j=true: %v", err)
+	}
+}

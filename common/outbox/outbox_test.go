@@ -166,7 +166,7 @@ func TestRelayRetriesUntilConfirmed(t *testing.T) {
 	if still.OutboxN != 1 {
 		t.Fatalf("event dropped after failed publish: pending %d", still.OutboxN)
 	}
-	if err := events.EnsureStream(context.Background(), n.JS); err != nil {
+	if err := events.EnsureStream(context.Background(), n.JS, 1); err != nil {
 		t.Fatal(err)
 	}
 	rec := natskit.Record(t, n.JS, events.TicketUpdated)

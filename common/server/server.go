@@ -5,6 +5,7 @@ package server
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
@@ -18,8 +19,26 @@ import (
 // Check reports whether a dependency is reachable.
 type Check func(ctx context.Context) error
 
+// ErrDegraded marks the failure of a check the service works without for a
+// while (see Degraded).
+var ErrDegraded = errors.New("degraded")
+
+// Degraded wraps a check whose failure leaves the service ready but
+// degraded: the broker, whose events wait in the outbox meanwhile. /readyz
+// then answers 200 and names it under "degraded", so that an outage of a
+// shared dependency does not take every replica out of its Service.
+func Degraded(check Check) Check {
+	return func(ctx context.Context) error {
+		if err := check(ctx); err != nil {
+			return fmt.Errorf("%w: %w", ErrDegraded, err)
+		}
+		return nil
+	}
+}
+
 // Health mounts GET /healthz (the process is alive) and GET /readyz (every
-// check passes within two seconds; otherwise 503 naming the failing ones).
+// check passes within two seconds; otherwise 503 naming the failing ones,
+// or 200 naming the degraded ones when only Degraded checks fail).
 func Health(r chi.Router, log *slog.Logger, checks map[string]Check) {
 	r.Get("/healthz", func(w http.ResponseWriter, _ *http.Request) {
 		httpx.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
@@ -27,18 +46,27 @@ func Health(r chi.Router, log *slog.Logger, checks map[string]Check) {
 	r.Get("/readyz", func(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 		defer cancel()
-		failed := map[string]string{}
+		failed, degraded := map[string]string{}, map[string]string{}
 		for name, check := range checks {
-			if err := check(ctx); err != nil {
+			switch err := check(ctx); {
+			case err == nil:
+			case errors.Is(err, ErrDegraded):
+				degraded[name] = err.Error()
+			default:
 				failed[name] = err.Error()
 			}
 		}
-		if len(failed) > 0 {
-			log.WarnContext(r.Context(), "not ready", "failed", failed)
-			httpx.WriteJSON(w, http.StatusServiceUnavailable, map[string]any{"status": "unavailable", "failed": failed})
-			return
+		switch {
+		case len(failed) > 0:
+			log.WarnContext(r.Context(), "not ready", "failed", failed, "degraded", degraded)
+			httpx.WriteJSON(w, http.StatusServiceUnavailable,
+				map[string]any{"status": "unavailable", "failed": failed, "degraded": degraded})
+		case len(degraded) > 0:
+			log.WarnContext(r.Context(), "ready but degraded", "degraded", degraded)
+			httpx.WriteJSON(w, http.StatusOK, map[string]any{"status": "degraded", "degraded": degraded})
+		default:
+			httpx.WriteJSON(w, http.StatusOK, map[string]string{"status": "ready"})
 		}
-		httpx.WriteJSON(w, http.StatusOK, map[string]string{"status": "ready"})
 	})
 }
 

@@ -6,10 +6,12 @@
 //
 //	func run(ctx context.Context, log *slog.Logger, cfg Config, conns *service.Conns) error {
 //		… store, outbox relay, listeners, sweeps, each stopped by defer …
-//		return server.Run(ctx, log, cfg.Addr(), handler)
+//		return conns.Serve(ctx, handler)
 //	}
 //
-// Main reads and logs the configuration, connects (tracing, MongoDB, NATS),
+// Main reads and logs the configuration, listens on the service's address
+// at once (probes answer while it starts), waits for its store (retrying
+// with backoff, never exiting for it), connects to NATS in the background,
 // runs, and closes the connections in reverse; the service's packages do
 // the work.
 package service
@@ -19,6 +21,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
+	"net/http"
 	"os"
 	"os/signal"
 	"syscall"
@@ -36,9 +40,11 @@ import (
 	"ticketing.dev/common/tracing"
 )
 
-// Config is a service's configuration: it says what the service connects to.
+// Config is a service's configuration: it says what the service connects
+// to and where it listens.
 type Config interface {
 	Needs() Needs
+	Addr() string
 }
 
 // Main runs a service as a process: a JSON logger named for it, a context
@@ -61,8 +67,9 @@ func Main[C Config](name string, load func(r *config.Reader) C, run func(context
 }
 
 // Run reads the configuration with load (every variable through the
-// config.Reader it is given), logs it once with secrets masked, opens what
-// it needs, and calls run until ctx ends; the connections are closed when run
+// config.Reader it is given), logs it once with secrets masked, listens on
+// the service's address (a Gate answers the probes meanwhile), opens what it
+// needs, and calls run until ctx ends; the connections are closed when run
 // returns. A configuration error names each missing or invalid variable.
 // Tests call Run to start the real service.
 func Run[C Config](ctx context.Context, log *slog.Logger, name string, load func(r *config.Reader) C,
@@ -71,6 +78,12 @@ func Run[C Config](ctx context.Context, log *slog.Logger, name string, load func
 	r.String("LOG_LEVEL", "info") // read by logging.New; listed in the start-up line
 	pprofAddr := r.String("PPROF_ADDR", "")
 	cfg := load(r)
+	needs := cfg.Needs()
+	if needs.NATSURL != "" {
+		// The event streams' replica count; never lowered on a stream that
+		// has more (an operator's choice stands).
+		needs.StreamReplicas = r.Int("NATS_STREAM_REPLICAS", 1, 1, 5)
+	}
 	if err := r.Err(); err != nil {
 		return err
 	}
@@ -86,10 +99,31 @@ func Run[C Config](ctx context.Context, log *slog.Logger, name string, load func
 		defer stop()
 		log.Info("profiler listening", "addr", "http://"+at.String()+"/debug/pprof/")
 	}
-	conns, err := Open(ctx, log, name, cfg.Needs())
+	ln, err := net.Listen("tcp", cfg.Addr())
 	if err != nil {
 		return err
 	}
+	sctx, stopServing := context.WithCancel(ctx)
+	gate := server.NewGate()
+	served := make(chan error, 1)
+	go func() { served <- server.Serve(sctx, log, ln, gate) }()
+	// Whatever ends run (a signal, an error), the server has stopped
+	// before the connections close.
+	defer func() {
+		stopServing()
+		if err := <-served; err != nil {
+			log.Warn("http server stopped with an error", "err", err)
+		}
+	}()
+
+	conns, err := Open(ctx, log, name, needs, gate)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil // stopped while waiting: a clean stop
+		}
+		return err
+	}
+	conns.serving = served
 	defer conns.Close()
 	return run(ctx, log, cfg, conns)
 }
@@ -98,33 +132,45 @@ func Run[C Config](ctx context.Context, log *slog.Logger, name string, load func
 type Needs struct {
 	MongoURI string // the database is the URI's path, else the service's name
 	NATSURL  string
+	// StreamReplicas is the least replica count of the event streams
+	// (NATS_STREAM_REPLICAS, read by Run when NATSURL is set).
+	StreamReplicas int
 }
 
-// Conns are a service's open connections.
+// Conns are a service's open connections, and its HTTP server's gate.
 type Conns struct {
 	Mongo *mongo.Client
 	DB    *mongo.Database
 	NATS  *nats.Conn
 	JS    jetstream.JetStream
-	// Checks are the readiness checks of the connections, for /readyz; a
-	// service adds its own (expiration's Redis).
+	// Checks are the readiness checks of the connections, for /readyz: the
+	// service's own store (a service adds its own: expiration's Redis), and
+	// NATS as server.Degraded (its outage is absorbed by the outbox).
 	Checks map[string]server.Check
 
+	log     *slog.Logger
+	gate    *server.Gate
+	serving chan error
 	closers []func()
 }
 
 // Open sets up tracing (exporting only when OTEL_EXPORTER_OTLP_ENDPOINT is
-// set) and opens what needs names, in that order. Close releases them in
-// reverse.
-func Open(ctx context.Context, log *slog.Logger, name string, needs Needs) (*Conns, error) {
-	c := &Conns{Checks: map[string]server.Check{}}
+// set) and opens what needs names, in that order: it waits until MongoDB
+// answers (retrying with backoff until ctx ends, naming what it waits for on
+// gate) and connects to NATS in the background. Close releases them in
+// reverse. gate may be nil.
+func Open(ctx context.Context, log *slog.Logger, name string, needs Needs, gate *server.Gate) (*Conns, error) {
+	if gate == nil {
+		gate = server.NewGate()
+	}
+	c := &Conns{Checks: map[string]server.Check{}, log: log, gate: gate}
 	stopTracing, err := tracing.Setup(ctx, name, log)
 	if err != nil {
 		return nil, fmt.Errorf("tracing: %w", err)
 	}
 	c.closers = append(c.closers, stopTracing)
 	if needs.MongoURI != "" {
-		if c.Mongo, c.DB, err = mongodb.Connect(ctx, needs.MongoURI, name); err != nil {
+		if c.Mongo, c.DB, err = mongodb.Connect(needs.MongoURI, name); err != nil {
 			c.Close()
 			return nil, err
 		}
@@ -135,16 +181,70 @@ func Open(ctx context.Context, log *slog.Logger, name string, needs Needs) (*Con
 			_ = client.Disconnect(dctx)
 		})
 		c.Checks["mongodb"] = mongodb.Ping(client)
+		if err := c.WaitFor(ctx, "mongodb", c.Checks["mongodb"]); err != nil {
+			c.Close()
+			return nil, err
+		}
 	}
 	if needs.NATSURL != "" {
-		if c.NATS, c.JS, err = events.Connect(ctx, needs.NATSURL, name, log); err != nil {
+		if c.NATS, c.JS, err = events.Connect(ctx, needs.NATSURL, name, needs.StreamReplicas, log); err != nil {
 			c.Close()
 			return nil, err
 		}
 		c.closers = append(c.closers, c.NATS.Close)
-		c.Checks["nats"] = events.Ready(c.NATS)
+		c.Checks["nats"] = server.Degraded(events.Ready(c.NATS))
 	}
 	return c, nil
+}
+
+// WaitFor runs check until it passes, with backoff (100 ms doubling to 5 s),
+// logging each failure and saying on /readyz what the service waits for. It
+// returns only when check passes (nil) or ctx ends (its error).
+func (c *Conns) WaitFor(ctx context.Context, what string, check server.Check) error {
+	for attempt, delay := 1, 100*time.Millisecond; ; attempt, delay = attempt+1, min(2*delay, 5*time.Second) {
+		cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		err := check(cctx)
+		cancel()
+		if err == nil {
+			c.gate.Waiting("starting")
+			if attempt > 1 {
+				c.log.Info(what+" is reachable", "attempts", attempt)
+			}
+			return nil
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		c.gate.Waiting("waiting for " + what + ": " + err.Error())
+		c.log.Warn("waiting for "+what, "attempt", attempt, "err", err, "retry_in", delay)
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(delay):
+		}
+	}
+}
+
+// Serve hands the service's requests to h (the server has listened since
+// start-up) and returns when ctx has ended and in-flight requests are done.
+func (c *Conns) Serve(ctx context.Context, h http.Handler) error {
+	c.gate.Open(h)
+	if c.serving == nil {
+		return errors.New("service: Serve without Run")
+	}
+	select {
+	case err := <-c.serving:
+		// The server ended by itself (it only does on an error) or with ctx.
+		c.serving <- err
+		if ctx.Err() == nil {
+			return fmt.Errorf("http server: %w", err)
+		}
+		return err
+	case <-ctx.Done():
+	}
+	err := <-c.serving
+	c.serving <- err // Run's deferred wait reads it again
+	return err
 }
 
 // Close releases the connections in reverse order of opening.

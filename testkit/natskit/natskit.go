@@ -36,27 +36,45 @@ type NATS struct {
 // a temporary directory — connects to it and creates the streams.
 func StartNATS(t testing.TB) *NATS {
 	t.Helper()
-	var url string
-	var srv *server.Server
 	if ok, _ := testkit.Docker(); ok {
-		url = "nats://" + testkit.StartContainer(t, testkit.NATSImage, "4222/tcp", "Server is ready", "-js")
-	} else {
-		var err error
-		srv, err = server.NewServer(&server.Options{
-			Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: t.TempDir(), NoLog: true, NoSigs: true,
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		srv.Start()
-		t.Cleanup(srv.Shutdown)
-		if !srv.ReadyForConnections(10 * time.Second) {
-			t.Fatal("nats-server did not start")
-		}
-		url = srv.ClientURL()
+		url := "nats://" + testkit.StartContainer(t, testkit.NATSImage, "4222/tcp", "Server is ready", "-js")
+		return connectAndEnsure(t, url, nil)
 	}
+	return StartNATSOn(t, -1)
+}
+
+// StartNATSOn starts an in-process JetStream server on 127.0.0.1:port (-1: a
+// free one) for this test, with its store in a temporary directory; it
+// connects to it and creates the streams.
+func StartNATSOn(t testing.TB, port int) *NATS {
+	t.Helper()
+	srv := StartServer(t, port)
+	return connectAndEnsure(t, srv.ClientURL(), srv)
+}
+
+// StartServer starts an in-process JetStream server on 127.0.0.1:port (-1: a
+// free one) with its store in a temporary directory, and nothing else: no
+// connection, no stream.
+func StartServer(t testing.TB, port int) *server.Server {
+	t.Helper()
+	srv, err := server.NewServer(&server.Options{
+		Host: "127.0.0.1", Port: port, JetStream: true, StoreDir: t.TempDir(), NoLog: true, NoSigs: true,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.Start()
+	t.Cleanup(srv.Shutdown)
+	if !srv.ReadyForConnections(10 * time.Second) {
+		t.Fatal("nats-server did not start")
+	}
+	return srv
+}
+
+func connectAndEnsure(t testing.TB, url string, srv *server.Server) *NATS {
+	t.Helper()
 	nc, js := Connect(t, url)
-	if err := events.EnsureStream(context.Background(), js); err != nil {
+	if err := events.EnsureStream(context.Background(), js, 1); err != nil {
 		t.Fatal(err)
 	}
 	return &NATS{URL: url, Server: srv, Conn: nc, JS: js}

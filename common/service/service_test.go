@@ -1,0 +1,94 @@
+package service_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"ticketing.dev/common/config"
+	"ticketing.dev/common/service"
+	"ticketing.dev/testkit"
+)
+
+type cfg struct {
+	port     int
+	mongoURI string
+	natsURL  string
+}
+
+func (c cfg) Needs() service.Needs { return service.Needs{MongoURI: c.mongoURI, NATSURL: c.natsURL} }
+func (c cfg) Addr() string         { return fmt.Sprintf("127.0.0.1:%d", c.port) }
+
+func load(r *config.Reader) cfg {
+	return cfg{port: r.Int("PORT", 3000, 1, 65535), mongoURI: r.String("MONGO_URI", ""), natsURL: r.String("NATS_URL", "")}
+}
+
+func neverRun(context.Context, *slog.Logger, cfg, *service.Conns) error {
+	return errors.New("run was called without a store")
+}
+
+// Start-up settings are checked before anything is opened, each named.
+func TestRunRejectsInvalidSettings(t *testing.T) {
+	tests := []struct {
+		env  map[string]string
+		want string
+	}{
+		{map[string]string{"NATS_URL": "nats://127.0.0.1:1", "NATS_STREAM_REPLICAS": "9"}, "NATS_STREAM_REPLICAS"},
+		{map[string]string{"NATS_URL": "nats://127.0.0.1:1", "NATS_STREAM_REPLICAS": "three"}, "NATS_STREAM_REPLICAS"},
+		{map[string]string{"PPROF_ADDR": "0.0.0.0:6060"}, "PPROF_ADDR"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.want, func(t *testing.T) {
+			for k, v := range tt.env {
+				t.Setenv(k, v)
+			}
+			t.Setenv("PORT", fmt.Sprint(testkit.FreePort(t)))
+			err := service.Run(testkit.Context(t), testkit.Logger(t), "test", load, neverRun)
+			if !errors.Is(err, config.ErrInvalid) || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("Run = %v, want a configuration error naming %s", err, tt.want)
+			}
+		})
+	}
+}
+
+// A service whose store does not answer keeps waiting (alive, not ready)
+// and stops cleanly on SIGTERM without ever running.
+func TestRunWaitsForItsStoreAndStopsCleanly(t *testing.T) {
+	port := testkit.FreePort(t)
+	t.Setenv("PORT", fmt.Sprint(port))
+	t.Setenv("MONGO_URI", fmt.Sprintf("mongodb://127.0.0.1:%d/test", testkit.FreePort(t)))
+	ctx, stop := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- service.Run(ctx, testkit.Logger(t), "test", load, neverRun) }()
+	get := func(path string) (int, string) {
+		res, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d%s", port, path))
+		if err != nil {
+			return 0, ""
+		}
+		defer res.Body.Close()
+		b, _ := io.ReadAll(res.Body)
+		return res.StatusCode, string(b)
+	}
+	testkit.Eventually(t, 15*time.Second, func() bool {
+		code, body := get("/readyz")
+		return code == http.StatusServiceUnavailable && strings.Contains(body, "waiting for mongodb")
+	}, "/readyz does not say the service waits for mongodb")
+	if code, _ := get("/healthz"); code != http.StatusOK {
+		t.Fatalf("/healthz while waiting: %d, want 200 (alive)", code)
+	}
+	stop()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("Run after a stop while waiting: %v, want nil", err)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("Run did not return after its context ended")
+	}
+}
