@@ -55,16 +55,6 @@ func TestPaymentSurvivesCrashes(t *testing.T) {
 		}
 		return pid
 	}
-	// pay pays, retrying while payments' replica has not heard of the order
-	// yet (404), and returns the first other answer (0: no answer).
-	pay := func(o order) int {
-		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(100 * time.Millisecond) {
-			status, _, _ := buyer.do("POST", "/api/payments", map[string]string{"token": "tok_visa", "orderId": o.ID}, nil)
-			if status != 404 || time.Now().After(deadline) {
-				return status
-			}
-		}
-	}
 	// completeOnce checks the invariant after a crash: the order ends
 	// complete before its window and grace are over, and stays so; the
 	// stream has one payment.created and no order.cancelled for it; Stripe
@@ -97,7 +87,7 @@ func TestPaymentSurvivesCrashes(t *testing.T) {
 		if err := syscall.Kill(orders, syscall.SIGSTOP); err != nil {
 			t.Fatal(err)
 		}
-		if status := pay(o); status != 201 {
+		if status := buyer.pay(o.ID); status != 201 {
 			t.Fatalf("paying order %s: %d, want 201", o.ID, status)
 		}
 		// Its fetch may just have expired (one in a hundred): then the event
@@ -119,7 +109,7 @@ func TestPaymentSurvivesCrashes(t *testing.T) {
 		o := newOrder("Interrupted charge")
 		stripe.hold()
 		paid := make(chan int, 1)
-		go func() { paid <- pay(o) }()
+		go func() { paid <- buyer.pay(o.ID) }()
 		stripe.waitHeld(t, o.ID)
 		payments := pidOf(t, "payments")
 		if err := syscall.Kill(payments, syscall.SIGKILL); err != nil {

@@ -223,8 +223,8 @@ func (r *running) stop() {
 			left = append(left, fmt.Sprintf("%d %s", pid, name))
 		}
 	}
-	for _, pid := range runfile.Orphans(r.dataDir) {
-		left = append(left, fmt.Sprintf("%d %s (marked)", pid, cmdline(pid)))
+	for _, proc := range runfile.Processes(r.dataDir) {
+		left = append(left, fmt.Sprintf("%s: %s (marked)", proc, cmdline(proc.Pid)))
 	}
 	if len(left) > 0 {
 		t.Fatalf("processes left after stop: %v", left)
@@ -237,12 +237,12 @@ func (r *running) stop() {
 	}
 }
 
-// pidOf finds the running process of a built service.
-func (r *running) pidOf(svc string) int {
-	want := filepath.Join(r.dataDir, "bin", svc)
-	for pid := range descendants(r.cmd.Process.Pid) {
-		if exe, err := os.Readlink("/proc/" + strconv.Itoa(pid) + "/exe"); err == nil && exe == want {
-			return pid
+// pidOf finds the running process of a component: a service ("orders"),
+// or one of its replicas ("orders-2") when it runs several.
+func (r *running) pidOf(name string) int {
+	for _, proc := range runfile.Processes(r.dataDir) {
+		if proc.Name == name {
+			return proc.Pid
 		}
 	}
 	return 0
@@ -364,6 +364,18 @@ func (u *user) order(ticketID string) order {
 		return status == 201
 	}, "order for ticket %s", ticketID)
 	return o
+}
+
+// pay pays the order with tok_visa, retrying for 10 s while payments'
+// replica has not heard of it (404), and returns the first other answer (0:
+// no answer). It never fails the test, so a goroutine may call it.
+func (u *user) pay(orderID string) int {
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		status, _, _ := u.do("POST", "/api/payments", map[string]string{"token": "tok_visa", "orderId": orderID}, nil)
+		if status != 404 || time.Now().After(deadline) {
+			return status
+		}
+	}
 }
 
 // do sends a JSON request and decodes a JSON answer into out (when not nil).

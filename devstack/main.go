@@ -5,9 +5,10 @@
 //
 // Environment: DATA_DIR (./.data), GATEWAY_ADDR (:8080), JWT_KEY, STRIPE_KEY,
 // STRIPE_API_BASE, ORDER_EXPIRATION_WINDOW, ORDER_EXPIRATION_GRACE, FERRETDB_POSTGRESQL_URL,
-// DEVSTACK_SKIP (e.g. "client"), DEVSTACK_PPROF (a loopback address such as
-// 127.0.0.1:6060: Go's profiler for this process, which runs the gateway,
-// NATS and the FerretDBs; `go tool pprof http://ADDR/debug/pprof/profile`).
+// REPLICAS (processes of each service, 1), DEVSTACK_SKIP (e.g. "client"),
+// DEVSTACK_PPROF (a loopback address such as 127.0.0.1:6060: Go's profiler
+// for this process, which runs the gateway, NATS and the FerretDBs;
+// `go tool pprof http://ADDR/debug/pprof/profile`).
 package main
 
 import (
@@ -45,10 +46,11 @@ func run(args []string) error {
 	case "down":
 		return runfile.Down(cfg.DataDir, 60*time.Second, func(s string) { fmt.Println("[devstack]", s) })
 	case "ps":
-		// Every process of the platform on DATA_DIR, one pid a line; a
-		// script checks that none is left after a stop.
-		for _, pid := range runfile.Orphans(cfg.DataDir) {
-			fmt.Println(pid)
+		// Every process of the platform on DATA_DIR, one a line: its pid
+		// and its component (each replica of a service is one, "orders-2");
+		// nothing once it stopped.
+		for _, proc := range runfile.Processes(cfg.DataDir) {
+			fmt.Println(proc)
 		}
 		return nil
 	default:

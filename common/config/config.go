@@ -154,22 +154,42 @@ func (r *Reader) Describe() map[string]string {
 		case r.secrets[name] || strings.Contains(strings.ToUpper(name), "KEY"):
 			out[name] = "***"
 		default:
-			out[name] = maskURL(v)
+			out[name] = MaskURL(v)
 		}
 	}
 	return out
 }
 
-// maskURL hides a password embedded in a connection string.
-func maskURL(v string) string {
-	at := strings.Index(v, "@")
+// MaskURL hides the credentials in a connection string, or in each of a
+// comma-separated list of them (a NATS cluster's URLs): the password of
+// user:password@, or the whole of a lone token@ (nats://token@host).
+func MaskURL(v string) string {
+	urls := strings.Split(v, ",")
+	for i, u := range urls {
+		urls[i] = maskOne(u)
+	}
+	return strings.Join(urls, ",")
+}
+
+func maskOne(v string) string {
 	scheme := strings.Index(v, "://")
-	if at < 0 || scheme < 0 || at < scheme {
+	if scheme < 0 {
 		return v
 	}
-	creds := v[scheme+3 : at]
-	if i := strings.Index(creds, ":"); i >= 0 {
-		return v[:scheme+3] + creds[:i] + ":***" + v[at:]
+	rest := v[scheme+3:]
+	authority := rest
+	if end := strings.IndexAny(rest, "/?#"); end >= 0 {
+		authority = rest[:end]
 	}
-	return v
+	at := strings.LastIndex(authority, "@")
+	if at < 0 {
+		return v
+	}
+	creds := authority[:at]
+	if user, _, ok := strings.Cut(creds, ":"); ok {
+		creds = user + ":***"
+	} else {
+		creds = "***"
+	}
+	return v[:scheme+3] + creds + rest[at:]
 }

@@ -47,3 +47,21 @@ func TestReader(t *testing.T) {
 		t.Errorf("describe leaks or misreports: %v", d)
 	}
 }
+
+func TestMaskURL(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"mongodb://user:pw@host:27017/db", "mongodb://user:***@host:27017/db"},
+		{"mongodb://user:p@ss@host/db?replicaSet=rs0", "mongodb://user:***@host/db?replicaSet=rs0"},
+		{"nats://s3cr3tt0ken@nats-srv:4222", "nats://***@nats-srv:4222"},
+		{"nats://a:x@n1:4222,nats://b:y@n2:4222,nats://n3:4222", "nats://a:***@n1:4222,nats://b:***@n2:4222,nats://n3:4222"},
+		{"redis://:pw@redis:6379/0", "redis://:***@redis:6379/0"},
+		{"http://host/path@not-creds", "http://host/path@not-creds"},
+		{"nats://nats-srv:4222", "nats://nats-srv:4222"},
+		{"plain value", "plain value"},
+	}
+	for _, tt := range tests {
+		if got := config.MaskURL(tt.in); got != tt.want {
+			t.Errorf("MaskURL(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}

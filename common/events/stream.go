@@ -10,6 +10,8 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+
+	"ticketing.dev/common/config"
 )
 
 // StreamName is the one stream that keeps every event; limits retention, so
@@ -40,7 +42,7 @@ func Connect(ctx context.Context, url, name string, replicas int, log *slog.Logg
 		nats.MaxReconnects(-1),
 		nats.ReconnectWait(time.Second),
 		nats.ConnectHandler(func(c *nats.Conn) {
-			log.Info("nats connected", "url", c.ConnectedUrl())
+			log.Info("nats connected", "url", c.ConnectedUrlRedacted())
 			keeper.poke()
 		}),
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
@@ -49,13 +51,13 @@ func Connect(ctx context.Context, url, name string, replicas int, log *slog.Logg
 			}
 		}),
 		nats.ReconnectHandler(func(c *nats.Conn) {
-			log.Info("nats reconnected", "url", c.ConnectedUrl())
+			log.Info("nats reconnected", "url", c.ConnectedUrlRedacted())
 			keeper.poke()
 		}),
 	)
 	if err != nil {
 		// Only a malformed URL or option fails here: an absent server is retried.
-		return nil, nil, fmt.Errorf("NATS_URL %s: %w", url, err)
+		return nil, nil, fmt.Errorf("NATS_URL %s: %w", config.MaskURL(url), err)
 	}
 	js, err := jetstream.New(nc)
 	if err != nil {
@@ -66,7 +68,7 @@ func Connect(ctx context.Context, url, name string, replicas int, log *slog.Logg
 	if nc.IsConnected() {
 		keeper.poke()
 	} else {
-		log.Warn("nats not reachable yet; connecting in the background", "url", url)
+		log.Warn("nats not reachable yet; connecting in the background", "url", config.MaskURL(url))
 	}
 	kctx, stop := context.WithCancel(context.WithoutCancel(ctx))
 	go keeper.run(kctx)

@@ -63,7 +63,7 @@ func (p *platform) startClient(ctx context.Context) *supervisor.Proc {
 	}
 	proc := p.sup.Start(supervisor.Spec{
 		Name: "client", Restart: true, StopTimeout: 10 * time.Second,
-		Command: p.marked(func() *exec.Cmd {
+		Command: p.marked("client", func() *exec.Cmd {
 			cmd := exec.Command(npm, "start")
 			cmd.Dir = dir
 			return cmd
@@ -77,7 +77,7 @@ func (p *platform) startClient(ctx context.Context) *supervisor.Proc {
 // runStep runs a one-off set-up command under the supervisor (so its output
 // is prefixed and Ctrl-C stops it) and tells whether it succeeded.
 func (p *platform) runStep(ctx context.Context, name, dir, bin string, args ...string) bool {
-	proc := p.sup.Start(supervisor.Spec{Name: name, Command: p.marked(func() *exec.Cmd {
+	proc := p.sup.Start(supervisor.Spec{Name: name, Command: p.marked(name, func() *exec.Cmd {
 		cmd := exec.Command(bin, args...)
 		cmd.Dir = dir
 		return cmd

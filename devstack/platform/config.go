@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 )
 
@@ -39,6 +40,9 @@ const DevOrderExpirationGrace = "30s"
 // MockStripeKey is the key payments uses against stripe-mock.
 const MockStripeKey = "sk_test_123"
 
+// MaxReplicas bounds REPLICAS: every replica is a process on this machine.
+const MaxReplicas = 8
+
 // Config is the platform's configuration, from the environment.
 type Config struct {
 	Root        string // the repository (holds go.work)
@@ -55,13 +59,16 @@ type Config struct {
 	OrderExpirationGrace  string
 	// PostgreSQLURL switches FerretDB from SQLite to PostgreSQL.
 	PostgreSQLURL string
-	Skip          map[string]bool
+	// Replicas is how many processes of each service run, as a
+	// Deployment's replicas: on the same stores and NATS durables.
+	Replicas int
+	Skip     map[string]bool
 }
 
 // ConfigFromEnv reads DATA_DIR (./.data), GATEWAY_ADDR (:8080), JWT_KEY,
 // STRIPE_KEY, STRIPE_API_BASE, ORDER_EXPIRATION_WINDOW (60s), ORDER_EXPIRATION_GRACE (5s),
-// FERRETDB_POSTGRESQL_URL and DEVSTACK_SKIP (comma-separated components not
-// to start, e.g. "client").
+// FERRETDB_POSTGRESQL_URL, REPLICAS (1) and DEVSTACK_SKIP (comma-separated
+// components not to start, e.g. "client").
 func ConfigFromEnv(getenv func(string) string) (Config, error) {
 	root, err := findRoot()
 	if err != nil {
@@ -79,7 +86,15 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 		OrderExpirationWindow: or(getenv("ORDER_EXPIRATION_WINDOW"), DevOrderExpirationWindow),
 		OrderExpirationGrace:  or(getenv("ORDER_EXPIRATION_GRACE"), DevOrderExpirationGrace),
 		PostgreSQLURL:         getenv("FERRETDB_POSTGRESQL_URL"),
+		Replicas:              1,
 		Skip:                  map[string]bool{},
+	}
+	if v := getenv("REPLICAS"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > MaxReplicas {
+			return Config{}, fmt.Errorf("REPLICAS: want how many processes of each service to run, a whole number from 1 to %d, got %q", MaxReplicas, v)
+		}
+		cfg.Replicas = n
 	}
 	// A STRIPE_KEY without STRIPE_API_BASE means real Stripe; anything else
 	// is a mock: STRIPE_API_BASE's, or stripe-mock started here.

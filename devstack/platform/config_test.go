@@ -16,7 +16,7 @@ func TestConfigFromEnv(t *testing.T) {
 		{"defaults", nil, func(c Config) bool {
 			return c.GatewayAddr == ":8080" && c.JWTKey == DevJWTKey && strings.HasSuffix(c.DataDir, "/.data") &&
 				c.StartStripeMock && c.StripeKey == MockStripeKey && !c.RealStripe() && c.OrderExpirationWindow == DevOrderExpirationWindow &&
-				c.OrderExpirationGrace == DevOrderExpirationGrace
+				c.OrderExpirationGrace == DevOrderExpirationGrace && c.Replicas == 1
 		}, ""},
 		{"real stripe", map[string]string{"STRIPE_KEY": "sk_live_x"}, func(c Config) bool {
 			return c.RealStripe() && c.StripeKey == "sk_live_x" && !c.StartStripeMock
@@ -27,11 +27,16 @@ func TestConfigFromEnv(t *testing.T) {
 		{"overrides", map[string]string{
 			"JWT_KEY": "k", "GATEWAY_ADDR": "127.0.0.1:0", "DATA_DIR": "/tmp/x", "ORDER_EXPIRATION_WINDOW": "10s",
 			"ORDER_EXPIRATION_GRACE": "30s", "DEVSTACK_SKIP": "client, payments", "FERRETDB_POSTGRESQL_URL": "postgres://p",
+			"REPLICAS": "3",
 		}, func(c Config) bool {
 			return c.JWTKey == "k" && c.GatewayAddr == "127.0.0.1:0" && c.DataDir == "/tmp/x" && c.OrderExpirationWindow == "10s" &&
-				c.OrderExpirationGrace == "30s" && c.Skip["client"] && c.Skip["payments"] && !c.Skip["auth"] && c.PostgreSQLURL == "postgres://p"
+				c.OrderExpirationGrace == "30s" && c.Skip["client"] && c.Skip["payments"] && !c.Skip["auth"] && c.PostgreSQLURL == "postgres://p" &&
+				c.Replicas == 3
 		}, ""},
 		{"unknown skip", map[string]string{"DEVSTACK_SKIP": "nope"}, nil, `unknown component "nope"`},
+		{"replicas not a number", map[string]string{"REPLICAS": "two"}, nil, `REPLICAS: want how many processes of each service to run, a whole number from 1 to 8, got "two"`},
+		{"no replica", map[string]string{"REPLICAS": "0"}, nil, `REPLICAS: `},
+		{"too many replicas", map[string]string{"REPLICAS": "9"}, nil, `REPLICAS: `},
 	}
 	for _, tc := range tests {
 		cfg, err := ConfigFromEnv(func(k string) string { return tc.env[k] })

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"os"
@@ -42,6 +43,7 @@ type platform struct {
 	pending map[string]string                      // component → what it waits for, before it has a check
 	procs   map[string]*supervisor.Proc
 	ports   map[string]string
+	probes  []replicaProbe // of the services' replicas, set before probeReplicas runs
 }
 
 func (p *platform) say(format string, args ...any) {
@@ -158,8 +160,9 @@ func Run(ctx context.Context, cfg Config, stdout io.Writer) error {
 	var apps []*supervisor.Proc
 	stops = append(stops, func() { stopAll(apps) })
 	for _, svc := range services {
-		apps = append(apps, p.startService(svc, nats.URL(), mongo[svc], redisURL))
+		apps = append(apps, p.startService(svc, nats.URL(), mongo[svc], redisURL)...)
 	}
+	p.probeReplicas(ctx)
 	var clientWG sync.WaitGroup
 	clientWG.Add(1)
 	go func() {
@@ -356,14 +359,24 @@ func (p *platform) startRedis() (*supervisor.Proc, string, error) {
 	if err != nil {
 		return nil, "", err
 	}
-	command, err := stores.RedisCommand(filepath.Join(p.cfg.DataDir, "redis"), port)
+	command, err := p.redisCommand(port)
 	if err != nil {
 		return nil, "", err
 	}
 	addr := "127.0.0.1:" + strconv.Itoa(port)
-	proc := p.sup.Start(supervisor.Spec{Name: "redis", Restart: true, Command: p.marked(command, nil)})
+	proc := p.sup.Start(supervisor.Spec{Name: "redis", Restart: true, Command: command})
 	p.register("redis", addr, proc, func(ctx context.Context) error { return stores.RedisReady(ctx, addr) })
 	return proc, "redis://" + addr, nil
+}
+
+// redisCommand is how the platform runs redis-server: in the data
+// directory's RedisDir, where `devstack ps` and `down` recognise it.
+func (p *platform) redisCommand(port int) (func() *exec.Cmd, error) {
+	command, err := stores.RedisCommand(filepath.Join(p.cfg.DataDir, runfile.RedisDir), port)
+	if err != nil {
+		return nil, err
+	}
+	return p.marked("redis", command, nil), nil
 }
 
 func (p *platform) startStripeMock() (*supervisor.Proc, error) {
@@ -377,20 +390,16 @@ func (p *platform) startStripeMock() (*supervisor.Proc, error) {
 	}
 	addr := "127.0.0.1:" + strconv.Itoa(port)
 	p.cfg.StripeAPIBase = "http://" + addr
-	proc := p.sup.Start(supervisor.Spec{Name: "stripe-mock", Restart: true, Command: p.marked(command, nil)})
+	proc := p.sup.Start(supervisor.Spec{Name: "stripe-mock", Restart: true, Command: p.marked("stripe-mock", command, nil)})
 	p.register("stripe-mock", addr, proc, func(ctx context.Context) error { return dialOK(ctx, addr) })
 	return proc, nil
 }
 
-// startService runs a built service on a free port, with the environment
-// the brief fixes for it, and points the gateway at it.
-func (p *platform) startService(svc, natsURL, mongoURI, redisURL string) *supervisor.Proc {
-	port, err := stores.FreePort()
-	if err != nil {
-		port = 0 // the service will fail to listen and be restarted
-	}
-	addr := "127.0.0.1:" + strconv.Itoa(port)
-	env := map[string]string{"PORT": strconv.Itoa(port), "NATS_URL": natsURL}
+// startService runs REPLICAS processes of a built service, each on its own
+// free port with the environment the brief fixes for the service, and
+// points the gateway at them.
+func (p *platform) startService(svc, natsURL, mongoURI, redisURL string) []*supervisor.Proc {
+	env := map[string]string{"NATS_URL": natsURL}
 	switch svc {
 	case "expiration":
 		env["REDIS_URL"] = redisURL
@@ -414,13 +423,64 @@ func (p *platform) startService(svc, natsURL, mongoURI, redisURL string) *superv
 		}
 	}
 	bin := filepath.Join(p.cfg.DataDir, "bin", svc)
-	proc := p.sup.Start(supervisor.Spec{
-		Name: svc, Restart: true, StopTimeout: 20 * time.Second,
-		Command: p.marked(func() *exec.Cmd { return exec.Command(bin) }, env),
-	})
-	p.register(svc, addr, proc, httpReady("http://"+addr+"/readyz", false))
-	p.gw.SetBackend(svc+"-srv", addr)
-	return proc
+	backend := svc + "-srv"
+	var procs []*supervisor.Proc
+	var addrs []string
+	for i := 1; i <= p.cfg.Replicas; i++ {
+		name := svc // one replica keeps the service's name
+		if p.cfg.Replicas > 1 {
+			name = svc + "-" + strconv.Itoa(i)
+		}
+		port, err := stores.FreePort()
+		if err != nil {
+			port = 0 // the service will fail to listen and be restarted
+		}
+		addr := "127.0.0.1:" + strconv.Itoa(port)
+		replicaEnv := maps.Clone(env)
+		replicaEnv["PORT"] = strconv.Itoa(port)
+		proc := p.sup.Start(supervisor.Spec{
+			Name: name, Restart: true, StopTimeout: 20 * time.Second,
+			Command: p.marked(name, func() *exec.Cmd { return exec.Command(bin) }, replicaEnv),
+			OnStart: func() { p.gw.SetReady(backend, addr, false) },
+		})
+		ready := httpReady("http://"+addr+"/readyz", false)
+		p.register(name, addr, proc, ready)
+		p.probes = append(p.probes, replicaProbe{backend: backend, addr: addr, ready: ready})
+		procs, addrs = append(procs, proc), append(addrs, addr)
+	}
+	p.gw.SetBackend(backend, addrs...)
+	return procs
+}
+
+// replicaProbe is a replica's readiness probe, for the gateway.
+type replicaProbe struct {
+	backend, addr string
+	ready         func(context.Context) error
+}
+
+// probeReplicas runs every replica's readiness probe each second until ctx
+// ends and tells the gateway, which sends requests only to ready replicas:
+// as kubelet does, so a replica that restarts gets requests again only once
+// its store and NATS are connected.
+func (p *platform) probeReplicas(ctx context.Context) {
+	for _, pr := range p.probes {
+		go func() {
+			for {
+				pctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+				err := pr.ready(pctx)
+				cancel()
+				if ctx.Err() != nil {
+					return
+				}
+				p.gw.SetReady(pr.backend, pr.addr, err == nil)
+				select {
+				case <-ctx.Done():
+					return
+				case <-time.After(time.Second):
+				}
+			}
+		}()
+	}
 }
 
 // platformEnv are the variables the platform sets for its processes; the
@@ -428,12 +488,14 @@ func (p *platform) startService(svc, natsURL, mongoURI, redisURL string) *superv
 // service only as the platform decided).
 var platformEnv = []string{
 	"PORT", "MONGO_URI", "NATS_URL", "JWT_KEY", "REDIS_URL", "STRIPE_KEY", "STRIPE_API_BASE",
-	"COOKIE_SECURE", "TRUSTED_PROXY_HOPS", "ORDER_EXPIRATION_WINDOW", "ORDER_EXPIRATION_GRACE", "API_BASE_URL", "LISTEN_HOST", runfile.MarkerEnv,
+	"COOKIE_SECURE", "TRUSTED_PROXY_HOPS", "ORDER_EXPIRATION_WINDOW", "ORDER_EXPIRATION_GRACE", "API_BASE_URL", "LISTEN_HOST",
+	runfile.MarkerEnv, runfile.ComponentEnv,
 }
 
 // marked wraps a command builder: the process gets the caller's
-// environment less platformEnv, then env, then the platform's marker.
-func (p *platform) marked(command func() *exec.Cmd, env map[string]string) func() *exec.Cmd {
+// environment less platformEnv, then env, then the platform's marker and
+// the component's name.
+func (p *platform) marked(name string, command func() *exec.Cmd, env map[string]string) func() *exec.Cmd {
 	return func() *exec.Cmd {
 		cmd := command()
 		drop := map[string]bool{}
@@ -453,7 +515,7 @@ func (p *platform) marked(command func() *exec.Cmd, env map[string]string) func(
 		for _, k := range keys {
 			cmd.Env = append(cmd.Env, k+"="+env[k])
 		}
-		cmd.Env = append(cmd.Env, runfile.MarkerEnv+"="+p.cfg.DataDir)
+		cmd.Env = append(cmd.Env, runfile.MarkerEnv+"="+p.cfg.DataDir, runfile.ComponentEnv+"="+name)
 		return cmd
 	}
 }

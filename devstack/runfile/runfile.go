@@ -21,6 +21,16 @@ import (
 // process of the platform is recognisable even after its parent is gone.
 const MarkerEnv = "DEVSTACK_DATA_DIR"
 
+// ComponentEnv names, next to the marker, the component a process belongs
+// to ("orders-2", "client"), for `devstack ps`.
+const ComponentEnv = "DEVSTACK_COMPONENT"
+
+// RedisDir is where the platform's redis-server keeps its data, in the data
+// directory. redis-server writes its process title over its environment, so
+// the marker cannot be read there: the platform's redis is recognised by
+// its working directory instead (it changes into its --dir at start-up).
+const RedisDir = "redis"
+
 // PidFile is the pid file's name in the data directory.
 const PidFile = "devstack.pid"
 
@@ -126,21 +136,26 @@ func Down(dataDir string, timeout time.Duration, say func(string)) error {
 // StopLeftovers ends the processes of a platform on dataDir whose devstack
 // is gone (killed, so it could not stop them): SIGTERM, then SIGKILL.
 func StopLeftovers(dataDir string, say func(string)) error {
-	left := Orphans(dataDir)
+	left := Processes(dataDir)
 	if len(left) == 0 {
 		return nil
 	}
-	say(fmt.Sprintf("stopping %d leftover process(es) of an earlier run: %v", len(left), left))
-	for _, p := range left {
-		_ = syscall.Kill(p, syscall.SIGTERM)
+	names := make([]string, len(left))
+	for i, p := range left {
+		names[i] = p.String()
 	}
-	if !waitGone(func() bool { return len(Orphans(dataDir)) > 0 }, 10*time.Second) {
-		for _, p := range Orphans(dataDir) {
-			_ = syscall.Kill(p, syscall.SIGKILL)
+	say(fmt.Sprintf("stopping %d leftover process(es) of an earlier run: %s", len(left), strings.Join(names, ", ")))
+	signal := func(sig syscall.Signal) {
+		for _, p := range Processes(dataDir) {
+			_ = syscall.Kill(p.Pid, sig)
 		}
-		waitGone(func() bool { return len(Orphans(dataDir)) > 0 }, 5*time.Second)
 	}
-	if left := Orphans(dataDir); len(left) > 0 {
+	signal(syscall.SIGTERM)
+	if !waitGone(func() bool { return len(Processes(dataDir)) > 0 }, 10*time.Second) {
+		signal(syscall.SIGKILL)
+		waitGone(func() bool { return len(Processes(dataDir)) > 0 }, 5*time.Second)
+	}
+	if left := Processes(dataDir); len(left) > 0 {
 		return fmt.Errorf("processes still running: %v", left)
 	}
 	return nil
@@ -174,30 +189,65 @@ func waitGone(present func() bool, timeout time.Duration) bool {
 	return true
 }
 
-// Orphans lists the live processes (other than this one) whose environment
-// carries the platform's marker for dataDir.
-func Orphans(dataDir string) []int {
+// Process is a live process of a platform.
+type Process struct {
+	Pid  int
+	Name string // its component, e.g. "orders-2" or "redis"
+}
+
+func (p Process) String() string { return strconv.Itoa(p.Pid) + " " + p.Name }
+
+// Processes lists the live processes (other than this one) of the platform
+// on dataDir: those whose environment carries its marker, and its
+// redis-server.
+func Processes(dataDir string) []Process {
 	abs, err := filepath.Abs(dataDir)
 	if err != nil {
 		return nil
 	}
-	marker := []byte(MarkerEnv + "=" + abs + "\x00")
-	var pids []int
+	// Framed by NULs, the marker matches a whole variable only.
+	marker := []byte("\x00" + MarkerEnv + "=" + abs + "\x00")
+	// The kernel reports a working directory with its symbolic links
+	// resolved.
+	redisDir := filepath.Join(abs, RedisDir)
+	if resolved, err := filepath.EvalSymlinks(redisDir); err == nil {
+		redisDir = resolved
+	}
+	var procs []Process
 	entries, _ := os.ReadDir("/proc")
 	for _, e := range entries {
 		pid, err := strconv.Atoi(e.Name())
-		if err != nil || pid == os.Getpid() {
+		if err != nil || pid == os.Getpid() || !alive(pid) {
 			continue
 		}
-		env, err := os.ReadFile("/proc/" + e.Name() + "/environ")
-		if err != nil || !bytes.Contains(append([]byte{0}, env...), append([]byte{0}, marker...)) {
-			continue
-		}
-		if alive(pid) {
-			pids = append(pids, pid)
+		dir := "/proc/" + e.Name()
+		env, _ := os.ReadFile(dir + "/environ")
+		env = append(append([]byte{0}, env...), 0) // every variable framed by NULs
+		switch {
+		case bytes.Contains(env, marker):
+			name := "?"
+			if _, v, ok := bytes.Cut(env, []byte("\x00"+ComponentEnv+"=")); ok {
+				name = string(v[:bytes.IndexByte(v, 0)])
+			}
+			procs = append(procs, Process{Pid: pid, Name: name})
+		case isRedis(dir, redisDir):
+			procs = append(procs, Process{Pid: pid, Name: "redis"})
 		}
 	}
-	return pids
+	return procs
+}
+
+// isRedis tells whether the process at /proc/<pid> is a redis-server working
+// in redisDir. Its title (its command line) still starts with the program
+// it runs; the working directory tells which platform's it is. Both are read
+// from the live process, so a reused pid or a stale file cannot fool it.
+func isRedis(procDir, redisDir string) bool {
+	if cwd, err := os.Readlink(procDir + "/cwd"); err != nil || cwd != redisDir {
+		return false
+	}
+	cmdline, _ := os.ReadFile(procDir + "/cmdline")
+	fields := strings.Fields(strings.ReplaceAll(string(cmdline), "\x00", " "))
+	return len(fields) > 0 && filepath.Base(fields[0]) == "redis-server"
 }
 
 // alive tells whether pid runs (a zombie does not count: it is only

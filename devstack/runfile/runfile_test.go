@@ -39,17 +39,17 @@ func TestDownStopsMarkedLeftovers(t *testing.T) {
 	// A process of a platform whose devstack is gone: no pid file, only
 	// the marker in its environment.
 	cmd := exec.Command("sleep", "300")
-	cmd.Env = append(os.Environ(), MarkerEnv+"="+dir)
+	cmd.Env = append(os.Environ(), MarkerEnv+"="+dir, ComponentEnv+"=orders-2")
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	exited := make(chan struct{})
 	go func() { _ = cmd.Wait(); close(exited) }()
-	if got := Orphans(dir); len(got) != 1 || got[0] != cmd.Process.Pid {
-		t.Fatalf("orphans %v, want [%d]", got, cmd.Process.Pid)
+	if got := Processes(dir); len(got) != 1 || got[0] != (Process{Pid: cmd.Process.Pid, Name: "orders-2"}) {
+		t.Fatalf("processes %v, want [%d orders-2]", got, cmd.Process.Pid)
 	}
-	if other := Orphans(dir + "-other"); len(other) != 0 {
+	if other := Processes(dir + "-other"); len(other) != 0 {
 		t.Fatalf("another data dir's marker matched: %v", other)
 	}
 	var said []string

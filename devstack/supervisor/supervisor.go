@@ -28,6 +28,9 @@ type Spec struct {
 	Restart bool
 	// StopTimeout is how long SIGTERM is given before SIGKILL (default 10 s).
 	StopTimeout time.Duration
+	// OnStart, when set, is called after each start: a restarted replica
+	// is a new process, not ready until its own probe says so.
+	OnStart func()
 }
 
 // Supervisor starts and watches processes.
@@ -157,6 +160,9 @@ func (p *Proc) supervise() {
 		p.mu.Unlock()
 
 		began := time.Now()
+		if err == nil && p.spec.OnStart != nil {
+			p.spec.OnStart()
+		}
 		if err == nil {
 			err = cmd.Wait()
 			killGroup(cmd.Process.Pid, syscall.SIGKILL) // leftovers of the group

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -61,10 +62,12 @@ func TestRestartsAfterSIGKILLAndStopsTheWholeGroup(t *testing.T) {
 	sup := New(NewOutput(&buf))
 	sup.MinBackoff = 20 * time.Millisecond
 	dir := t.TempDir()
+	var started atomic.Int32
 	// The shell starts a grandchild that records its pid, as npm starts node.
 	p := sup.Start(Spec{
 		Name:    "svc",
 		Restart: true,
+		OnStart: func() { started.Add(1) },
 		Command: func() *exec.Cmd {
 			return exec.Command("sh", "-c", `sleep 300 & echo $! > "$0/child"; echo started; wait`, dir)
 		},
@@ -76,6 +79,7 @@ func TestRestartsAfterSIGKILLAndStopsTheWholeGroup(t *testing.T) {
 		t.Fatal(err)
 	}
 	testkit.Eventually(t, 5*time.Second, func() bool { return p.Starts() == 2 && p.Pid() != 0 && p.Pid() != first }, "svc restarted after SIGKILL (a second start, a new pid)")
+	testkit.Eventually(t, 5*time.Second, func() bool { return started.Load() == 2 }, "OnStart called for each start")
 	if !strings.Contains(buf.String(), "[supervisor] svc ended unexpectedly") {
 		t.Fatalf("no restart note in:\n%s", buf.String())
 	}
