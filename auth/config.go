@@ -6,6 +6,7 @@ import (
 
 	"ticketing.dev/common/config"
 	"ticketing.dev/common/service"
+	"ticketing.dev/common/session"
 )
 
 // name is the service's name: in its logs and traces, and its database's
@@ -32,7 +33,7 @@ func loadConfig(r *config.Reader) Config {
 	return Config{
 		Port:              r.Int("PORT", 3000, 1, 65535),
 		MongoURI:          r.Required("MONGO_URI"),
-		JWTKey:            r.Secret("JWT_KEY"),
+		JWTKey:            r.SecretMinLen("JWT_KEY", session.MinKeyLen),
 		TokenTTL:          r.Duration("TOKEN_TTL", 24*time.Hour),
 		CookieSecure:      r.Bool("COOKIE_SECURE", true),
 		RateLimitPerEmail: r.Int("RATE_LIMIT_PER_EMAIL", 10, 1, 1_000_000),

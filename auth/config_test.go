@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"ticketing.dev/common/config"
+	"ticketing.dev/testkit"
 )
 
 func lookup(env map[string]string) func(string) (string, bool) {
@@ -17,7 +18,7 @@ func lookup(env map[string]string) func(string) (string, bool) {
 
 func TestLoadConfig(t *testing.T) {
 	t.Parallel()
-	required := map[string]string{"MONGO_URI": "mongodb://auth-mongo-srv:27017/auth", "JWT_KEY": "k"}
+	required := map[string]string{"MONGO_URI": "mongodb://auth-mongo-srv:27017/auth", "JWT_KEY": testkit.JWTKey}
 	with := func(extra map[string]string) map[string]string {
 		env := map[string]string{}
 		for k, v := range required {
@@ -39,20 +40,22 @@ func TestLoadConfig(t *testing.T) {
 		{
 			name: "defaults",
 			env:  required,
-			want: Config{Port: 3000, MongoURI: required["MONGO_URI"], JWTKey: "k", TokenTTL: 24 * time.Hour,
+			want: Config{Port: 3000, MongoURI: required["MONGO_URI"], JWTKey: testkit.JWTKey, TokenTTL: 24 * time.Hour,
 				CookieSecure: true, RateLimitPerEmail: 10, RateLimitPerAddr: 300},
 		},
 		{
 			name: "every variable set",
 			env: with(map[string]string{"PORT": "8080", "TOKEN_TTL": "15m", "COOKIE_SECURE": "false",
 				"RATE_LIMIT_PER_EMAIL": "5", "RATE_LIMIT_PER_ADDR": "1000", "TRUSTED_PROXY_HOPS": "1"}),
-			want: Config{Port: 8080, MongoURI: required["MONGO_URI"], JWTKey: "k", TokenTTL: 15 * time.Minute,
+			want: Config{Port: 8080, MongoURI: required["MONGO_URI"], JWTKey: testkit.JWTKey, TokenTTL: 15 * time.Minute,
 				CookieSecure: false, RateLimitPerEmail: 5, RateLimitPerAddr: 1000, TrustedProxyHops: 1},
 		},
 		{name: "nothing set", env: map[string]string{}, errNames: []string{"MONGO_URI is required", "JWT_KEY is required"}},
-		{name: "MONGO_URI missing", env: map[string]string{"JWT_KEY": "k"}, errNames: []string{"MONGO_URI is required"}, errAbsent: []string{"JWT_KEY"}},
+		{name: "MONGO_URI missing", env: map[string]string{"JWT_KEY": testkit.JWTKey}, errNames: []string{"MONGO_URI is required"}, errAbsent: []string{"JWT_KEY"}},
 		{name: "JWT_KEY missing", env: map[string]string{"MONGO_URI": "mongodb://x/auth"}, errNames: []string{"JWT_KEY is required"}, errAbsent: []string{"MONGO_URI"}},
 		{name: "JWT_KEY blank", env: with(map[string]string{"JWT_KEY": "   "}), errNames: []string{"JWT_KEY is required"}},
+		{name: "JWT_KEY too short", env: with(map[string]string{"JWT_KEY": "secret"}),
+			errNames: []string{"JWT_KEY must be at least 32 characters"}, errAbsent: []string{"secret"}},
 		{
 			name: "malformed values",
 			env: with(map[string]string{"PORT": "70000", "TOKEN_TTL": "a day", "COOKIE_SECURE": "maybe",
@@ -93,7 +96,7 @@ func TestLoadConfig(t *testing.T) {
 
 func TestConfigDescriptionMasksTheKey(t *testing.T) {
 	t.Parallel()
-	r := config.New(lookup(map[string]string{"MONGO_URI": "mongodb://u:pw@h/auth", "JWT_KEY": "top-secret"}))
+	r := config.New(lookup(map[string]string{"MONGO_URI": "mongodb://u:pw@h/auth", "JWT_KEY": testkit.JWTKey}))
 	loadConfig(r)
 	if err := r.Err(); err != nil {
 		t.Fatal(err)

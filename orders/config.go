@@ -6,6 +6,7 @@ import (
 
 	"ticketing.dev/common/config"
 	"ticketing.dev/common/service"
+	"ticketing.dev/common/session"
 )
 
 // name is the service's name: in its logs and traces, and its database's
@@ -31,7 +32,7 @@ func loadConfig(r *config.Reader) Config {
 		Port:        r.Int("PORT", 3000, 1, 65535),
 		MongoURI:    r.Required("MONGO_URI"),
 		NATSURL:     r.Required("NATS_URL"),
-		JWTKey:      r.Secret("JWT_KEY"),
+		JWTKey:      r.SecretMinLen("JWT_KEY", session.MinKeyLen),
 		Window:      r.Duration("ORDER_EXPIRATION_WINDOW", 15*time.Minute),
 		Grace:       r.NonNegativeDuration("ORDER_EXPIRATION_GRACE", time.Minute),
 		Sweep:       r.Duration("ORDER_SWEEP", 5*time.Second),

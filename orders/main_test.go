@@ -57,7 +57,7 @@ func TestGraceAndSweepConfiguration(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(fmt.Sprint(tt.env), func(t *testing.T) {
-			env := map[string]string{"MONGO_URI": "mongodb://x/orders", "NATS_URL": "nats://x", "JWT_KEY": "k"}
+			env := map[string]string{"MONGO_URI": "mongodb://x/orders", "NATS_URL": "nats://x", "JWT_KEY": testkit.JWTKey}
 			for k, v := range tt.env {
 				env[k] = v
 			}

@@ -6,6 +6,7 @@ import (
 
 	"ticketing.dev/common/config"
 	"ticketing.dev/common/service"
+	"ticketing.dev/common/session"
 )
 
 // name is the service's name: in its logs and traces, and its database's
@@ -33,7 +34,7 @@ func loadConfig(r *config.Reader) Config {
 		Port:          r.Int("PORT", 3000, 1, 65535),
 		MongoURI:      r.Required("MONGO_URI"),
 		NATSURL:       r.Required("NATS_URL"),
-		JWTKey:        r.Secret("JWT_KEY"),
+		JWTKey:        r.SecretMinLen("JWT_KEY", session.MinKeyLen),
 		StripeKey:     r.Secret("STRIPE_KEY"),
 		StripeBase:    r.String("STRIPE_API_BASE", ""),
 		StripeTimeout: r.Duration("STRIPE_TIMEOUT", 10*time.Second),

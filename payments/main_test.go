@@ -50,7 +50,7 @@ func TestConfigRejectsABadSweepInterval(t *testing.T) {
 
 func TestConfigMasksSecrets(t *testing.T) {
 	t.Setenv("STRIPE_KEY", "sk_test_secret")
-	t.Setenv("JWT_KEY", "jwt-secret")
+	t.Setenv("JWT_KEY", testkit.JWTKey)
 	r := config.FromEnv()
 	loadConfig(r)
 	for name, v := range r.Describe() {

@@ -49,7 +49,7 @@ func Eventually(t testing.TB, timeout time.Duration, cond func() bool, format st
 }
 
 // JWTKey is the signing key tests use.
-const JWTKey = "test-jwt-key"
+const JWTKey = "test-jwt-key-of-at-least-32-bytes"
 
 // Keys returns session keys for JWTKey.
 func Keys() *session.Keys { return session.NewKeys(JWTKey) }

@@ -6,6 +6,7 @@ import (
 
 	"ticketing.dev/common/config"
 	"ticketing.dev/common/service"
+	"ticketing.dev/common/session"
 )
 
 // name is the service's name: in its logs and traces, and its database's
@@ -30,7 +31,7 @@ func loadConfig(r *config.Reader) Config {
 		Port:         r.Int("PORT", 3000, 1, 65535),
 		MongoURI:     r.Required("MONGO_URI"),
 		NATSURL:      r.Required("NATS_URL"),
-		JWTKey:       r.Secret("JWT_KEY"),
+		JWTKey:       r.SecretMinLen("JWT_KEY", session.MinKeyLen),
 		OutboxSweep:  r.Duration("OUTBOX_SWEEP", time.Second),
 		Sweep:        r.Duration("TICKETS_SWEEP", 5*time.Second),
 		ListCacheTTL: r.NonNegativeDuration("LIST_CACHE_TTL", 250*time.Millisecond),

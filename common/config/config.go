@@ -58,6 +58,16 @@ func (r *Reader) Secret(name string) string {
 	return r.Required(name)
 }
 
+// SecretMinLen is Secret, and the value must be at least n bytes long (a
+// signing key: a short one is guessed offline from any token it signed).
+func (r *Reader) SecretMinLen(name string, n int) string {
+	v := r.Secret(name)
+	if v != "" && len(v) < n {
+		r.fail("%s must be at least %d characters (e.g. openssl rand -hex %d), got %d", name, n, n/2, len(v))
+	}
+	return v
+}
+
 // OptionalSecret returns the value of a variable that may be unset ("");
 // when set, it is masked when the configuration is logged.
 func (r *Reader) OptionalSecret(name string) string {

@@ -65,3 +65,25 @@ func TestMaskURL(t *testing.T) {
 		}
 	}
 }
+
+func TestSecretMinLen(t *testing.T) {
+	tests := []struct {
+		value   string
+		wantErr string
+	}{
+		{"", "KEY is required"},
+		{"short", "KEY must be at least 32 characters"},
+		{strings.Repeat("k", 32), ""},
+	}
+	for _, tt := range tests {
+		r := config.New(func(string) (string, bool) { return tt.value, tt.value != "" })
+		r.SecretMinLen("KEY", 32)
+		err := r.Err()
+		if tt.wantErr == "" && err != nil || tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)) {
+			t.Errorf("SecretMinLen(%q): %v, want %q", tt.value, err, tt.wantErr)
+		}
+		if err != nil && tt.value != "" && strings.Contains(err.Error(), tt.value) {
+			t.Errorf("the error shows the secret: %v", err)
+		}
+	}
+}

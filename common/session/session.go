@@ -40,6 +40,10 @@ type Keys struct {
 	now    func() time.Time
 }
 
+// MinKeyLen is the least length of JWT_KEY: 32 bytes, the 256 bits RFC 7518
+// asks of an HS256 key.
+const MinKeyLen = 32
+
 // NewKeys returns Keys for the shared JWT_KEY.
 func NewKeys(secret string) *Keys {
 	return &Keys{secret: []byte(secret), now: time.Now}

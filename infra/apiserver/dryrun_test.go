@@ -10,6 +10,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -141,6 +142,12 @@ func TestDryRun(t *testing.T) {
 	dirs := []string{filepath.Join(root, "infra", "k8s")}
 	overlays, _ := filepath.Glob(filepath.Join(root, "infra", "overlays", "*"))
 	dirs = append(dirs, overlays...)
+	// The production overlay holds what the others lack (budgets,
+	// autoscalers, required spread, replica sets of three): it must be here.
+	production := filepath.Join(root, "infra", "overlays", "production")
+	if !slices.Contains(dirs, production) {
+		t.Fatalf("no overlay %s", production)
+	}
 
 	t.Run("rendered manifests are accepted", func(t *testing.T) {
 		for _, dir := range dirs {
@@ -189,6 +196,56 @@ func TestDryRun(t *testing.T) {
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
 				obj := auth.DeepCopy()
+				tt.mutate(obj.Object)
+				err := c.dryRunCreate(context.Background(), obj)
+				if err == nil {
+					t.Fatal("accepted")
+				}
+				if !strings.Contains(err.Error(), tt.wantInError) {
+					t.Errorf("error does not contain %q: %v", tt.wantInError, err)
+				}
+			})
+		}
+	})
+
+	// The same for what only the production overlay renders.
+	t.Run("invalid production objects are rejected", func(t *testing.T) {
+		objs := map[string]*unstructured.Unstructured{}
+		for _, obj := range render(t, production) {
+			objs[obj.GetKind()+"/"+obj.GetName()] = obj
+		}
+		tests := []struct {
+			name, object, wantInError string
+			mutate                    func(obj map[string]any)
+		}{
+			{"a budget with both bounds", "PodDisruptionBudget/auth", "minAvailable and maxUnavailable cannot be both set", func(obj map[string]any) {
+				_ = unstructured.SetNestedField(obj, int64(1), "spec", "minAvailable")
+			}},
+			{"an autoscaler without a ceiling", "HorizontalPodAutoscaler/orders", "maxReplicas", func(obj map[string]any) {
+				unstructured.RemoveNestedField(obj, "spec", "maxReplicas")
+			}},
+			// (A matchLabelKeys key also in the labelSelector passes here in a
+			// pod template and fails only as pods are created; the static
+			// rules refuse it.)
+			{"a spread on an invalid label key", "Deployment/payments-depl", "matchLabelKeys", func(obj map[string]any) {
+				spread, _, _ := unstructured.NestedSlice(obj, "spec", "template", "spec", "topologySpreadConstraints")
+				first := spread[0].(map[string]any)
+				first["matchLabelKeys"] = []any{"app.kubernetes.io/name!"}
+				_ = unstructured.SetNestedSlice(obj, spread, "spec", "template", "spec", "topologySpreadConstraints")
+			}},
+			{"a spread of no topology", "StatefulSet/auth-mongo", "topologyKey", func(obj map[string]any) {
+				spread, _, _ := unstructured.NestedSlice(obj, "spec", "template", "spec", "topologySpreadConstraints")
+				delete(spread[0].(map[string]any), "topologyKey")
+				_ = unstructured.SetNestedSlice(obj, spread, "spec", "template", "spec", "topologySpreadConstraints")
+			}},
+		}
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				original, ok := objs[tt.object]
+				if !ok {
+					t.Fatalf("the production overlay renders no %s", tt.object)
+				}
+				obj := original.DeepCopy()
 				tt.mutate(obj.Object)
 				err := c.dryRunCreate(context.Background(), obj)
 				if err == nil {

@@ -6,9 +6,11 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
@@ -41,7 +43,8 @@ func TestEveryServiceSelectsAWorkload(t *testing.T) {
 }
 
 // Every workload is reachable through a Service of its own name-srv (the
-// original layout's naming), and the API services listen on port 3000.
+// original layout's naming), the replica sets through their members' names
+// under a headless <name>-hl, and the API services listen on port 3000.
 func TestServiceNamesAndPorts(t *testing.T) {
 	svcs := services(baseObjects(t))
 	tests := []struct {
@@ -50,8 +53,10 @@ func TestServiceNamesAndPorts(t *testing.T) {
 	}{
 		{"auth-srv", 3000}, {"tickets-srv", 3000}, {"orders-srv", 3000}, {"payments-srv", 3000},
 		{"expiration-srv", 3000}, {"client-srv", 3000},
-		{"auth-mongo-srv", 27017}, {"tickets-mongo-srv", 27017}, {"orders-mongo-srv", 27017},
-		{"payments-mongo-srv", 27017}, {"expiration-redis-srv", 6379}, {"nats-srv", 4222},
+		{"expiration-redis-srv", 6379}, {"nats-srv", 4222},
+		// The governing Services of the clustered stores: a name per member.
+		{"auth-mongo-hl", 27017}, {"tickets-mongo-hl", 27017}, {"orders-mongo-hl", 27017},
+		{"payments-mongo-hl", 27017}, {"nats-hl", 6222},
 	}
 	for _, tt := range tests {
 		svc, ok := svcs[tt.service]
@@ -66,29 +71,67 @@ func TestServiceNamesAndPorts(t *testing.T) {
 }
 
 // The connection strings in the Deployments name Services and ports that
-// exist: a typo in a host name would only show as a crash loop in a cluster.
+// exist, in the base and in every overlay: a typo in a host name would only
+// show as a crash loop in a cluster. A URL may list several hosts
+// (mongodb://a:1,b:2/...); a host is a Service, or a pod under its
+// StatefulSet's governing Service (<statefulset>-<ordinal>.<service>).
 func TestConnectionURLsNameServices(t *testing.T) {
-	objs := baseObjects(t)
-	svcs := services(objs)
-	url := regexp.MustCompile(`^(mongodb|nats|redis|http)://([a-z0-9.-]+):(\d+)`)
-	for _, w := range workloads(objs) {
-		for _, c := range w.Template.Spec.Containers {
-			for _, e := range c.Env {
-				m := url.FindStringSubmatch(e.Value)
-				if m == nil || strings.Contains(m[2], ".") { // a dotted host is outside this kustomization
-					continue
-				}
-				svc, ok := svcs[m[2]]
-				if !ok {
-					t.Errorf("%s %s: %s=%s names no Service", w.Kind, w.Name, e.Name, e.Value)
-					continue
-				}
-				if !slices.ContainsFunc(svc.Spec.Ports, func(p corev1.ServicePort) bool { return fmt.Sprint(p.Port) == m[3] }) {
-					t.Errorf("%s %s: %s=%s: Service %s has no port %s", w.Kind, w.Name, e.Name, e.Value, m[2], m[3])
+	url := regexp.MustCompile(`^(mongodb|nats|redis|http)://([^/?]+)`)
+	for _, dir := range kustomizationDirs(t) {
+		t.Run(dir, func(t *testing.T) {
+			objs := rendered(t, dir)
+			inv := inventoryOf(objs)
+			for _, w := range workloads(objs) {
+				for _, c := range w.Template.Spec.Containers {
+					for _, e := range c.Env {
+						m := url.FindStringSubmatch(e.Value)
+						if m == nil {
+							continue
+						}
+						for _, hostPort := range strings.Split(m[2], ",") {
+							if err := checkHost(inv, hostPort); err != nil {
+								t.Errorf("%s %s: %s=%s: %v", w.Kind, w.Name, e.Name, e.Value, err)
+							}
+						}
+					}
 				}
 			}
+		})
+	}
+}
+
+// checkHost checks that host:port names a Service of inv and one of its
+// ports, or a pod of a StatefulSet under its governing Service. A host of
+// two dots or more is outside this kustomization.
+func checkHost(inv inventory, hostPort string) error {
+	host, port, _ := strings.Cut(hostPort, ":")
+	if strings.Count(host, ".") >= 2 {
+		return nil
+	}
+	if port == "" {
+		return fmt.Errorf("host %s names no port", host)
+	}
+	name := host
+	if podName, service, dotted := strings.Cut(host, "."); dotted {
+		name = service
+		i := slices.IndexFunc(inv.statefulSets, func(s *appsv1.StatefulSet) bool { return s.Spec.ServiceName == service })
+		if i < 0 {
+			return fmt.Errorf("%s: %s governs no StatefulSet", host, service)
+		}
+		s := inv.statefulSets[i]
+		ordinal, err := strconv.Atoi(strings.TrimPrefix(podName, s.Name+"-"))
+		if err != nil || !strings.HasPrefix(podName, s.Name+"-") || ordinal >= int(replicasOf(s.Spec.Replicas)) {
+			return fmt.Errorf("%s: %s is no pod of StatefulSet %s (%d replicas)", host, podName, s.Name, replicasOf(s.Spec.Replicas))
 		}
 	}
+	svc, ok := inv.services[name]
+	if !ok {
+		return fmt.Errorf("%s names no Service", host)
+	}
+	if !slices.ContainsFunc(svc.Spec.Ports, func(p corev1.ServicePort) bool { return fmt.Sprint(p.Port) == port }) {
+		return fmt.Errorf("Service %s has no port %s", name, port)
+	}
+	return nil
 }
 
 // route is one Ingress rule as a gateway sees it.

@@ -1,7 +1,6 @@
 package manifests
 
 import (
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -115,26 +114,31 @@ func kustomization(t *testing.T, dir string) (resources, files []string) {
 }
 
 // `kustomize build` of the base and of every overlay succeeds and its output
-// decodes strictly; the base renders exactly the documents of the files.
+// decodes strictly; each renders exactly the documents of the base's files
+// and of the overlay's own resource files (production's budgets and
+// autoscalers).
 func TestKustomizeBuildDecodesStrictly(t *testing.T) {
 	root := repoRoot(t)
-	dirs := []string{filepath.Join(root, "infra", "k8s")}
-	overlays, err := os.ReadDir(filepath.Join(root, "infra", "overlays"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, o := range overlays {
-		dirs = append(dirs, filepath.Join(root, "infra", "overlays", o.Name()))
-	}
-	for _, dir := range dirs {
-		rel, _ := filepath.Rel(root, dir)
-		t.Run(rel, func(t *testing.T) {
-			objs, err := RenderAndDecode(dir)
+	for _, dir := range kustomizationDirs(t) {
+		t.Run(dir, func(t *testing.T) {
+			objs, err := RenderAndDecode(filepath.Join(root, dir))
 			if err != nil {
 				t.Fatal(err)
 			}
-			if want := len(baseObjects(t)); len(objs) != want {
-				t.Errorf("rendered %d objects, want %d (one per document of infra/k8s)", len(objs), want)
+			want := len(baseObjects(t))
+			resources, _ := kustomization(t, filepath.Join(root, dir))
+			for _, r := range resources {
+				if filepath.Ext(r) != ".yaml" || filepath.Join(root, dir) == k8sDir(t) {
+					continue // the base, or a directory
+				}
+				own, err := LoadFile(filepath.Join(root, dir, r))
+				if err != nil {
+					t.Fatal(err)
+				}
+				want += len(own)
+			}
+			if len(objs) != want {
+				t.Errorf("rendered %d objects, want %d (one per document of infra/k8s and of the overlay's resources)", len(objs), want)
 			}
 		})
 	}

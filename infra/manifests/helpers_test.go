@@ -17,12 +17,12 @@ import (
 )
 
 // The file names of the original layout, each the home of one workload (or
-// of the ingress).
+// of the ingress), and the MongoDB members' script they share.
 var manifestFiles = []string{
 	"auth-depl.yaml", "auth-mongo-depl.yaml",
 	"tickets-depl.yaml", "tickets-mongo-depl.yaml",
 	"orders-depl.yaml", "orders-mongo-depl.yaml",
-	"payments-depl.yaml", "payments-mongo-depl.yaml",
+	"payments-depl.yaml", "payments-mongo-depl.yaml", "mongo-replset.yaml",
 	"expiration-depl.yaml", "expiration-redis-depl.yaml",
 	"nats-depl.yaml", "client-depl.yaml", "ingress-srv.yaml",
 }
@@ -204,4 +204,54 @@ func readFile(t testing.TB, path string) string {
 func hasMain(dir string) bool {
 	data, err := os.ReadFile(filepath.Join(dir, "main.go"))
 	return err == nil && strings.Contains(string(data), "package main")
+}
+
+// kustomizationDirs are the base and every overlay, relative to the
+// repository root: what a deployment may render.
+func kustomizationDirs(t testing.TB) []string {
+	t.Helper()
+	dirs := []string{filepath.Join("infra", "k8s")}
+	overlays, err := os.ReadDir(filepath.Join(repoRoot(t), "infra", "overlays"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range overlays {
+		if o.IsDir() {
+			dirs = append(dirs, filepath.Join("infra", "overlays", o.Name()))
+		}
+	}
+	return dirs
+}
+
+var renderCache sync.Map // dir relative to the root → renderResult
+
+type renderResult struct {
+	objs []Object
+	err  error
+}
+
+// rendered is `kustomize build` of dir (relative to the repository root),
+// decoded strictly; rendered once per test binary. Callers that change the
+// objects work on copyObjects of them.
+func rendered(t testing.TB, dir string) []Object {
+	t.Helper()
+	r, ok := renderCache.Load(dir)
+	if !ok {
+		objs, err := RenderAndDecode(filepath.Join(repoRoot(t), dir))
+		r, _ = renderCache.LoadOrStore(dir, renderResult{objs, err})
+	}
+	res := r.(renderResult)
+	if res.err != nil {
+		t.Fatal(res.err)
+	}
+	return res.objs
+}
+
+// copyObjects deep-copies objs, for a test that mutates them.
+func copyObjects(objs []Object) []Object {
+	out := make([]Object, len(objs))
+	for i, o := range objs {
+		out[i] = Object{Source: o.Source, Index: o.Index, Obj: o.Obj.DeepCopyObject()}
+	}
+	return out
 }

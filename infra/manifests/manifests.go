@@ -1,5 +1,5 @@
-// Package manifests loads the Kubernetes manifests of infra/k8s and
-// infra/loadtest the way the API server would read them: every document
+// Package manifests loads the Kubernetes manifests of infra/k8s, its
+// overlays and infra/loadtest the way the API server would read them: every document
 // decoded strictly into the API types, so an unknown or misspelt field, a
 // wrong type or an unregistered kind is an error naming the field.
 package manifests
@@ -15,6 +15,7 @@ import (
 	"strings"
 
 	appsv1 "k8s.io/api/apps/v1"
+	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
@@ -42,7 +43,8 @@ var decoder = newDecoder()
 func newDecoder() runtime.Decoder {
 	scheme := runtime.NewScheme()
 	for _, add := range []func(*runtime.Scheme) error{
-		corev1.AddToScheme, appsv1.AddToScheme, batchv1.AddToScheme, networkingv1.AddToScheme, policyv1.AddToScheme,
+		corev1.AddToScheme, appsv1.AddToScheme, autoscalingv2.AddToScheme, batchv1.AddToScheme, networkingv1.AddToScheme,
+		policyv1.AddToScheme,
 	} {
 		if err := add(scheme); err != nil {
 			panic(err)

@@ -45,7 +45,9 @@ type skaffoldPipeline struct {
 		} `yaml:"kustomize"`
 	} `yaml:"manifests,omitempty"`
 	Deploy *struct {
-		Kubectl *struct{} `yaml:"kubectl"`
+		Kubectl                       *struct{} `yaml:"kubectl"`
+		StatusCheckDeadlineSeconds    int       `yaml:"statusCheckDeadlineSeconds"`
+		TolerateFailuresUntilDeadline bool      `yaml:"tolerateFailuresUntilDeadline"`
 	} `yaml:"deploy,omitempty"`
 	PortForward []struct {
 		ResourceType string `yaml:"resourceType"`
@@ -86,7 +88,15 @@ func TestSkaffoldConfig(t *testing.T) {
 		t.Error("build.local.push must be false")
 	}
 	if cfg.Deploy == nil || cfg.Deploy.Kubectl == nil {
-		t.Error("deploy.kubectl is not set")
+		t.Fatal("deploy.kubectl is not set")
+	}
+	// The services start before their stores and report not ready until
+	// these answer: the status check waits for them instead of failing at
+	// the first unready pod, up to a deadline that covers image pulls, the
+	// replica sets' initiation and the NATS cluster's forming.
+	if !cfg.Deploy.TolerateFailuresUntilDeadline || cfg.Deploy.StatusCheckDeadlineSeconds < 300 {
+		t.Errorf("deploy: tolerateFailuresUntilDeadline %v, statusCheckDeadlineSeconds %d; want true and at least 300",
+			cfg.Deploy.TolerateFailuresUntilDeadline, cfg.Deploy.StatusCheckDeadlineSeconds)
 	}
 	wantImages := map[string]string{"ticketing/client": "client"}
 	for _, svc := range goServices {
@@ -175,6 +185,7 @@ func TestSkaffoldStrictDecodingRejectsMutations(t *testing.T) {
 		{"misplaced key", "  local:\n    push: false", "  local:\n    pushh: false"},
 		{"unknown top-level section", "deploy:\n", "deplo:\n"},
 		{"wrong type", "    concurrency: 2", "    concurrency: two"},
+		{"misspelt deploy key", "tolerateFailuresUntilDeadline: true", "tolerateFailureUntilDeadline: true"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
