@@ -14,8 +14,19 @@ import (
 // Cents is an amount of money in the smallest currency unit.
 type Cents int64
 
-// Max is the highest price the platform accepts: 1,000,000.00.
-const Max Cents = 100_000_000
+// Min and Max bound the prices the platform accepts: what Stripe can charge
+// in USD, 0.50 to 999,999.99.
+const (
+	Min Cents = 50
+	Max Cents = 99_999_999
+)
+
+// maxLen and maxExponent bound what Parse reads at all: big.Rat would spend
+// tens of milliseconds of CPU on "1e999999", and a price needs neither.
+const (
+	maxLen      = 32
+	maxExponent = 20
+)
 
 var (
 	ErrNotNumber  = errors.New("not a number")
@@ -30,6 +41,9 @@ func Parse(s string) (Cents, error) {
 	if s == "" {
 		return 0, ErrNotNumber
 	}
+	if err := precheck(s); err != nil {
+		return 0, err
+	}
 	r, ok := new(big.Rat).SetString(s)
 	if !ok || strings.ContainsAny(s, "/xXpP_") || strings.EqualFold(s, "inf") || strings.Contains(strings.ToLower(s), "nan") {
 		return 0, ErrNotNumber
@@ -43,6 +57,33 @@ func Parse(s string) (Cents, error) {
 		return 0, ErrOutOfRange
 	}
 	return Cents(n.Int64()), nil
+}
+
+// precheck rejects, before any arithmetic, a string longer than maxLen and
+// an exponent beyond ±maxExponent: a large one is out of range, a small one
+// too precise (a zero mantissa is left to Parse: 0e999 is 0).
+func precheck(s string) error {
+	if len(s) > maxLen {
+		if strings.HasPrefix(s, "-") {
+			return ErrNotNumber
+		}
+		return ErrOutOfRange
+	}
+	i := strings.IndexAny(s, "eE")
+	if i < 0 {
+		return nil
+	}
+	exp, err := strconv.Atoi(s[i+1:])
+	if err != nil {
+		return ErrNotNumber
+	}
+	if exp >= -maxExponent && exp <= maxExponent || strings.Trim(s[:i], "+-0.") == "" {
+		return nil
+	}
+	if exp < 0 {
+		return ErrTooPrecise
+	}
+	return ErrOutOfRange
 }
 
 // String formats the amount in currency units with no trailing zeros: 19.99, 20, 0.5.

@@ -2,6 +2,8 @@ package money_test
 
 import (
 	"encoding/json"
+	"errors"
+	"strings"
 	"testing"
 
 	"ticketing.dev/common/money"
@@ -25,6 +27,8 @@ func TestParseAndFormat(t *testing.T) {
 		{"", 0, true, ""},
 		{"1/2", 0, true, ""},
 		{"NaN", 0, true, ""},
+		{"0e999999", 0, false, "0"},
+		{"1e20", 0, true, ""},
 	}
 	for _, tt := range tests {
 		got, err := money.Parse(tt.in)
@@ -53,5 +57,34 @@ func TestJSON(t *testing.T) {
 	b, _ := json.Marshal(struct{ Price money.Cents }{1999})
 	if string(b) != `{"Price":19.99}` {
 		t.Fatalf("marshal: %s", b)
+	}
+}
+
+// Strings that would cost big.Rat real CPU are refused before it sees them,
+// each with the error that names what is wrong.
+func TestParseRefusesCostlyInputs(t *testing.T) {
+	tests := []struct {
+		in   string
+		want error
+	}{
+		{"1e999999", money.ErrOutOfRange},
+		{"1E9999999", money.ErrOutOfRange},
+		{"1e-999999", money.ErrTooPrecise},
+		{"-1e999999", money.ErrOutOfRange},
+		{"1e99999999999999999999", money.ErrNotNumber},
+		{"1e", money.ErrNotNumber},
+		{strings.Repeat("9", 33), money.ErrOutOfRange},
+		{"-" + strings.Repeat("9", 33), money.ErrNotNumber},
+	}
+	for _, tt := range tests {
+		if _, err := money.Parse(tt.in); !errors.Is(err, tt.want) {
+			t.Errorf("Parse(%.20q…) = %v, want %v", tt.in, err, tt.want)
+		}
+	}
+}
+
+func BenchmarkParseHugeExponent(b *testing.B) {
+	for b.Loop() {
+		_, _ = money.Parse("1e999999")
 	}
 }

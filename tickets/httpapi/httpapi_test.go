@@ -113,7 +113,8 @@ const (
 	priceCreate = "Price must be greater than 0"
 	priceEdit   = "Price must be provided and must be greater than 0"
 	tooPrecise  = "Price must have at most two decimal places"
-	tooHigh     = "Price must be at most 1000000"
+	tooHigh     = "Price must be at most 999999.99"
+	tooLow      = "Price must be at least 0.50"
 	titleNeeded = "Title is required"
 	titleLong   = "Title must be at most 200 characters"
 )
@@ -161,8 +162,14 @@ func TestCreate(t *testing.T) {
 		{name: "number price", user: alice, body: `{"title":"concert","price":19.99}`, status: 201, wantTitle: "concert", wantPrice: 1999},
 		{name: "numeric string price", user: alice, body: `{"title":"concert","price":"20.5"}`, status: 201, wantTitle: "concert", wantPrice: 2050},
 		{name: "exponent price", user: alice, body: `{"title":"concert","price":1.5e1}`, status: 201, wantTitle: "concert", wantPrice: 1500},
-		{name: "smallest price", user: alice, body: `{"title":"concert","price":0.01}`, status: 201, wantTitle: "concert", wantPrice: 1},
-		{name: "highest price", user: alice, body: `{"title":"concert","price":1000000}`, status: 201, wantTitle: "concert", wantPrice: money.Max},
+		{name: "smallest price", user: alice, body: `{"title":"concert","price":0.50}`, status: 201, wantTitle: "concert", wantPrice: money.Min},
+		{name: "highest price", user: alice, body: `{"title":"concert","price":999999.99}`, status: 201, wantTitle: "concert", wantPrice: money.Max},
+		{name: "below what Stripe charges", user: alice, body: `{"title":"a","price":0.49}`, status: 400, errors: errs("price", tooLow)},
+		{name: "a cent", user: alice, body: `{"title":"a","price":0.01}`, status: 400, errors: errs("price", tooLow)},
+		{name: "a million", user: alice, body: `{"title":"a","price":1000000}`, status: 400, errors: errs("price", tooHigh)},
+		{name: "huge exponent", user: alice, body: `{"title":"a","price":1e9999999}`, status: 400, errors: errs("price", tooHigh)},
+		{name: "tiny exponent", user: alice, body: `{"title":"a","price":1e-9999999}`, status: 400, errors: errs("price", "Price must have at most two decimal places")},
+		{name: "over-long price", user: alice, body: `{"title":"a","price":"` + strings.Repeat("1", 40) + `"}`, status: 400, errors: errs("price", tooHigh)},
 		{name: "title trimmed", user: alice, body: `{"title":"  gig  ","price":5}`, status: 201, wantTitle: "gig", wantPrice: 500},
 		{name: "200-character title", user: alice, body: `{"title":"` + long[2:] + `","price":5}`, status: 201, wantTitle: long[2:], wantPrice: 500},
 	}

@@ -25,7 +25,8 @@ const (
 var (
 	titleRequired   = "Title is required"
 	titleTooLong    = fmt.Sprintf("Title must be at most %d characters", maxTitle)
-	priceTooHigh    = fmt.Sprintf("Price must be at most %s", money.Max)
+	priceTooHigh    = fmt.Sprintf("Price must be at most %d.%02d", money.Max/100, money.Max%100)
+	priceTooLow     = fmt.Sprintf("Price must be at least %d.%02d", money.Min/100, money.Min%100)
 	priceTooPrecise = "Price must have at most two decimal places"
 )
 
@@ -86,8 +87,10 @@ func parseTitle(raw json.RawMessage) (string, string) {
 }
 
 // parsePrice accepts a JSON number or numeric string with at most two
-// decimals, above 0 and at most money.Max. It returns the message for the
-// client when the price is not acceptable.
+// decimals from money.Min to money.Max (what Stripe can charge). It returns
+// the message for the client when the price is not acceptable: the route's
+// general one for a missing, malformed or non-positive price, else the bound
+// it misses.
 func parsePrice(raw json.RawMessage, general string) (money.Cents, string) {
 	var c money.Cents
 	if len(raw) == 0 {
@@ -101,6 +104,8 @@ func parsePrice(raw json.RawMessage, general string) (money.Cents, string) {
 		return 0, priceTooHigh
 	case err != nil, c <= 0:
 		return 0, general
+	case c < money.Min:
+		return 0, priceTooLow
 	case c > money.Max:
 		return 0, priceTooHigh
 	}
