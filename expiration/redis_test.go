@@ -558,4 +558,3 @@ func field(info, name string) string {
 	}
 	return ""
 }
-
