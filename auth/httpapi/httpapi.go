@@ -238,10 +238,17 @@ func clientAddr(r *http.Request, hops int) string {
 	return canonicalIP(entries[i])
 }
 
+// canonicalIP is the key of one client: an IPv4 address, or the /64 of an
+// IPv6 one (a single host is handed a whole /64 and may pick any address in
+// it, so counting addresses would let it escape the limit).
 func canonicalIP(s string) string {
 	addr, err := netip.ParseAddr(s)
 	if err != nil {
 		return s
 	}
-	return addr.Unmap().String()
+	addr = addr.Unmap().WithZone("")
+	if addr.Is6() {
+		return netip.PrefixFrom(addr, 64).Masked().String()
+	}
+	return addr.String()
 }
