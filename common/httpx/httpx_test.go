@@ -159,3 +159,32 @@ func TestNilKeysMeanAnonymous(t *testing.T) {
 		t.Fatalf("%d %s", rec.Code, rec.Body)
 	}
 }
+
+// A caller's X-Request-Id is kept only when it is a plausible id; anything
+// else (log injection, a huge value) is replaced by a fresh one.
+func TestRequestIDFromOutside(t *testing.T) {
+	srv := newServer(t)
+	tests := []struct {
+		in   string
+		keep bool
+	}{
+		{"", false},
+		{"3f2a9c-req.1", true},
+		{"ingress/abc:42", true},
+		{"line\nbreak", false},
+		{`{"level":"ERROR"}`, false},
+		{strings.Repeat("a", 65), false},
+	}
+	for _, tt := range tests {
+		req := httptest.NewRequest(http.MethodGet, "/nowhere", nil)
+		if tt.in != "" {
+			req.Header["X-Request-Id"] = []string{tt.in}
+		}
+		rec := httptest.NewRecorder()
+		srv.ServeHTTP(rec, req)
+		got := rec.Header().Get("X-Request-Id")
+		if tt.keep && got != tt.in || !tt.keep && (got == tt.in || len(got) != 24) {
+			t.Errorf("X-Request-Id %q answered as %q (keep=%v)", tt.in, got, tt.keep)
+		}
+	}
+}

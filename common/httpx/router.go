@@ -2,6 +2,8 @@ package httpx
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -26,7 +28,7 @@ import (
 // and methods answer with the error envelope.
 func NewRouter(log *slog.Logger, keys *session.Keys) chi.Router {
 	r := chi.NewRouter()
-	r.Use(middleware.RequestID, withRequestID, tracing, accessLog(log), recoverer(log), CurrentUser(keys),
+	r.Use(withRequestID, tracing, accessLog(log), recoverer(log), CurrentUser(keys),
 		middleware.GetHead) // HEAD is answered wherever GET is, as Express did
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
 		WriteError(log, w, r, apperr.RouteNotFound())
@@ -49,12 +51,40 @@ func allowed(r chi.Router, path string) []string {
 	return methods
 }
 
+// withRequestID gives each request an id for its log lines and its answer's
+// X-Request-Id: the caller's X-Request-Id when it is a plausible one (1–64
+// characters of letters, digits and -_.:/, as the ingress and the client
+// send), else a new random one, so that nobody outside can put arbitrary
+// text, or another request's id, into the logs.
 func withRequestID(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		id := middleware.GetReqID(r.Context())
+		id := r.Header.Get("X-Request-Id")
+		if !validRequestID(id) {
+			id = newRequestID()
+		}
 		w.Header().Set("X-Request-Id", id)
 		next.ServeHTTP(w, r.WithContext(logging.WithRequestID(r.Context(), id)))
 	})
+}
+
+func validRequestID(id string) bool {
+	if id == "" || len(id) > 64 {
+		return false
+	}
+	for _, c := range id {
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9', strings.ContainsRune("-_.:/", c):
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+func newRequestID() string {
+	var b [12]byte
+	_, _ = rand.Read(b[:]) // never fails (crypto/rand)
+	return hex.EncodeToString(b[:])
 }
 
 func tracing(next http.Handler) http.Handler {
