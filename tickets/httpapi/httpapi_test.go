@@ -115,6 +115,7 @@ const (
 	tooPrecise  = "Price must have at most two decimal places"
 	tooHigh     = "Price must be at most 999999.99"
 	tooLow      = "Price must be at least 0.50"
+	titleCtl    = "Title must not contain control or text-direction characters"
 	titleNeeded = "Title is required"
 	titleLong   = "Title must be at most 200 characters"
 )
@@ -164,6 +165,11 @@ func TestCreate(t *testing.T) {
 		{name: "exponent price", user: alice, body: `{"title":"concert","price":1.5e1}`, status: 201, wantTitle: "concert", wantPrice: 1500},
 		{name: "smallest price", user: alice, body: `{"title":"concert","price":0.50}`, status: 201, wantTitle: "concert", wantPrice: money.Min},
 		{name: "highest price", user: alice, body: `{"title":"concert","price":999999.99}`, status: 201, wantTitle: "concert", wantPrice: money.Max},
+		{name: "NUL in the title", user: alice, body: `{"title":"a\u0000b","price":5}`, status: 400, errors: errs("title", titleCtl)},
+		{name: "escape in the title", user: alice, body: `{"title":"\u001b[31mred","price":5}`, status: 400, errors: errs("title", titleCtl)},
+		{name: "right-to-left override", user: alice, body: `{"title":"gnp.\u202eexe","price":5}`, status: 400, errors: errs("title", titleCtl)},
+		{name: "line break", user: alice, body: `{"title":"two\nlines","price":5}`, status: 400, errors: errs("title", titleCtl)},
+		{name: "accents and emoji are fine", user: alice, body: `{"title":"Café 🎵 Zürich","price":5}`, status: 201, wantTitle: "Café 🎵 Zürich", wantPrice: 500},
 		{name: "below what Stripe charges", user: alice, body: `{"title":"a","price":0.49}`, status: 400, errors: errs("price", tooLow)},
 		{name: "a cent", user: alice, body: `{"title":"a","price":0.01}`, status: 400, errors: errs("price", tooLow)},
 		{name: "a million", user: alice, body: `{"title":"a","price":1000000}`, status: 400, errors: errs("price", tooHigh)},

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 
 	"ticketing.dev/common/apperr"
@@ -25,6 +26,7 @@ const (
 var (
 	titleRequired   = "Title is required"
 	titleTooLong    = fmt.Sprintf("Title must be at most %d characters", maxTitle)
+	titleControl    = "Title must not contain control or text-direction characters"
 	priceTooHigh    = fmt.Sprintf("Price must be at most %d.%02d", money.Max/100, money.Max%100)
 	priceTooLow     = fmt.Sprintf("Price must be at least %d.%02d", money.Min/100, money.Min%100)
 	priceTooPrecise = "Price must have at most two decimal places"
@@ -82,8 +84,24 @@ func parseTitle(raw json.RawMessage) (string, string) {
 		return "", titleRequired
 	case utf8.RuneCountInString(title) > maxTitle:
 		return "", titleTooLong
+	case strings.IndexFunc(title, unsafeInTitle) >= 0:
+		return "", titleControl
 	}
 	return title, ""
+}
+
+// unsafeInTitle tells the characters a title may not hold: control
+// characters (NUL, escapes, line breaks) and the bidirectional controls that
+// make text read differently than it is stored (U+202E turns "exe.pdf"
+// around).
+func unsafeInTitle(r rune) bool {
+	switch {
+	case unicode.IsControl(r):
+		return true
+	case r >= 0x202A && r <= 0x202E, r >= 0x2066 && r <= 0x2069, r == 0x200E, r == 0x200F, r == 0x061C:
+		return true
+	}
+	return false
 }
 
 // parsePrice accepts a JSON number or numeric string with at most two
