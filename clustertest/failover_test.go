@@ -3,6 +3,7 @@ package clustertest_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -11,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
@@ -114,9 +116,14 @@ func TestStreamSurvivesLeaderLoss(t *testing.T) {
 		failures = append(failures, fmt.Sprintf(format, args...))
 		mu.Unlock()
 	}
+	failed := func() int {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(failures)
+	}
 	// One flow: sell a ticket, then order it once the orders service has
 	// heard of it (a 404 until its ticket.created is applied).
-	flow := func(i int) {
+	flow := func(i int, stop <-chan struct{}) {
 		var tk struct{ ID string }
 		res := testkit.Call(t, tickets.api, http.MethodPost, "/api/tickets",
 			map[string]any{"title": fmt.Sprint("seat ", i), "price": 10 + i}, seller)
@@ -135,7 +142,12 @@ func TestStreamSurvivesLeaderLoss(t *testing.T) {
 			if res.Status != http.StatusNotFound || time.Now().After(deadline) {
 				break
 			}
-			time.Sleep(50 * time.Millisecond) // polls the replica: this is the client's wait, not the test's
+			// The client polls until the replica has the ticket.
+			select {
+			case <-stop:
+				return
+			case <-time.After(50 * time.Millisecond):
+			}
 		}
 		if res.Status != http.StatusCreated {
 			fail("order ticket %s: %d %s", tk.ID, res.Status, res.Body)
@@ -151,31 +163,58 @@ func TestStreamSurvivesLeaderLoss(t *testing.T) {
 		mu.Unlock()
 		done.Add(1)
 	}
+	// The feeder holds back the second third of the flows until the leader
+	// is gone, and the last third until it is back: flows run during the
+	// outage and after the restart whatever the machine's speed.
 	var wg sync.WaitGroup
-	next := make(chan int)
+	next, stop := make(chan int), make(chan struct{})
+	leaderStopped, restarted := make(chan struct{}), make(chan struct{})
 	for range 4 {
 		wg.Go(func() {
 			for i := range next {
-				flow(i)
+				flow(i, stop)
 			}
 		})
 	}
-	go func() {
+	wg.Go(func() {
+		defer close(next)
 		for i := range flows {
-			next <- i
+			for _, milestone := range []struct {
+				at   int
+				wait chan struct{}
+			}{{flows / 3, leaderStopped}, {2 * flows / 3, restarted}} {
+				if i == milestone.at {
+					select {
+					case <-milestone.wait:
+					case <-stop:
+						return
+					}
+				}
+			}
+			select {
+			case next <- i:
+			case <-stop:
+				return
+			}
 		}
-		close(next)
-	}()
+	})
+	// A failing check below ends the test: the workers stop first.
+	stopOnce := sync.OnceFunc(func() { close(stop); wg.Wait() })
+	t.Cleanup(stopOnce)
 
 	// A third of the way in, the stream's leader goes.
 	testkit.Eventually(t, 60*time.Second, func() bool { return done.Load() >= flows/3 }, "the first flows did not finish")
-	info := streamInfo(ctx, js)
-	if info == nil {
-		t.Fatal("no stream leader")
-	}
-	oldLeader := info.Cluster.Leader
+	var oldLeader string
+	testkit.Eventually(t, 30*time.Second, func() bool {
+		if info := streamInfo(ctx, js); info != nil && info.Cluster.Leader != "" {
+			oldLeader = info.Cluster.Leader
+			return true
+		}
+		return false
+	}, "no stream leader")
 	lost := c.index(oldLeader)
 	c.stop(lost)
+	close(leaderStopped)
 	t.Logf("stopped the stream leader %s after %d flows", oldLeader, done.Load())
 	var newLeader string
 	testkit.Eventually(t, 30*time.Second, func() bool {
@@ -190,7 +229,10 @@ func TestStreamSurvivesLeaderLoss(t *testing.T) {
 	// Two thirds in, it comes back.
 	testkit.Eventually(t, 90*time.Second, func() bool { return done.Load() >= 2*flows/3 }, "flows stalled without the old leader")
 	c.start(lost)
-	wg.Wait()
+	close(restarted)
+	testkit.Eventually(t, 120*time.Second, func() bool { return done.Load()+int32(failed()) == flows },
+		"the last flows did not finish")
+	stopOnce()
 	mu.Lock()
 	for _, f := range failures {
 		t.Error(f)
@@ -307,5 +349,63 @@ func TestEnsureStreamNeverLowersReplicas(t *testing.T) {
 		if got := s.CachedInfo().Config.Replicas; got != tt.want {
 			t.Fatalf("after EnsureStream(%d): %d replicas, want %d", tt.ask, got, tt.want)
 		}
+	}
+}
+
+// A listener that starts before the streams exist leaves making them to the
+// connection's keeper (events.Connect), which knows the configured replicas:
+// a listener does not make a stream it never saw (it would not know how many
+// replicas it should have), and starts once the stream is there.
+func TestListenerBeforeTheStreamLeavesItToTheKeeper(t *testing.T) {
+	ctx := testkit.Context(t)
+	c := startCluster(t, 3)
+	log := testkit.Logger(t)
+	// A plain connection: no keeper makes the streams.
+	nc, err := nats.Connect(c.urls())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	testkit.Eventually(t, 30*time.Second, func() bool {
+		_, err := js.AccountInfo(ctx)
+		return err == nil
+	}, "JetStream not up")
+	handled := make(chan struct{}, 1)
+	l, err := events.Listen(ctx, js, log, events.OrderCompleted, "early",
+		func(context.Context, events.Msg[events.OrderCompletedData]) error {
+			select {
+			case handled <- struct{}{}:
+			default:
+			}
+			return nil
+		}, events.ListenerOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Stop()
+	if _, err := js.Stream(ctx, events.StreamName); !errors.Is(err, jetstream.ErrStreamNotFound) {
+		t.Fatalf("after Listen, the stream: %v, want none (a listener does not make it)", err)
+	}
+
+	// A service's keeper makes it with 3 replicas; the listener then starts.
+	connect(t, ctx, c.urls(), "keeper", log)
+	pub := events.NewPublisher(js)
+	testkit.Eventually(t, 60*time.Second, func() bool {
+		if events.Publish(ctx, pub, events.OrderCompleted, "o1", events.OrderCompletedData{ID: "o1"}) != nil {
+			return false
+		}
+		select {
+		case <-handled:
+			return true
+		default:
+			return false
+		}
+	}, "the listener never handled an event")
+	if info := streamInfo(ctx, js); info == nil || info.Config.Replicas != 3 {
+		t.Fatalf("stream %+v, want 3 replicas", info)
 	}
 }

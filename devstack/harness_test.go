@@ -117,7 +117,7 @@ func (l *lockedBuffer) String() string {
 func startPlatform(t *testing.T, dataDir string, env ...string) *running {
 	t.Helper()
 	cmd := exec.Command(devstackBinary(t))
-	cmd.Env = append(os.Environ(), "DATA_DIR="+dataDir, "GATEWAY_ADDR=127.0.0.1:0", "JWT_KEY=devstack-test-key",
+	cmd.Env = append(os.Environ(), "DATA_DIR="+dataDir, "GATEWAY_ADDR=127.0.0.1:0", "JWT_KEY=devstack-test-key-of-at-least-32-bytes",
 		// Tests that do not pay wait for expirations: a short grace (a test
 		// may set its own, the last value wins).
 		"ORDER_EXPIRATION_GRACE=5s",

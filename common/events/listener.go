@@ -192,7 +192,12 @@ func Listen[T any](ctx context.Context, js jetstream.JetStream, log *slog.Logger
 	// A broker that answers and refuses the consumer is a mistake to report
 	// now; one that does not answer yet (starting, electing a leader, the
 	// stream not made yet) is waited for in the background.
-	err := l.provision(ctx)
+	// Without a connection a request would wait out its whole timeout:
+	// go to the background at once, so the service's start-up does not.
+	err := errNotConnected
+	if js.Conn().IsConnected() {
+		err = l.provision(ctx)
+	}
 	if err != nil && !unanswered(err) {
 		return nil, err
 	}
@@ -293,13 +298,18 @@ func (l *Listener) deadLetter(ctx context.Context, m jetstream.Msg, meta *jetstr
 	_ = m.TermWithReason(reason)
 }
 
+var errNotConnected = errors.New("nats is not connected yet")
+
 // provision creates (or updates) the durable consumer, and the streams if
-// the broker lost them (with as many replicas as they had when last seen).
+// the broker lost them after this listener saw them (with as many replicas
+// as they had then). Streams it never saw are the connection's keeper's to
+// make (events.Connect), with the configured replicas: until then this
+// fails with ErrStreamNotFound, which the caller retries.
 func (l *Listener) provision(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	_, err := l.js.CreateOrUpdateConsumer(ctx, StreamName, l.config)
-	if errors.Is(err, jetstream.ErrStreamNotFound) {
+	if errors.Is(err, jetstream.ErrStreamNotFound) && l.replicas.Load() > 0 {
 		if err = EnsureStream(ctx, l.js, int(l.replicas.Load())); err == nil {
 			_, err = l.js.CreateOrUpdateConsumer(ctx, StreamName, l.config)
 		}
@@ -319,7 +329,7 @@ func (l *Listener) provision(ctx context.Context) error {
 func unanswered(err error) bool {
 	var apiErr *jetstream.APIError
 	switch {
-	case errors.Is(err, jetstream.ErrStreamNotFound):
+	case errors.Is(err, jetstream.ErrStreamNotFound), errors.Is(err, errNotConnected):
 		return true
 	case errors.As(err, &apiErr):
 		return apiErr.Code == 503 || apiErr.Code == 504 // "temporarily unavailable"

@@ -99,7 +99,9 @@ func (k *streamKeeper) run(ctx context.Context) {
 			return
 		case <-k.wake:
 		}
-		for delay := 100 * time.Millisecond; ; delay = min(2*delay, 5*time.Second) {
+		// Up to 30 s apart: a broker that keeps refusing (three replicas
+		// asked of one server) is reported, not flooded.
+		for delay := 100 * time.Millisecond; ; delay = min(2*delay, 30*time.Second) {
 			err := EnsureStream(ctx, k.js, k.replicas)
 			if err == nil {
 				k.log.Info("streams ready", "stream", StreamName, "min_replicas", k.replicas)
@@ -139,19 +141,29 @@ func EnsureStream(ctx context.Context, js jetstream.JetStream, replicas int) err
 	return ensureDeadLetterStream(ctx, js, replicas)
 }
 
-// ensure creates or updates a stream to cfg, keeping its replica count when
-// it is higher than replicas.
+// ensure creates a missing stream with cfg, or updates it to cfg keeping its
+// replica count when that is higher than replicas. The count written is
+// always read just before: when another process creates the stream first,
+// it is read again, never overwritten blindly.
 func ensure(ctx context.Context, js jetstream.JetStream, cfg jetstream.StreamConfig, replicas int) error {
-	cfg.Replicas = max(replicas, 1)
-	if s, err := js.Stream(ctx, cfg.Name); err == nil {
-		cfg.Replicas = max(cfg.Replicas, s.CachedInfo().Config.Replicas)
-	} else if !errors.Is(err, jetstream.ErrStreamNotFound) {
-		return fmt.Errorf("stream %s: %w", cfg.Name, err)
+	for attempt := 1; ; attempt++ {
+		cfg.Replicas = max(replicas, 1)
+		s, err := js.Stream(ctx, cfg.Name)
+		switch {
+		case errors.Is(err, jetstream.ErrStreamNotFound):
+			_, err = js.CreateStream(ctx, cfg)
+			if errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) && attempt < 3 {
+				continue // made meanwhile: read what it has
+			}
+		case err == nil:
+			cfg.Replicas = max(cfg.Replicas, s.CachedInfo().Config.Replicas)
+			_, err = js.UpdateStream(ctx, cfg)
+		}
+		if err != nil {
+			return fmt.Errorf("stream %s with %d replicas: %w", cfg.Name, cfg.Replicas, err)
+		}
+		return nil
 	}
-	if _, err := js.CreateOrUpdateStream(ctx, cfg); err != nil {
-		return fmt.Errorf("create stream %s with %d replicas: %w", cfg.Name, cfg.Replicas, err)
-	}
-	return nil
 }
 
 // Durable names the durable consumer of a service's listener on a subject,

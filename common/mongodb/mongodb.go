@@ -50,16 +50,26 @@ func clientOptions(uri, defaultDB string) (*options.ClientOptions, string, error
 		name = defaultDB
 	}
 	opts := options.Client().
-		SetWriteConcern(writeconcern.Majority()).
 		SetReadPreference(readpref.Primary()).
 		ApplyURI(uri).
 		SetConnectTimeout(5 * time.Second).
 		SetServerSelectionTimeout(5 * time.Second).
 		SetTimeout(10 * time.Second)
-	if opts.WriteConcern != nil && opts.WriteConcern.Journal == nil && !u.Query().Has("journal") {
-		journal := true
-		opts.WriteConcern.Journal = &journal
+	// The URI's w and journal, when given, replace the whole write concern:
+	// fill in only what it leaves out (no journal with w=0, which the
+	// server refuses).
+	wc := writeconcern.WriteConcern{}
+	if opts.WriteConcern != nil {
+		wc = *opts.WriteConcern
 	}
+	if wc.W == nil {
+		wc.W = "majority"
+	}
+	if wc.Journal == nil && wc.W != 0 {
+		journal := true
+		wc.Journal = &journal
+	}
+	opts.SetWriteConcern(&wc)
 	return opts, name, nil
 }
 
@@ -68,7 +78,11 @@ func Ping(client *mongo.Client) func(context.Context) error {
 	return func(ctx context.Context) error { return client.Ping(ctx, readpref.Primary()) }
 }
 
-// ParseID parses a 24-hex ObjectId.
+// ParseID parses an ObjectId: exactly 24 hexadecimal digits, in lower or
+// upper case (or mixed), with nothing around them. It is the one rule for
+// ids wherever they come from: paths, bodies (httpx's `objectid` tag calls
+// it) and events. The id's Hex() is lower-case, so answers and stored
+// references always use the canonical form.
 func ParseID(s string) (bson.ObjectID, bool) {
 	id, err := bson.ObjectIDFromHex(s)
 	return id, err == nil

@@ -9,18 +9,21 @@ import (
 // Writes wait for a journaled majority and reads go to the primary unless
 // the URI says otherwise.
 func TestClientOptions(t *testing.T) {
+	yes, no := true, false
 	tests := []struct {
 		uri         string
 		wantDB      string
 		wantW       any
-		wantJournal bool
+		wantJournal *bool
 		wantRead    readpref.Mode
 	}{
-		{"mongodb://db:27017/tickets?replicaSet=rs0", "tickets", "majority", true, readpref.PrimaryMode},
-		{"mongodb://db:27017", "fallback", "majority", true, readpref.PrimaryMode},
-		{"mongodb://db:27017/orders?w=1", "orders", 1, true, readpref.PrimaryMode},
-		{"mongodb://db:27017/orders?w=majority&journal=false", "orders", "majority", false, readpref.PrimaryMode},
-		{"mongodb://db:27017/orders?readPreference=primaryPreferred", "orders", "majority", true, readpref.PrimaryPreferredMode},
+		{"mongodb://db:27017/tickets?replicaSet=rs0", "tickets", "majority", &yes, readpref.PrimaryMode},
+		{"mongodb://db:27017", "fallback", "majority", &yes, readpref.PrimaryMode},
+		{"mongodb://db:27017/orders?w=1", "orders", 1, &yes, readpref.PrimaryMode},
+		{"mongodb://db:27017/orders?w=majority&journal=false", "orders", "majority", &no, readpref.PrimaryMode},
+		{"mongodb://db:27017/orders?journal=false", "orders", "majority", &no, readpref.PrimaryMode},
+		{"mongodb://db:27017/orders?w=0", "orders", 0, nil, readpref.PrimaryMode},
+		{"mongodb://db:27017/orders?readPreference=primaryPreferred", "orders", "majority", &yes, readpref.PrimaryPreferredMode},
 	}
 	for _, tt := range tests {
 		t.Run(tt.uri, func(t *testing.T) {
@@ -29,7 +32,9 @@ func TestClientOptions(t *testing.T) {
 				t.Fatal(err)
 			}
 			wc := opts.WriteConcern
-			if db != tt.wantDB || wc == nil || wc.W != tt.wantW || wc.Journal == nil || *wc.Journal != tt.wantJournal {
+			journalOK := wc != nil && (wc.Journal == nil) == (tt.wantJournal == nil) &&
+				(wc.Journal == nil || *wc.Journal == *tt.wantJournal)
+			if db != tt.wantDB || wc == nil || wc.W != tt.wantW || !journalOK {
 				t.Fatalf("db %q, write concern %+v, want %q, w=%v journal=%v", db, wc, tt.wantDB, tt.wantW, tt.wantJournal)
 			}
 			if got := opts.ReadPreference.Mode(); got != tt.wantRead {
@@ -39,5 +44,31 @@ func TestClientOptions(t *testing.T) {
 	}
 	if _, _, err := clientOptions("::not a url", "x"); err == nil {
 		t.Fatal("a malformed URI was accepted")
+	}
+}
+
+// One id rule everywhere: 24 hex digits in either case, answered lower-case.
+func TestParseID(t *testing.T) {
+	tests := []struct {
+		in      string
+		ok      bool
+		wantHex string
+	}{
+		{"64b0000000000000000000ab", true, "64b0000000000000000000ab"},
+		{"64B0000000000000000000AB", true, "64b0000000000000000000ab"},
+		{"64b0000000000000000000Ab", true, "64b0000000000000000000ab"},
+		{"", false, ""},
+		{"64b0000000000000000000a", false, ""},   // 23
+		{"64b0000000000000000000abc", false, ""}, // 25
+		{"64b0000000000000000000ag", false, ""},  // not hex
+		{" 64b0000000000000000000ab", false, ""}, // nothing around it
+		{"64b0000000000000000000ab\n", false, ""},
+		{"0x64b00000000000000000ab", false, ""},
+	}
+	for _, tt := range tests {
+		id, ok := ParseID(tt.in)
+		if ok != tt.ok || ok && id.Hex() != tt.wantHex {
+			t.Errorf("ParseID(%q) = %s, %v; want %s, %v", tt.in, id.Hex(), ok, tt.wantHex, tt.ok)
+		}
 	}
 }

@@ -100,6 +100,9 @@ func Serve(ctx context.Context, log *slog.Logger, ln net.Listener, h http.Handle
 	}()
 	select {
 	case err := <-errc:
+		// The listener failed: end the connections still open too, so no
+		// handler outlives the stores it uses.
+		_ = srv.Close()
 		return err
 	case <-ctx.Done():
 	}
@@ -107,6 +110,8 @@ func Serve(ctx context.Context, log *slog.Logger, ln net.Listener, h http.Handle
 	sctx, cancel := context.WithTimeout(context.Background(), ShutdownTimeout)
 	defer cancel()
 	if err := srv.Shutdown(sctx); err != nil {
+		_ = srv.Close() // requests still running after ShutdownTimeout are cut
+		<-errc
 		return err
 	}
 	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {

@@ -123,7 +123,7 @@ func Run[C Config](ctx context.Context, log *slog.Logger, name string, load func
 		}
 		return err
 	}
-	conns.serving = served
+	conns.serving, conns.stopServing = served, stopServing
 	defer conns.Close()
 	return run(ctx, log, cfg, conns)
 }
@@ -148,10 +148,11 @@ type Conns struct {
 	// NATS as server.Degraded (its outage is absorbed by the outbox).
 	Checks map[string]server.Check
 
-	log     *slog.Logger
-	gate    *server.Gate
-	serving chan error
-	closers []func()
+	log         *slog.Logger
+	gate        *server.Gate
+	serving     chan error
+	stopServing context.CancelFunc
+	closers     []func()
 }
 
 // Open sets up tracing (exporting only when OTEL_EXPORTER_OTLP_ENDPOINT is
@@ -226,24 +227,25 @@ func (c *Conns) WaitFor(ctx context.Context, what string, check server.Check) er
 }
 
 // Serve hands the service's requests to h (the server has listened since
-// start-up) and returns when ctx has ended and in-flight requests are done.
+// start-up) and returns when ctx has ended and in-flight requests are done,
+// or when the server failed.
 func (c *Conns) Serve(ctx context.Context, h http.Handler) error {
-	c.gate.Open(h)
 	if c.serving == nil {
 		return errors.New("service: Serve without Run")
 	}
+	c.gate.Open(h)
 	select {
 	case err := <-c.serving:
-		// The server ended by itself (it only does on an error) or with ctx.
-		c.serving <- err
+		c.serving <- err // Run's deferred wait reads it again
 		if ctx.Err() == nil {
 			return fmt.Errorf("http server: %w", err)
 		}
 		return err
 	case <-ctx.Done():
 	}
+	c.stopServing() // ctx may be run's own, ended before Run's
 	err := <-c.serving
-	c.serving <- err // Run's deferred wait reads it again
+	c.serving <- err
 	return err
 }
 
