@@ -111,7 +111,9 @@ func Serve(ctx context.Context, log *slog.Logger, ln net.Listener, h http.Handle
 	defer cancel()
 	if err := srv.Shutdown(sctx); err != nil {
 		_ = srv.Close() // requests still running after ShutdownTimeout are cut
-		<-errc
+		if serr := <-errc; !errors.Is(serr, http.ErrServerClosed) {
+			log.Warn("http server", "err", serr)
+		}
 		return err
 	}
 	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
