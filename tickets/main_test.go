@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net"
+	"net/url"
 	"net/http"
 	"strings"
 	"testing"
@@ -34,6 +36,7 @@ func TestRun(t *testing.T) {
 	ctx := testkit.Context(t)
 
 	req, _ := http.NewRequest(http.MethodPost, svc.URL+"/api/tickets", strings.NewReader(`{"title":"concert","price":10}`))
+	req.Header.Set("Content-Type", "application/json")
 	req.AddCookie(testkit.SessionCookie(t, "5f0000000000000000000a11", "a@test.dev"))
 	res, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -79,6 +82,10 @@ func TestRun(t *testing.T) {
 // missing (its events wait in the outbox), and publishes them once NATS
 // is up.
 func TestStartsBeforeItsStoreAndBroker(t *testing.T) {
+	store, err := url.Parse(mongokit.MongoURI(t))
+	if err != nil {
+		t.Fatal(err)
+	}
 	mongoPort, natsPort := testkit.FreePort(t), testkit.FreePort(t)
 	svc := testkit.Start(t, name, loadConfig, run, map[string]string{
 		"MONGO_URI":    fmt.Sprintf("mongodb://127.0.0.1:%d/tickets", mongoPort),
@@ -108,19 +115,16 @@ func TestStartsBeforeItsStoreAndBroker(t *testing.T) {
 		}
 	}
 
-	db, err := mongokit.StartFerretDB(testkit.Context(t), mongokit.FerretDBConfig{
-		SQLiteDir: t.TempDir(), Addr: fmt.Sprintf("127.0.0.1:%d", mongoPort),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(db.Stop)
+	// The store appears: the test's store, reached from now on at the port
+	// the service was given.
+	forward(t, fmt.Sprintf("127.0.0.1:%d", mongoPort), store.Host)
 	svc.WaitReady(30 * time.Second)
 	if code, body := status("/readyz"); !strings.Contains(body, `"degraded"`) || !strings.Contains(body, "nats") {
 		t.Fatalf("/readyz without NATS: %d %s, want 200 naming nats as degraded", code, body)
 	}
 
 	req, _ := http.NewRequest(http.MethodPost, svc.URL+"/api/tickets", strings.NewReader(`{"title":"early","price":5}`))
+	req.Header.Set("Content-Type", "application/json")
 	req.AddCookie(testkit.SessionCookie(t, "5f0000000000000000000a11", "a@test.dev"))
 	res, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -142,4 +146,32 @@ func TestStartsBeforeItsStoreAndBroker(t *testing.T) {
 	}, "not fully ready once NATS is up")
 	svc.Ended()
 	svc.Stop()
+}
+
+// forward listens on addr from now on and relays each connection to target.
+func forward(t *testing.T, addr, target string) {
+	t.Helper()
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return // closed
+			}
+			go func() {
+				defer c.Close()
+				b, err := net.Dial("tcp", target)
+				if err != nil {
+					return
+				}
+				defer b.Close()
+				go func() { _, _ = io.Copy(b, c); _ = b.Close() }()
+				_, _ = io.Copy(c, b)
+			}()
+		}
+	}()
 }
