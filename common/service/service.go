@@ -77,6 +77,9 @@ func Run[C Config](ctx context.Context, log *slog.Logger, name string, load func
 	r := config.FromEnv()
 	r.String("LOG_LEVEL", "info") // read by logging.New; listed in the start-up line
 	pprofAddr := r.String("PPROF_ADDR", "")
+	// LISTEN_HOST narrows where the service listens (devstack: 127.0.0.1);
+	// unset, every interface, as a pod needs.
+	listenHost := r.String("LISTEN_HOST", "")
 	cfg := load(r)
 	needs := cfg.Needs()
 	if needs.NATSURL != "" {
@@ -99,8 +102,16 @@ func Run[C Config](ctx context.Context, log *slog.Logger, name string, load func
 		defer stop()
 		log.Info("profiler listening", "addr", "http://"+at.String()+"/debug/pprof/")
 	}
-	ln, err := net.Listen("tcp", cfg.Addr())
+	addr := cfg.Addr()
+	if listenHost != "" {
+		_, port, _ := net.SplitHostPort(addr)
+		addr = net.JoinHostPort(listenHost, port)
+	}
+	ln, err := net.Listen("tcp", addr)
 	if err != nil {
+		if listenHost != "" {
+			return fmt.Errorf("LISTEN_HOST %q: %w", listenHost, err)
+		}
 		return err
 	}
 	sctx, stopServing := context.WithCancel(ctx)

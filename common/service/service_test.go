@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -90,5 +91,45 @@ func TestRunWaitsForItsStoreAndStopsCleanly(t *testing.T) {
 		}
 	case <-time.After(15 * time.Second):
 		t.Fatal("Run did not return after its context ended")
+	}
+}
+
+// LISTEN_HOST=127.0.0.1 keeps the service off every other interface.
+func TestListenHost(t *testing.T) {
+	var other string
+	addrs, _ := net.InterfaceAddrs()
+	for _, a := range addrs {
+		if ipn, ok := a.(*net.IPNet); ok && !ipn.IP.IsLoopback() && ipn.IP.To4() != nil {
+			other = ipn.IP.String()
+			break
+		}
+	}
+	if other == "" {
+		t.Skip("this machine has no non-loopback IPv4 address to try")
+	}
+	port := testkit.FreePort(t)
+	t.Setenv("PORT", fmt.Sprint(port))
+	t.Setenv("LISTEN_HOST", "127.0.0.1")
+	ctx, stop := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- service.Run(ctx, testkit.Logger(t), "test", load, func(ctx context.Context, log *slog.Logger, c cfg, conns *service.Conns) error {
+			return conns.Serve(ctx, http.NotFoundHandler())
+		})
+	}()
+	testkit.Eventually(t, 10*time.Second, func() bool {
+		c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+		if err == nil {
+			c.Close()
+		}
+		return err == nil
+	}, "not listening on loopback")
+	if c, err := net.DialTimeout("tcp", net.JoinHostPort(other, fmt.Sprint(port)), 2*time.Second); err == nil {
+		c.Close()
+		t.Fatalf("reachable on %s with LISTEN_HOST=127.0.0.1", other)
+	}
+	stop()
+	if err := <-done; err != nil {
+		t.Fatal(err)
 	}
 }

@@ -399,7 +399,8 @@ func (p *platform) startStripeMock() (*supervisor.Proc, error) {
 // free port with the environment the brief fixes for the service, and
 // points the gateway at them.
 func (p *platform) startService(svc, natsURL, mongoURI, redisURL string) []*supervisor.Proc {
-	env := map[string]string{"NATS_URL": natsURL}
+	// Loopback only: the gateway is the one way in, as the ingress is.
+	env := map[string]string{"NATS_URL": natsURL, "LISTEN_HOST": "127.0.0.1"}
 	switch svc {
 	case "expiration":
 		env["REDIS_URL"] = redisURL
