@@ -53,7 +53,7 @@ devstack:
 	go build -o bin/devstack ./devstack
 
 # The whole platform on this machine; Ctrl-C stops it. Settings as variables, e.g.
-# make up ORDER_EXPIRATION_WINDOW=10s GATEWAY_ADDR=:8081 DEVSTACK_SKIP=client
+# make up ORDER_EXPIRATION_WINDOW=10s GATEWAY_ADDR=127.0.0.1:8081 DEVSTACK_SKIP=client
 up: tools devstack
 	exec bin/devstack
 

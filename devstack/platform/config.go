@@ -81,7 +81,7 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 	cfg := Config{
 		Root:                  root,
 		DataDir:               data,
-		GatewayAddr:           or(getenv("GATEWAY_ADDR"), ":8080"),
+		GatewayAddr:           or(getenv("GATEWAY_ADDR"), "127.0.0.1:8080"),
 		JWTKey:                or(getenv("JWT_KEY"), DevJWTKey),
 		OrderExpirationWindow: or(getenv("ORDER_EXPIRATION_WINDOW"), DevOrderExpirationWindow),
 		OrderExpirationGrace:  or(getenv("ORDER_EXPIRATION_GRACE"), DevOrderExpirationGrace),

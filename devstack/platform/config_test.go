@@ -14,7 +14,7 @@ func TestConfigFromEnv(t *testing.T) {
 		errorHas string
 	}{
 		{"defaults", nil, func(c Config) bool {
-			return c.GatewayAddr == ":8080" && c.JWTKey == DevJWTKey && strings.HasSuffix(c.DataDir, "/.data") &&
+			return c.GatewayAddr == "127.0.0.1:8080" && c.JWTKey == DevJWTKey && strings.HasSuffix(c.DataDir, "/.data") &&
 				c.StartStripeMock && c.StripeKey == MockStripeKey && !c.RealStripe() && c.OrderExpirationWindow == DevOrderExpirationWindow &&
 				c.OrderExpirationGrace == DevOrderExpirationGrace && c.Replicas == 1
 		}, ""},

@@ -95,7 +95,7 @@ func Run(ctx context.Context, cfg Config, stdout io.Writer) error {
 	}
 	ln, err := net.Listen("tcp", cfg.GatewayAddr)
 	if err != nil {
-		return fmt.Errorf("gateway cannot listen on %s (%w): set GATEWAY_ADDR, e.g. GATEWAY_ADDR=:8081", cfg.GatewayAddr, err)
+		return fmt.Errorf("gateway cannot listen on %s (%w): set GATEWAY_ADDR, e.g. GATEWAY_ADDR=127.0.0.1:8081", cfg.GatewayAddr, err)
 	}
 	gwLog := slog.New(slog.NewTextHandler(out.Writer("gateway"), &slog.HandlerOptions{Level: slog.LevelWarn, ReplaceAttr: dropTime}))
 	p.gw = gateway.New(routes, gwLog)
