@@ -30,7 +30,7 @@ lint: tools
 	go vet $(GO_PKGS)
 	@set -e; for m in $(MODULES); do \
 	  echo "lint $$m"; \
-	  (cd $$m && golangci-lint run ./... && GOWORK=off go mod tidy -diff && \
+	  (cd $$m && golangci-lint run --allow-parallel-runners ./... && GOWORK=off go mod tidy -diff && \
 	    GOWORK=off go build ./... && GOWORK=off go vet ./...) || { echo "lint failed in $$m"; exit 1; }; \
 	done
 
