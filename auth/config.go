@@ -20,7 +20,10 @@ type Config struct {
 	JWTKey       string
 	TokenTTL     time.Duration
 	CookieSecure bool
-	// Attempts a minute at sign-up and sign-in, counted per replica.
+	// Counted per replica, a minute: failed sign-ins per email from one
+	// client address (over it: 429) and from all of them (over it: sign-ins
+	// of the email are slowed down); sign-up and sign-in attempts per client
+	// address (over it: 429).
 	RateLimitPerEmail int
 	RateLimitPerAddr  int
 	// TrustedProxyHops: how many proxies in front append to X-Forwarded-For.

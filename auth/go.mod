@@ -6,7 +6,6 @@ require (
 	github.com/go-chi/chi/v5 v5.5.0
 	go.mongodb.org/mongo-driver/v2 v2.10.0
 	golang.org/x/crypto v0.58.0
-	golang.org/x/time v0.16.0
 	ticketing.dev/common v0.0.0
 )
 

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime"
+	"time"
 
 	"ticketing.dev/auth/httpapi"
 	"ticketing.dev/auth/password"
@@ -15,6 +16,11 @@ import (
 	"ticketing.dev/common/service"
 	"ticketing.dev/common/session"
 )
+
+// maxEmailDelay bounds the wait of a sign-in of an email under attack
+// (httpapi.Deps.PerEmail): long enough to slow a guesser, short enough for
+// its owner.
+const maxEmailDelay = 2 * time.Second
 
 func run(ctx context.Context, log *slog.Logger, cfg Config, conns *service.Conns) error {
 	users := store.NewUsers(conns.DB)
@@ -36,8 +42,10 @@ func run(ctx context.Context, log *slog.Logger, cfg Config, conns *service.Conns
 		Checks:           conns.Checks,
 		TokenTTL:         cfg.TokenTTL,
 		CookieSecure:     cfg.CookieSecure,
-		PerEmail:         ratelimit.PerMinute(cfg.RateLimitPerEmail),
 		PerAddr:          ratelimit.PerMinute(cfg.RateLimitPerAddr),
+		PerClientEmail:   ratelimit.PerMinute(cfg.RateLimitPerEmail),
+		PerEmail:         ratelimit.PerMinute(cfg.RateLimitPerEmail),
+		MaxEmailDelay:    maxEmailDelay,
 		TrustedProxyHops: cfg.TrustedProxyHops,
 	})
 	return conns.Serve(ctx, handler)

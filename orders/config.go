@@ -25,6 +25,7 @@ type Config struct {
 	Grace       time.Duration
 	Sweep       time.Duration // how often overdue orders are looked for
 	OutboxSweep time.Duration // how often the relay looks for events a crash left behind
+	ActiveLimit int           // how many active orders one user may hold at once
 }
 
 func loadConfig(r *config.Reader) Config {
@@ -36,6 +37,7 @@ func loadConfig(r *config.Reader) Config {
 		Window:      r.Duration("ORDER_EXPIRATION_WINDOW", 15*time.Minute),
 		Grace:       r.NonNegativeDuration("ORDER_EXPIRATION_GRACE", time.Minute),
 		Sweep:       r.Duration("ORDER_SWEEP", 5*time.Second),
+		ActiveLimit: r.Int("ORDER_ACTIVE_LIMIT", 10, 1, 1_000_000),
 		OutboxSweep: r.Duration("OUTBOX_SWEEP", time.Second),
 	}
 }

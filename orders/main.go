@@ -51,12 +51,13 @@ func run(ctx context.Context, log *slog.Logger, cfg Config, conns *service.Conns
 	defer stopSweep()
 
 	handler := httpapi.New(httpapi.Deps{
-		Log:     log,
-		Keys:    session.NewKeys(cfg.JWTKey),
-		Orders:  orders,
-		Tickets: tickets,
-		Window:  cfg.Window,
-		Checks:  conns.Checks,
+		Log:         log,
+		Keys:        session.NewKeys(cfg.JWTKey),
+		Orders:      orders,
+		Tickets:     tickets,
+		Window:      cfg.Window,
+		ActiveLimit: cfg.ActiveLimit,
+		Checks:      conns.Checks,
 	})
 	return conns.Serve(ctx, handler)
 }

@@ -39,21 +39,27 @@ func TestMissingConfiguration(t *testing.T) {
 	}
 }
 
-func TestGraceAndSweepConfiguration(t *testing.T) {
+func TestGraceSweepAndLimitConfiguration(t *testing.T) {
 	tests := []struct {
 		env       map[string]string
 		grace     time.Duration
 		sweep     time.Duration
+		limit     int
 		wantError string // "" when valid
 	}{
-		{env: map[string]string{}, grace: time.Minute, sweep: 5 * time.Second},
-		{env: map[string]string{"ORDER_EXPIRATION_GRACE": "0s"}, grace: 0, sweep: 5 * time.Second},
-		{env: map[string]string{"ORDER_EXPIRATION_GRACE": "0"}, grace: 0, sweep: 5 * time.Second},
-		{env: map[string]string{"ORDER_EXPIRATION_GRACE": "90s", "ORDER_SWEEP": "200ms"}, grace: 90 * time.Second, sweep: 200 * time.Millisecond},
+		{env: map[string]string{}, grace: time.Minute, sweep: 5 * time.Second, limit: 10},
+		{env: map[string]string{"ORDER_EXPIRATION_GRACE": "0s"}, grace: 0, sweep: 5 * time.Second, limit: 10},
+		{env: map[string]string{"ORDER_EXPIRATION_GRACE": "0"}, grace: 0, sweep: 5 * time.Second, limit: 10},
+		{env: map[string]string{"ORDER_EXPIRATION_GRACE": "90s", "ORDER_SWEEP": "200ms"}, grace: 90 * time.Second, sweep: 200 * time.Millisecond, limit: 10},
+		{env: map[string]string{"ORDER_ACTIVE_LIMIT": "1"}, grace: time.Minute, sweep: 5 * time.Second, limit: 1},
+		{env: map[string]string{"ORDER_ACTIVE_LIMIT": "100000"}, grace: time.Minute, sweep: 5 * time.Second, limit: 100000},
 		{env: map[string]string{"ORDER_EXPIRATION_GRACE": "-1s"}, wantError: "ORDER_EXPIRATION_GRACE"},
 		{env: map[string]string{"ORDER_EXPIRATION_GRACE": "a while"}, wantError: "ORDER_EXPIRATION_GRACE"},
 		{env: map[string]string{"ORDER_SWEEP": "0s"}, wantError: "ORDER_SWEEP"},
 		{env: map[string]string{"ORDER_SWEEP": "often"}, wantError: "ORDER_SWEEP"},
+		{env: map[string]string{"ORDER_ACTIVE_LIMIT": "0"}, wantError: "ORDER_ACTIVE_LIMIT"},
+		{env: map[string]string{"ORDER_ACTIVE_LIMIT": "-3"}, wantError: "ORDER_ACTIVE_LIMIT"},
+		{env: map[string]string{"ORDER_ACTIVE_LIMIT": "ten"}, wantError: "ORDER_ACTIVE_LIMIT"},
 	}
 	for _, tt := range tests {
 		t.Run(fmt.Sprint(tt.env), func(t *testing.T) {
@@ -71,8 +77,8 @@ func TestGraceAndSweepConfiguration(t *testing.T) {
 				}
 			case err != nil:
 				t.Fatal(err)
-			case s.Grace != tt.grace || s.Sweep != tt.sweep:
-				t.Fatalf("grace %s, sweep %s; want %s, %s", s.Grace, s.Sweep, tt.grace, tt.sweep)
+			case s.Grace != tt.grace || s.Sweep != tt.sweep || s.ActiveLimit != tt.limit:
+				t.Fatalf("grace %s, sweep %s, active limit %d; want %s, %s, %d", s.Grace, s.Sweep, s.ActiveLimit, tt.grace, tt.sweep, tt.limit)
 			}
 		})
 	}

@@ -37,8 +37,9 @@ var sharedHasher = sync.OnceValue(func() *password.Hasher {
 
 type options struct {
 	cookieSecure bool
-	perEmail     int
-	perAddr      int
+	perEmail     int           // RATE_LIMIT_PER_EMAIL: per client and email, and per email
+	perAddr      int           // RATE_LIMIT_PER_ADDR
+	maxDelay     time.Duration // MaxEmailDelay (default 2 s, as main)
 	hops         int
 }
 
@@ -57,6 +58,9 @@ func newService(t testing.TB, opts options) *service {
 	if opts.perAddr == 0 {
 		opts.perAddr = 1_000_000
 	}
+	if opts.maxDelay == 0 {
+		opts.maxDelay = 2 * time.Second
+	}
 	db := mongokit.Mongo(t)
 	users := store.NewUsers(db)
 	if err := users.EnsureIndexes(testkit.Context(t)); err != nil {
@@ -70,8 +74,10 @@ func newService(t testing.TB, opts options) *service {
 		Checks:           map[string]server.Check{"mongo": mongodb.Ping(db.Client())},
 		TokenTTL:         tokenTTL,
 		CookieSecure:     opts.cookieSecure,
-		PerEmail:         ratelimit.PerMinute(opts.perEmail),
 		PerAddr:          ratelimit.PerMinute(opts.perAddr),
+		PerClientEmail:   ratelimit.PerMinute(opts.perEmail),
+		PerEmail:         ratelimit.PerMinute(opts.perEmail),
+		MaxEmailDelay:    opts.maxDelay,
 		TrustedProxyHops: opts.hops,
 	})
 	return &service{handler: h, db: db}

@@ -3,6 +3,8 @@
 package httpapi
 
 import (
+	"context"
+	"errors"
 	"log/slog"
 	"net"
 	"net/http"
@@ -32,9 +34,18 @@ type Deps struct {
 
 	TokenTTL     time.Duration
 	CookieSecure bool
-	// PerEmail and PerAddr limit sign-up and sign-in attempts.
-	PerEmail *ratelimit.Limiter
-	PerAddr  *ratelimit.Limiter
+	// PerAddr limits sign-up and sign-in attempts per client address: one
+	// over is answered 429.
+	PerAddr *ratelimit.Limiter
+	// PerClientEmail limits failed sign-ins per client address and email:
+	// one over is answered 429, to that client only.
+	PerClientEmail *ratelimit.Limiter
+	// PerEmail counts failed sign-ins per email from every address. Once it
+	// is spent, every sign-in of that email first waits until it would
+	// allow one again, at most MaxEmailDelay: an email under attack is
+	// slowed down, never refused, so its owner can still sign in.
+	PerEmail      *ratelimit.Limiter
+	MaxEmailDelay time.Duration
 	// TrustedProxyHops is how many proxies in front of the service append to
 	// X-Forwarded-For; 0 ignores the header and uses the connection's address.
 	TrustedProxyHops int
@@ -87,14 +98,11 @@ type userResponse struct {
 var errInvalidCredentials = apperr.BadRequest("Invalid credentials")
 
 func (a *api) signup(w http.ResponseWriter, r *http.Request) error {
-	if err := a.limitAddr(r); err != nil {
+	if err := limit(a.PerAddr, clientAddr(r, a.TrustedProxyHops)); err != nil {
 		return err
 	}
 	var req signupRequest
 	if err := httpx.Decode(w, r, &req); err != nil {
-		return err
-	}
-	if err := a.limitEmail(req.Email); err != nil {
 		return err
 	}
 	// Checked first only to spare a hash; the unique index decides.
@@ -114,36 +122,82 @@ func (a *api) signup(w http.ResponseWriter, r *http.Request) error {
 	return a.startSession(w, http.StatusCreated, user)
 }
 
+// signin checks the credentials under three limits (README "Rate limits"):
+// attempts per client address, failures per client address and email (both
+// 429), and failures per email from anywhere, which only slow the email's
+// sign-ins down. Only wrong credentials count as failures.
 func (a *api) signin(w http.ResponseWriter, r *http.Request) error {
-	if err := a.limitAddr(r); err != nil {
+	addr := clientAddr(r, a.TrustedProxyHops)
+	if err := limit(a.PerAddr, addr); err != nil {
 		return err
 	}
 	var req signinRequest
 	if err := httpx.Decode(w, r, &req); err != nil {
 		return err
 	}
-	if err := a.limitEmail(req.Email); err != nil {
+	// Taken now, so that concurrent guesses cannot all pass; given back
+	// below unless the credentials were wrong. (An address holds no space,
+	// so the key is unambiguous.)
+	client := addr + " " + req.Email
+	if err := limit(a.PerClientEmail, client); err != nil {
 		return err
 	}
-	user, found, err := a.Users.ByEmail(r.Context(), req.Email)
+	if err := a.slowDown(r.Context(), req.Email); err != nil {
+		a.PerClientEmail.Refund(client)
+		return err
+	}
+	user, err := a.authenticate(r.Context(), req)
+	if errors.Is(err, errInvalidCredentials) {
+		a.PerEmail.Allow(req.Email) // a failure against the email, from anywhere
+		return err
+	}
+	a.PerClientEmail.Refund(client)
 	if err != nil {
 		return err
+	}
+	return a.startSession(w, http.StatusOK, user)
+}
+
+// authenticate returns the user whose email and password these are, or
+// errInvalidCredentials.
+func (a *api) authenticate(ctx context.Context, req signinRequest) (store.User, error) {
+	user, found, err := a.Users.ByEmail(ctx, req.Email)
+	if err != nil {
+		return store.User{}, err
 	}
 	if !found {
 		// As slow as a wrong password, so timing does not tell which emails exist.
-		if err := a.Hasher.VerifyDummy(r.Context(), req.Password); err != nil {
-			return err
+		if err := a.Hasher.VerifyDummy(ctx, req.Password); err != nil {
+			return store.User{}, err
 		}
-		return errInvalidCredentials
+		return store.User{}, errInvalidCredentials
 	}
-	ok, err := a.Hasher.Verify(r.Context(), user.PasswordHash, req.Password)
+	ok, err := a.Hasher.Verify(ctx, user.PasswordHash, req.Password)
 	if err != nil {
-		return err
+		return store.User{}, err
 	}
 	if !ok {
-		return errInvalidCredentials
+		return store.User{}, errInvalidCredentials
 	}
-	return a.startSession(w, http.StatusOK, user)
+	return user, nil
+}
+
+// slowDown makes a sign-in of an email whose failures (from every address)
+// have spent PerEmail wait until PerEmail would allow one again, at most
+// MaxEmailDelay. It gives up when the request ends.
+func (a *api) slowDown(ctx context.Context, email string) error {
+	d := min(a.PerEmail.Wait(email), a.MaxEmailDelay)
+	if d <= 0 {
+		return nil
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 func (a *api) startSession(w http.ResponseWriter, status int, user store.User) error {
@@ -194,15 +248,10 @@ func (a *api) currentUser(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-func (a *api) limitAddr(r *http.Request) error {
-	if d := a.PerAddr.Allow(clientAddr(r, a.TrustedProxyHops)); d > 0 {
-		return apperr.TooManyRequests(d)
-	}
-	return nil
-}
-
-func (a *api) limitEmail(email string) error {
-	if d := a.PerEmail.Allow(email); d > 0 {
+// limit takes one attempt of key from l, or answers 429 with the time until
+// the next one is allowed.
+func limit(l *ratelimit.Limiter, key string) error {
+	if d := l.Allow(key); d > 0 {
 		return apperr.TooManyRequests(d)
 	}
 	return nil

@@ -5,6 +5,7 @@ import (
 	"crypto/sha512"
 	"encoding/base64"
 	"encoding/json"
+	"io"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
@@ -312,6 +313,9 @@ func TestSessionFlow(t *testing.T) {
 	step := func(method, path, body string, status int) map[string]any {
 		t.Helper()
 		req, _ := http.NewRequest(method, srv.URL+path, strings.NewReader(body))
+		if body != "" { // sign-out sends no body, hence no Content-Type
+			req.Header.Set("Content-Type", "application/json")
+		}
 		res, err := client.Do(req)
 		if err != nil {
 			t.Fatal(err)
@@ -340,6 +344,67 @@ func TestSessionFlow(t *testing.T) {
 	step("POST", "/api/users/signin", credentials("flow@example.com", "secret"), 200)
 	if !signedIn() {
 		t.Fatal("not signed in after signin")
+	}
+}
+
+// What a browser sends over HTTP: writes need a JSON body (a bodyless
+// sign-out needs none) and may not come from another site (httpx's guard,
+// which every route shares).
+func TestBrowserRequests(t *testing.T) {
+	t.Parallel()
+	svc := newService(t, options{})
+	svc.signup(t, "browser@example.com", "secret")
+	srv := httptest.NewServer(svc.handler)
+	t.Cleanup(srv.Close)
+	self := srv.URL // the Origin of a page of this site
+	creds := credentials("browser@example.com", "secret")
+	for _, tc := range []struct {
+		name, path, contentType, body string
+		headers                       map[string]string
+		status                        int
+		message                       string // of the error
+	}{
+		{"sign-in from the site", "/api/users/signin", "application/json", creds,
+			map[string]string{"Origin": self, "Sec-Fetch-Site": "same-origin"}, 200, ""},
+		{"sign-in, charset given", "/api/users/signin", "application/json; charset=UTF-8", creds, nil, 200, ""},
+		{"sign-out without a body or Content-Type", "/api/users/signout", "", "",
+			map[string]string{"Origin": self, "Sec-Fetch-Site": "same-origin"}, 200, ""},
+		{"sign-in posted as a form", "/api/users/signin", "application/x-www-form-urlencoded",
+			"email=browser%40example.com&password=secret", nil, 415, "Content-Type must be application/json"},
+		{"sign-in as text/plain (a simple cross-origin fetch)", "/api/users/signin", "text/plain", creds, nil, 415, "Content-Type must be application/json"},
+		{"sign-in without Content-Type", "/api/users/signin", "", creds, nil, 415, "Content-Type must be application/json"},
+		{"sign-in from another site", "/api/users/signin", "application/json", creds,
+			map[string]string{"Origin": "https://evil.example", "Sec-Fetch-Site": "cross-site"}, 403, "Cross-site request refused"},
+		{"sign-up from another origin (no Sec-Fetch-Site)", "/api/users/signup", "application/json", credentials("x@example.com", "secret"),
+			map[string]string{"Origin": "https://evil.example"}, 403, "Cross-site request refused"},
+		{"sign-out from another site", "/api/users/signout", "", "",
+			map[string]string{"Sec-Fetch-Site": "cross-site"}, 403, "Cross-site request refused"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			req, _ := http.NewRequest(http.MethodPost, srv.URL+tc.path, strings.NewReader(tc.body))
+			if tc.contentType != "" {
+				req.Header.Set("Content-Type", tc.contentType)
+			}
+			for k, v := range tc.headers {
+				req.Header.Set(k, v)
+			}
+			res, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer res.Body.Close()
+			body, _ := io.ReadAll(res.Body)
+			got := testkit.Response{Status: res.StatusCode, Header: res.Header, Body: body}
+			if tc.message == "" {
+				got.Want(t, tc.status)
+				return
+			}
+			got.WantErrors(t, tc.status, testkit.Msg(tc.message))
+			if len(cookies(got)) != 0 {
+				t.Fatalf("a refused request set cookies: %v", res.Header.Values("Set-Cookie"))
+			}
+		})
 	}
 }
 

@@ -82,3 +82,53 @@ func TestLimiterIsSafeForConcurrentUse(t *testing.T) {
 		t.Fatalf("allowed %d of 200 concurrent attempts, want 100", allowed)
 	}
 }
+
+// Refund gives back what Allow took, never more than the burst; Wait tells
+// how long until an attempt without taking one.
+func TestRefundAndWait(t *testing.T) {
+	t.Parallel()
+	c := testkit.NewClock(time.Unix(1_700_000_000, 0))
+	l := newLimiter(2, c.Now) // one token every 30 s
+
+	if d := l.Wait("k"); d != 0 {
+		t.Fatalf("Wait of an unseen key = %s, want 0", d)
+	}
+	l.Refund("unseen") // nothing to give back to
+	if n := l.Len(); n != 0 {
+		t.Fatalf("Refund of an unseen key made a bucket: Len = %d", n)
+	}
+	for i := range 2 {
+		if d := l.Allow("k"); d != 0 {
+			t.Fatalf("attempt %d refused", i+1)
+		}
+	}
+	if d := l.Wait("k"); d != 30*time.Second {
+		t.Fatalf("Wait of an empty bucket = %s, want 30s", d)
+	}
+	if d := l.Wait("k"); d != 30*time.Second {
+		t.Fatalf("Wait took a token: the second Wait = %s, want 30s", d)
+	}
+	l.Refund("k")
+	if d := l.Wait("k"); d != 0 {
+		t.Fatalf("after a refund: Wait = %s, want 0", d)
+	}
+	if d := l.Allow("k"); d != 0 {
+		t.Fatalf("after a refund: refused (retry after %s)", d)
+	}
+	if d := l.Allow("k"); d == 0 {
+		t.Fatal("a refund gave back more than one attempt")
+	}
+	// Refunds never raise a bucket above its burst.
+	for range 5 {
+		l.Refund("k")
+	}
+	for i := range 3 {
+		if d := l.Allow("k"); (d == 0) != (i < 2) {
+			t.Fatalf("after many refunds, attempt %d: retry after %s; want exactly 2 allowed", i+1, d)
+		}
+	}
+	c.Advance(15 * time.Second)
+	if d := l.Wait("k"); d != 15*time.Second {
+		t.Fatalf("half refilled: Wait = %s, want 15s", d)
+	}
+}

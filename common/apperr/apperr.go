@@ -17,10 +17,12 @@ const (
 	KindValidation
 	KindBadRequest
 	KindNotAuthorized
+	KindForbidden
 	KindNotFound
 	KindMethodNotAllowed
 	KindConflict
 	KindPayloadTooLarge
+	KindUnsupportedMediaType
 	KindTooManyRequests
 	KindPaymentRequired
 	KindBadGateway
@@ -34,6 +36,8 @@ func (k Kind) Status() int {
 		return http.StatusBadRequest
 	case KindNotAuthorized:
 		return http.StatusUnauthorized
+	case KindForbidden:
+		return http.StatusForbidden
 	case KindNotFound:
 		return http.StatusNotFound
 	case KindMethodNotAllowed:
@@ -42,6 +46,8 @@ func (k Kind) Status() int {
 		return http.StatusConflict
 	case KindPayloadTooLarge:
 		return http.StatusRequestEntityTooLarge
+	case KindUnsupportedMediaType:
+		return http.StatusUnsupportedMediaType
 	case KindTooManyRequests:
 		return http.StatusTooManyRequests
 	case KindPaymentRequired:
@@ -114,6 +120,12 @@ func TooManyRequests(retryAfter time.Duration) *Error {
 	e.RetryAfter = retryAfter
 	return e
 }
+
+// Forbidden refuses a request whatever its user (a cross-site request).
+func Forbidden(msg string) *Error { return newError(KindForbidden, msg) }
+
+// UnsupportedMediaType refuses a body of a type the route does not read.
+func UnsupportedMediaType(msg string) *Error { return newError(KindUnsupportedMediaType, msg) }
 
 // BadGateway reports that an upstream (such as Stripe) could not be reached.
 func BadGateway(msg string, cause error) *Error {

@@ -11,6 +11,7 @@ import (
 	"github.com/go-playground/validator/v10"
 
 	"ticketing.dev/common/apperr"
+	"ticketing.dev/common/mongodb"
 )
 
 // MaxBodyBytes bounds every request body.
@@ -27,6 +28,12 @@ func newValidator() *validator.Validate {
 	v.RegisterTagNameFunc(jsonName)
 	_ = v.RegisterValidation("notblank", func(fl validator.FieldLevel) bool {
 		return strings.TrimSpace(fl.Field().String()) != ""
+	})
+	// An id as mongodb.ParseID reads it (either case). Not the validator's
+	// own `mongodb`, which takes lower-case only while paths take both.
+	_ = v.RegisterValidation("objectid", func(fl validator.FieldLevel) bool {
+		_, ok := mongodb.ParseID(fl.Field().String())
+		return ok
 	})
 	return v
 }

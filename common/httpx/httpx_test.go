@@ -2,13 +2,16 @@ package httpx_test
 
 import (
 	"encoding/json"
+	"io"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 
 	"ticketing.dev/common/apperr"
 	"ticketing.dev/common/httpx"
+	"ticketing.dev/common/session"
 	"ticketing.dev/testkit"
 )
 
@@ -16,6 +19,7 @@ type signupRequest struct {
 	Email    string `json:"email" validate:"required,email" msg:"Email must be valid"`
 	Password string `json:"password" validate:"min=4,max=20" msg:"Password must be between 4 and 20 characters"`
 	Title    string `json:"title" validate:"omitempty,notblank,max=5" msg:"Title is required" msg_max:"Title is too long"`
+	RefID    string `json:"refId" validate:"omitempty,objectid" msg:"RefId must be an id"`
 }
 
 func (r *signupRequest) Normalize() {
@@ -78,6 +82,14 @@ func TestRequests(t *testing.T) {
 		}},
 		{"wrong JSON type names the field", "POST", "/signup", `{"email":5,"password":"pass"}`, false, 400, []apperr.FieldError{
 			{Message: "Email must be valid", Field: "email"},
+		}},
+		{"id in lower case", "POST", "/signup", `{"email":"a@b.co","password":"pass","refId":"64b0000000000000000000ab"}`, false, 201, nil},
+		{"id in upper case", "POST", "/signup", `{"email":"a@b.co","password":"pass","refId":"64B0000000000000000000AB"}`, false, 201, nil},
+		{"id too short", "POST", "/signup", `{"email":"a@b.co","password":"pass","refId":"64b00000000000000000ab"}`, false, 400, []apperr.FieldError{
+			{Message: "RefId must be an id", Field: "refId"},
+		}},
+		{"id not hex", "POST", "/signup", `{"email":"a@b.co","password":"pass","refId":"64b0000000000000000000zz"}`, false, 400, []apperr.FieldError{
+			{Message: "RefId must be an id", Field: "refId"},
 		}},
 		{"malformed JSON", "POST", "/signup", `{"email":`, false, 400, []apperr.FieldError{{Message: "Invalid JSON body"}}},
 		{"trailing garbage", "POST", "/signup", `{"email":"a@b.co","password":"pass"}garbage`, false, 400, []apperr.FieldError{{Message: "Invalid JSON body"}}},
@@ -186,5 +198,147 @@ func TestRequestIDFromOutside(t *testing.T) {
 		if tt.keep && got != tt.in || !tt.keep && (got == tt.in || len(got) != 24) {
 			t.Errorf("X-Request-Id %q answered as %q (keep=%v)", tt.in, got, tt.keep)
 		}
+	}
+}
+
+// Writes take only JSON bodies and refuse cross-site browser requests;
+// reads, bodyless writes and non-browser clients are not concerned.
+func TestGuardWrites(t *testing.T) {
+	log := testkit.Logger(t)
+	r := httpx.NewRouter(log, testkit.Keys())
+	ok := func(w http.ResponseWriter, _ *http.Request) { httpx.WriteJSON(w, http.StatusOK, struct{}{}) }
+	r.Get("/x", ok)
+	r.Post("/x", ok)
+	r.Put("/x", ok)
+	r.Patch("/x", ok)
+	r.Delete("/x", ok)
+
+	const jsonType, body = "application/json", `{"a":1}`
+	notJSON := []apperr.FieldError{{Message: httpx.MsgNotJSON}}
+	crossSite := []apperr.FieldError{{Message: httpx.MsgCrossSite}}
+	tests := []struct {
+		name        string
+		method      string
+		host        string // default example.com
+		contentType string
+		body        string
+		chunked     bool // no Content-Length
+		headers     map[string]string
+		wantStatus  int
+		wantErrors  []apperr.FieldError
+	}{
+		// Content-Type
+		{name: "JSON", method: "POST", contentType: jsonType, body: body, wantStatus: 200},
+		{name: "JSON with charset", method: "POST", contentType: "application/json; charset=utf-8", body: body, wantStatus: 200},
+		{name: "JSON in capitals", method: "PUT", contentType: "Application/JSON", body: body, wantStatus: 200},
+		{name: "form", method: "POST", contentType: "application/x-www-form-urlencoded", body: "a=1", wantStatus: 415, wantErrors: notJSON},
+		{name: "multipart", method: "POST", contentType: "multipart/form-data; boundary=x", body: body, wantStatus: 415, wantErrors: notJSON},
+		{name: "text/plain carrying JSON", method: "POST", contentType: "text/plain", body: body, wantStatus: 415, wantErrors: notJSON},
+		{name: "no Content-Type with a body", method: "POST", body: body, wantStatus: 415, wantErrors: notJSON},
+		{name: "a JSON look-alike", method: "PATCH", contentType: "application/json-patch+json", body: body, wantStatus: 415, wantErrors: notJSON},
+		{name: "malformed Content-Type", method: "PUT", contentType: "application/json; =", body: body, wantStatus: 415, wantErrors: notJSON},
+		{name: "chunked body without Content-Type", method: "POST", body: body, chunked: true, wantStatus: 415, wantErrors: notJSON},
+		{name: "chunked JSON", method: "POST", contentType: jsonType, body: body, chunked: true, wantStatus: 200},
+		{name: "bodyless POST without Content-Type (sign-out)", method: "POST", wantStatus: 200},
+		{name: "bodyless DELETE without Content-Type (cancel)", method: "DELETE", wantStatus: 200},
+		{name: "bodyless PATCH with another Content-Type", method: "PATCH", contentType: "text/plain", wantStatus: 200},
+		{name: "GET is never refused", method: "GET", contentType: "text/plain", body: "x", wantStatus: 200},
+		{name: "HEAD is never refused", method: "HEAD", headers: map[string]string{"Sec-Fetch-Site": "cross-site"}, wantStatus: 200},
+
+		// Where the request comes from
+		{name: "same origin (Sec-Fetch-Site)", method: "POST", contentType: jsonType, body: body,
+			headers: map[string]string{"Sec-Fetch-Site": "same-origin", "Origin": "http://example.com"}, wantStatus: 200},
+		{name: "same site (Sec-Fetch-Site), another subdomain", method: "POST", contentType: jsonType, body: body,
+			headers: map[string]string{"Sec-Fetch-Site": "same-site", "Origin": "https://www.example.com"}, wantStatus: 200},
+		{name: "typed by the user (Sec-Fetch-Site none)", method: "POST", contentType: jsonType, body: body,
+			headers: map[string]string{"Sec-Fetch-Site": "none"}, wantStatus: 200},
+		{name: "cross-site (Sec-Fetch-Site)", method: "POST", contentType: jsonType, body: body,
+			headers: map[string]string{"Sec-Fetch-Site": "cross-site", "Origin": "https://evil.example"}, wantStatus: 403, wantErrors: crossSite},
+		{name: "cross-site wins even with a same-host Origin", method: "DELETE",
+			headers: map[string]string{"Sec-Fetch-Site": "cross-site", "Origin": "http://example.com"}, wantStatus: 403, wantErrors: crossSite},
+		{name: "cross-site form", method: "POST", contentType: "application/x-www-form-urlencoded", body: "a=1",
+			headers: map[string]string{"Sec-Fetch-Site": "cross-site"}, wantStatus: 403, wantErrors: crossSite},
+		{name: "cross-site bodyless sign-out", method: "POST",
+			headers: map[string]string{"Sec-Fetch-Site": "cross-site"}, wantStatus: 403, wantErrors: crossSite},
+		{name: "Origin of the Host (no Sec-Fetch-Site)", method: "POST", contentType: jsonType, body: body,
+			headers: map[string]string{"Origin": "http://example.com"}, wantStatus: 200},
+		{name: "Origin with the Host's port", method: "POST", host: "localhost:8080", contentType: jsonType, body: body,
+			headers: map[string]string{"Origin": "http://localhost:8080"}, wantStatus: 200},
+		{name: "Origin's default port", method: "POST", host: "ticketing.dev:443", contentType: jsonType, body: body,
+			headers: map[string]string{"Origin": "https://ticketing.dev"}, wantStatus: 200},
+		{name: "Origin of another host", method: "POST", contentType: jsonType, body: body,
+			headers: map[string]string{"Origin": "https://evil.example"}, wantStatus: 403, wantErrors: crossSite},
+		{name: "Origin of another port", method: "PUT", host: "localhost:8080", contentType: jsonType, body: body,
+			headers: map[string]string{"Origin": "http://localhost:3000"}, wantStatus: 403, wantErrors: crossSite},
+		{name: "Origin of a subdomain", method: "DELETE",
+			headers: map[string]string{"Origin": "http://evil.example.com"}, wantStatus: 403, wantErrors: crossSite},
+		{name: "opaque Origin null", method: "POST", contentType: jsonType, body: body,
+			headers: map[string]string{"Origin": "null"}, wantStatus: 403, wantErrors: crossSite},
+		{name: "non-browser client (neither header)", method: "PUT", contentType: jsonType, body: body, wantStatus: 200},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var rd io.Reader = strings.NewReader(tt.body) // its length is the Content-Length
+			if tt.chunked {
+				rd = io.MultiReader(rd) // a length unknown: ContentLength -1, as for a chunked body
+			}
+			req := httptest.NewRequest(tt.method, "/x", rd)
+			req.Host = "example.com"
+			if tt.host != "" {
+				req.Host = tt.host
+			}
+			if tt.contentType != "" {
+				req.Header.Set("Content-Type", tt.contentType)
+			}
+			for k, v := range tt.headers {
+				req.Header.Set(k, v)
+			}
+			rec := httptest.NewRecorder()
+			r.ServeHTTP(rec, req)
+			if rec.Code != tt.wantStatus {
+				t.Fatalf("status %d, want %d: %s", rec.Code, tt.wantStatus, rec.Body)
+			}
+			if tt.wantErrors == nil {
+				return
+			}
+			var env envelope
+			if err := json.Unmarshal(rec.Body.Bytes(), &env); err != nil || !slices.Equal(env.Errors, tt.wantErrors) {
+				t.Fatalf("body %s, want errors %+v", rec.Body, tt.wantErrors)
+			}
+		})
+	}
+}
+
+// The current user is the first `session` cookie that verifies, not merely
+// the first one sent.
+func TestCurrentUserTriesEverySessionCookie(t *testing.T) {
+	srv := newServer(t)
+	valid := testkit.SessionCookie(t, "u1", "a@b.co")
+	tests := []struct {
+		name    string
+		cookies []*http.Cookie
+		status  int
+	}{
+		{"valid only", []*http.Cookie{valid}, 200},
+		{"stale first", []*http.Cookie{{Name: "session", Value: "bm90LWEtc2Vzc2lvbg=="}, valid}, 200},
+		{"valid first", []*http.Cookie{valid, {Name: "session", Value: "x"}}, 200},
+		{"none valid", []*http.Cookie{{Name: "session", Value: "x"}, {Name: "session", Value: "y"}}, 401},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			req := httptest.NewRequest(http.MethodGet, "/me", nil)
+			for _, c := range tt.cookies {
+				req.AddCookie(c)
+			}
+			rec := httptest.NewRecorder()
+			srv.ServeHTTP(rec, req)
+			if rec.Code != tt.status {
+				t.Fatalf("status %d, want %d: %s", rec.Code, tt.status, rec.Body)
+			}
+			var u session.User
+			if tt.status == 200 && (json.Unmarshal(rec.Body.Bytes(), &u) != nil || u.ID != "u1") {
+				t.Fatalf("user %s, want u1", rec.Body)
+			}
+		})
 	}
 }

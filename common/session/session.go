@@ -111,36 +111,38 @@ func DecodeCookie(value string) (string, error) {
 }
 
 // FromRequest returns the user of the request's session cookie (or its legacy
-// name). Any problem means anonymous: ok is false.
+// name). A browser may send several cookies of one name (a stale one set for
+// another path or domain, sent first), so each is tried in turn and the
+// first that verifies wins. Any problem means anonymous: ok is false.
 func (k *Keys) FromRequest(r *http.Request) (User, bool) {
 	for _, name := range []string{CookieName, LegacyCookieName} {
-		value, ok := cookieValue(r, name)
-		if !ok {
-			continue
-		}
-		token, err := DecodeCookie(value)
-		if err != nil {
-			continue
-		}
-		if u, err := k.Verify(token); err == nil {
-			return u, true
+		for _, value := range cookieValues(r, name) {
+			token, err := DecodeCookie(value)
+			if err != nil {
+				continue
+			}
+			if u, err := k.Verify(token); err == nil {
+				return u, true
+			}
 		}
 	}
 	return User{}, false
 }
 
-// cookieValue reads a cookie by name from the Cookie headers. net/http's
-// parser drops names with ':' (the legacy "express:sess"), so parse by hand.
-func cookieValue(r *http.Request, name string) (string, bool) {
+// cookieValues reads every cookie of that name from the Cookie headers, in
+// order. net/http's parser drops names with ':' (the legacy "express:sess"),
+// so parse by hand.
+func cookieValues(r *http.Request, name string) []string {
+	var values []string
 	for _, line := range r.Header.Values("Cookie") {
 		for part := range strings.SplitSeq(line, ";") {
 			k, v, ok := strings.Cut(strings.TrimSpace(part), "=")
 			if ok && k == name {
-				return strings.Trim(v, `"`), true
+				values = append(values, strings.Trim(v, `"`))
 			}
 		}
 	}
-	return "", false
+	return values
 }
 
 // Cookie is the Set-Cookie for a token.

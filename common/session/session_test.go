@@ -82,25 +82,50 @@ func TestCookieFormatAndRequest(t *testing.T) {
 		t.Fatalf("clear cookie does not expire: %s", session.ClearCookie(false))
 	}
 
+	expired, _ := session.NewKeys("secret").Mint("u1", "a@b.co", -time.Minute)
+	otherKey, _ := session.NewKeys("another-secret").Mint("u2", "x@y.z", time.Hour)
+	stale := session.Cookie(expired, false).Value
+	foreign := session.Cookie(otherKey, false).Value
 	tests := []struct {
-		name   string
-		cookie *http.Cookie
-		wantOK bool
+		name    string
+		cookies []*http.Cookie // in the order the browser sends them
+		wantOK  bool
 	}{
-		{"session cookie", &http.Cookie{Name: "session", Value: c.Value}, true},
-		{"legacy express:sess", &http.Cookie{Name: "express:sess", Value: c.Value}, true},
-		{"not base64", &http.Cookie{Name: "session", Value: "%%%"}, false},
-		{"no jwt inside", &http.Cookie{Name: "session", Value: base64.StdEncoding.EncodeToString([]byte(`{}`))}, false},
-		{"other cookie", &http.Cookie{Name: "other", Value: c.Value}, false},
+		{"session cookie", []*http.Cookie{{Name: "session", Value: c.Value}}, true},
+		{"legacy express:sess", []*http.Cookie{{Name: "express:sess", Value: c.Value}}, true},
+		{"not base64", []*http.Cookie{{Name: "session", Value: "%%%"}}, false},
+		{"no jwt inside", []*http.Cookie{{Name: "session", Value: base64.StdEncoding.EncodeToString([]byte(`{}`))}}, false},
+		{"other cookie", []*http.Cookie{{Name: "other", Value: c.Value}}, false},
+		{"expired only", []*http.Cookie{{Name: "session", Value: stale}}, false},
+		// A stale cookie of another path or domain can come first.
+		{"expired first, valid second", []*http.Cookie{{Name: "session", Value: stale}, {Name: "session", Value: c.Value}}, true},
+		{"garbage first, valid second", []*http.Cookie{{Name: "session", Value: "%%%"}, {Name: "session", Value: c.Value}}, true},
+		{"other key first, valid third", []*http.Cookie{
+			{Name: "session", Value: foreign}, {Name: "theme", Value: "dark"}, {Name: "session", Value: c.Value},
+		}, true},
+		{"every session cookie bad, legacy good", []*http.Cookie{
+			{Name: "session", Value: stale}, {Name: "session", Value: foreign}, {Name: "express:sess", Value: c.Value},
+		}, true},
+		{"several, none valid", []*http.Cookie{{Name: "session", Value: stale}, {Name: "session", Value: foreign}}, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			r := httptest.NewRequest("GET", "/", nil)
-			r.AddCookie(tt.cookie)
+			for _, c := range tt.cookies {
+				r.AddCookie(c)
+			}
 			u, ok := keys.FromRequest(r)
 			if ok != tt.wantOK || (ok && u.ID != "u1") {
 				t.Fatalf("ok=%v user=%+v", ok, u)
 			}
 		})
+	}
+
+	// Cookies may also arrive in several Cookie headers (HTTP/2 splits them).
+	r := httptest.NewRequest("GET", "/", nil)
+	r.Header.Add("Cookie", "session="+stale)
+	r.Header.Add("Cookie", "session="+c.Value)
+	if u, ok := keys.FromRequest(r); !ok || u.ID != "u1" {
+		t.Fatalf("valid cookie in a second Cookie header: ok=%v user=%+v", ok, u)
 	}
 }

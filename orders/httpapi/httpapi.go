@@ -2,6 +2,7 @@
 package httpapi
 
 import (
+	"context"
 	"log/slog"
 	"net/http"
 	"time"
@@ -28,6 +29,9 @@ type Deps struct {
 	Tickets *store.Tickets
 	// Window is how long a new order holds its ticket before it expires.
 	Window time.Duration
+	// ActiveLimit is how many active orders (see order.MayOrder) a user may
+	// hold; a new one beyond is refused. 0: no limit.
+	ActiveLimit int
 	// Now is the clock (time.Now when nil).
 	Now func() time.Time
 	// Checks are the readiness checks behind /readyz.
@@ -56,8 +60,10 @@ func New(d Deps) http.Handler {
 
 type handlers struct{ Deps }
 
+// createRequest is the body of POST /api/orders. The ticket's id follows
+// the one rule of ids (mongodb.ParseID: 24 hex digits, either case).
 type createRequest struct {
-	TicketID string `json:"ticketId" validate:"required,mongodb" msg:"TicketId must be provided"`
+	TicketID string `json:"ticketId" validate:"required,objectid" msg:"TicketId must be provided"`
 }
 
 func (h handlers) create(w http.ResponseWriter, r *http.Request) error {
@@ -71,8 +77,12 @@ func (h handlers) create(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	now := h.Now()
+	if err := h.mayOrder(r.Context(), user.ID, now); err != nil {
+		return err
+	}
 	o, created, err := order.New(user.ID, order.Ticket{ID: t.ID, Title: t.Title, Price: t.Price, Version: t.Version},
-		h.Now(), h.Window)
+		now, h.Window)
 	if err != nil {
 		return apperr.Internal(err)
 	}
@@ -81,6 +91,24 @@ func (h handlers) create(w http.ResponseWriter, r *http.Request) error {
 	}
 	httpx.WriteJSON(w, http.StatusCreated, toJSON(o))
 	return nil
+}
+
+// mayOrder applies the limit of active orders per user. The count and the
+// insert are two steps, so concurrent orders of one user can each see room
+// and land together: the user ends up over the limit by at most the orders
+// in flight at that moment, each for a distinct free ticket and expiring
+// with its window. That is fine for a limit against hoarding; making it
+// exact would need a per-user counter kept in step with the orders, which a
+// store without transactions cannot do simply.
+func (h handlers) mayOrder(ctx context.Context, userID string, now time.Time) error {
+	if h.ActiveLimit <= 0 {
+		return nil
+	}
+	n, err := h.Orders.CountActive(ctx, userID, now)
+	if err != nil {
+		return err
+	}
+	return order.MayOrder(n, h.ActiveLimit)
 }
 
 func (h handlers) list(w http.ResponseWriter, r *http.Request) error {

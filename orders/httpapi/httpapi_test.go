@@ -18,6 +18,7 @@ import (
 	"ticketing.dev/common/outbox"
 	"ticketing.dev/orders/internal/testenv"
 	"ticketing.dev/orders/order"
+	"ticketing.dev/orders/store"
 	"ticketing.dev/testkit"
 	"ticketing.dev/testkit/mongokit"
 	"ticketing.dev/testkit/natskit"
@@ -115,6 +116,9 @@ func TestCreateOrderErrors(t *testing.T) {
 		{"blank ticketId", map[string]string{"ticketId": ""}, cookieOf(t, alice), 400, mustProvide, "ticketId"},
 		{"ticketId not an ObjectId", map[string]string{"ticketId": "abc"}, cookieOf(t, alice), 400, mustProvide, "ticketId"},
 		{"ticketId a number", `{"ticketId": 12}`, cookieOf(t, alice), 400, mustProvide, "ticketId"},
+		{"ticketId of 23 digits", map[string]string{"ticketId": reserved.ID.Hex()[1:]}, cookieOf(t, alice), 400, mustProvide, "ticketId"},
+		{"ticketId with spaces around it", map[string]string{"ticketId": " " + reserved.ID.Hex() + " "}, cookieOf(t, alice), 400, mustProvide, "ticketId"},
+		{"ticketId in upper case names the ticket", map[string]string{"ticketId": strings.ToUpper(reserved.ID.Hex())}, cookieOf(t, alice), 400, "Ticket is already reserved", ""},
 		{"malformed JSON", `{"ticketId":`, cookieOf(t, alice), 400, "Invalid JSON body", ""},
 		{"ticket unknown", map[string]string{"ticketId": bson.NewObjectID().Hex()}, cookieOf(t, alice), 404, "Ticket not found", ""},
 		{"ticket reserved", map[string]string{"ticketId": reserved.ID.Hex()}, cookieOf(t, alice), 400, "Ticket is already reserved", ""},
@@ -215,23 +219,28 @@ func TestShowOrder(t *testing.T) {
 		{"malformed id", "not-an-id", cookieOf(t, alice), 400, "Order id must be a valid id"},
 		{"unknown order", bson.NewObjectID().Hex(), cookieOf(t, alice), 404, "Order not found"},
 		{"not the owner", o.ID, cookieOf(t, bob), 401, "Not authorized"},
+		{"id of 25 digits", o.ID + "0", cookieOf(t, alice), 400, "Order id must be a valid id"},
 	}
 	for _, tt := range errorCases {
 		t.Run(tt.name, func(t *testing.T) {
 			testkit.Call(t, e.API, http.MethodGet, "/api/orders/"+tt.id, nil, cookies(tt.cookie)...).WantErrors(t, tt.status, testkit.Msg(tt.message))
 		})
 	}
-	t.Run("owner", func(t *testing.T) {
-		res := testkit.Call(t, e.API, http.MethodGet, "/api/orders/"+o.ID, nil, cookieOf(t, alice))
-		if res.Status != http.StatusOK {
-			t.Fatalf("status %d: %s", res.Status, res.Body)
-		}
-		var got testenv.Order
-		res.Decode(t, &got)
-		if got != o {
-			t.Fatalf("got %+v, want %+v", got, o)
-		}
-	})
+	// The one id rule (mongodb.ParseID): either case is the same order,
+	// answered with its id in lower case.
+	for _, id := range []string{o.ID, strings.ToUpper(o.ID)} {
+		t.Run("owner, id "+id, func(t *testing.T) {
+			res := testkit.Call(t, e.API, http.MethodGet, "/api/orders/"+id, nil, cookieOf(t, alice))
+			if res.Status != http.StatusOK {
+				t.Fatalf("status %d: %s", res.Status, res.Body)
+			}
+			var got testenv.Order
+			res.Decode(t, &got)
+			if got != o {
+				t.Fatalf("got %+v, want %+v", got, o)
+			}
+		})
+	}
 }
 
 func TestCancelOrder(t *testing.T) {
@@ -420,4 +429,70 @@ func TestUnknownRouteAndMethod(t *testing.T) {
 	if res := testkit.Call(t, e.API, http.MethodGet, "/healthz", nil); res.Status != http.StatusOK {
 		t.Fatalf("healthz: %d", res.Status)
 	}
+}
+
+// One id rule for bodies and paths (mongodb.ParseID): a ticket id in upper
+// case orders that ticket, an order id in upper case cancels that order,
+// and answers carry the ids in lower case.
+func TestIDsInEitherCase(t *testing.T) {
+	t.Parallel()
+	e := testenv.Start(t, testenv.Options{})
+	tk := e.Ticket(t, "case", 300)
+	upper := strings.ToUpper(tk.ID.Hex())
+	var o testenv.Order
+	testkit.Call(t, e.API, http.MethodPost, "/api/orders", map[string]string{"ticketId": upper}, cookieOf(t, alice)).
+		Want(t, http.StatusCreated).Decode(t, &o)
+	if o.Ticket.ID != tk.ID.Hex() {
+		t.Fatalf("ticket id %q, want %q", o.Ticket.ID, tk.ID.Hex())
+	}
+	if res := testkit.Call(t, e.API, http.MethodDelete, "/api/orders/"+strings.ToUpper(o.ID), nil, cookieOf(t, alice)); res.Status != http.StatusNoContent {
+		t.Fatalf("cancel by the upper-case id: %d %s", res.Status, res.Body)
+	}
+	got, err := e.Orders.Get(testkit.Context(t), mustID(t, o.ID))
+	if err != nil || got.Status != events.StatusCancelled {
+		t.Fatalf("after cancel: %+v %v", got, err)
+	}
+}
+
+// A user holds at most ActiveLimit active orders (created or awaiting
+// payment, expiresAt ahead); cancelled, complete and expired ones do not
+// count, and other users are not concerned.
+func TestActiveOrderLimit(t *testing.T) {
+	t.Parallel()
+	clock := testkit.NewClock(time.Now())
+	e := testenv.Start(t, testenv.Options{ActiveLimit: 2, Window: time.Minute, Now: clock.Now})
+	ctx := testkit.Context(t)
+	const tooMany = "You have too many active orders (at most 2 at a time): pay for or cancel one first"
+	place := func(user string, tk store.Ticket) testkit.Response {
+		return testkit.Call(t, e.API, http.MethodPost, "/api/orders", map[string]string{"ticketId": tk.ID.Hex()}, cookieOf(t, user))
+	}
+	first := e.CreateOrder(t, e.Ticket(t, "one", 100).ID, cookieOf(t, alice))
+	second := e.CreateOrder(t, e.Ticket(t, "two", 100).ID, cookieOf(t, alice))
+
+	third := e.Ticket(t, "three", 100)
+	place(alice, third).WantErrors(t, http.StatusBadRequest, testkit.Msg(tooMany))
+	// Validation and an unknown ticket are answered first (400 → 404 → business rule).
+	testkit.Call(t, e.API, http.MethodPost, "/api/orders", map[string]string{"ticketId": "x"}, cookieOf(t, alice)).
+		WantErrors(t, http.StatusBadRequest, testkit.FieldMsg("ticketId", "TicketId must be provided"))
+	place(alice, store.Ticket{ID: bson.NewObjectID()}).WantErrors(t, http.StatusNotFound, testkit.Msg("Ticket not found"))
+	// The refused order reserved nothing: another user may order the ticket.
+	place(bob, third).Want(t, http.StatusCreated)
+
+	// A cancelled order frees a place.
+	testkit.Call(t, e.API, http.MethodDelete, "/api/orders/"+first.ID, nil, cookieOf(t, alice)).Want(t, http.StatusNoContent)
+	place(alice, e.Ticket(t, "four", 100)).Want(t, http.StatusCreated)
+	place(alice, e.Ticket(t, "five", 100)).WantErrors(t, http.StatusBadRequest, testkit.Msg(tooMany))
+
+	// So does a paid one (awaiting:payment would still count: it is not paid yet).
+	if _, err := e.Orders.Update(ctx, mustID(t, second.ID), func(o *order.Order) (*outbox.Event, error) { return o.Complete() }); err != nil {
+		t.Fatal(err)
+	}
+	place(alice, e.Ticket(t, "six", 100)).Want(t, http.StatusCreated)
+	place(alice, e.Ticket(t, "seven", 100)).WantErrors(t, http.StatusBadRequest, testkit.Msg(tooMany))
+
+	// And orders past their expiresAt, even before the expiration cancels them.
+	clock.Advance(time.Minute + time.Second)
+	place(alice, e.Ticket(t, "eight", 100)).Want(t, http.StatusCreated)
+	place(alice, e.Ticket(t, "nine", 100)).Want(t, http.StatusCreated)
+	place(alice, e.Ticket(t, "ten", 100)).WantErrors(t, http.StatusBadRequest, testkit.Msg(tooMany))
 }

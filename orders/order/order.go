@@ -38,6 +38,26 @@ type Order struct {
 // ErrCompleted refuses to cancel an order that has been paid.
 var ErrCompleted = errors.New("cannot cancel a completed order")
 
+// TooManyActive refuses a new order to a user who already holds Limit
+// active orders.
+type TooManyActive struct{ Limit int }
+
+func (e *TooManyActive) Error() string {
+	return fmt.Sprintf("user already has %d active orders, the most allowed", e.Limit)
+}
+
+// MayOrder is the rule on how many orders a user may hold at once: a new
+// one is refused once active reaches limit. An order is active while it
+// waits for its payment: created or awaiting payment, with expiresAt ahead
+// (past it payments refuses the order, and only its expiration is left). It keeps one user from holding a large part of the catalogue
+// reserved; the original client orders one ticket at a time.
+func MayOrder(active int64, limit int) error {
+	if active >= int64(limit) {
+		return &TooManyActive{Limit: limit}
+	}
+	return nil
+}
+
 // Reserves reports whether an order in this status holds its ticket.
 func Reserves(status string) bool {
 	return status != events.StatusCancelled

@@ -150,3 +150,25 @@ func eventSubject(evt *outbox.Event, err error) (string, error) {
 	}
 	return evt.Entry.Subject, err
 }
+
+func TestMayOrder(t *testing.T) {
+	tests := []struct {
+		active int64
+		limit  int
+		ok     bool
+	}{
+		{0, 1, true},
+		{0, 10, true},
+		{9, 10, true},
+		{10, 10, false},
+		{11, 10, false}, // over already (concurrent orders)
+		{1, 1, false},
+	}
+	for _, tt := range tests {
+		err := order.MayOrder(tt.active, tt.limit)
+		var tooMany *order.TooManyActive
+		if tt.ok != (err == nil) || !tt.ok && (!errors.As(err, &tooMany) || tooMany.Limit != tt.limit) {
+			t.Errorf("MayOrder(%d, %d) = %v, want ok=%v", tt.active, tt.limit, err, tt.ok)
+		}
+	}
+}

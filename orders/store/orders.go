@@ -113,6 +113,21 @@ func (s *Orders) ListByUser(ctx context.Context, userID string) ([]order.Order, 
 		options.Find().SetSort(bson.D{{Key: "createdAt", Value: 1}, {Key: "_id", Value: 1}}))
 }
 
+// CountActive counts the user's active orders at now (see order.MayOrder):
+// created or awaiting payment, with expiresAt still ahead. The {userId,
+// createdAt} index serves the user part.
+func (s *Orders) CountActive(ctx context.Context, userID string, now time.Time) (int64, error) {
+	n, err := s.coll.CountDocuments(ctx, bson.D{
+		{Key: "userId", Value: userID},
+		{Key: "status", Value: bson.D{{Key: "$in", Value: bson.A{events.StatusCreated, events.StatusAwaitingPayment}}}},
+		{Key: "expiresAt", Value: bson.D{{Key: "$gt", Value: now}}},
+	})
+	if err != nil {
+		return 0, mongodb.Classify(err)
+	}
+	return n, nil
+}
+
 // find returns the orders that filter matches.
 func (s *Orders) find(ctx context.Context, filter bson.D, opts ...options.Lister[options.FindOptions]) ([]order.Order, error) {
 	cur, err := s.coll.Find(ctx, filter, opts...)

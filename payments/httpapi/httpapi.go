@@ -35,14 +35,16 @@ type api struct {
 	checkout *checkout.Service
 }
 
+// createRequest is the body of POST /api/payments. The order's id follows
+// the one rule of ids (mongodb.ParseID: 24 hex digits, either case, nothing
+// around them), as in every path.
 type createRequest struct {
 	Token   string `json:"token" validate:"notblank" msg:"Token must be provided"`
-	OrderID string `json:"orderId" validate:"required,mongodb" msg:"OrderId must be provided"`
+	OrderID string `json:"orderId" validate:"required,objectid" msg:"OrderId must be provided"`
 }
 
 func (r *createRequest) Normalize() {
 	r.Token = strings.TrimSpace(r.Token)
-	r.OrderID = strings.ToLower(strings.TrimSpace(r.OrderID))
 }
 
 func (a api) create(w http.ResponseWriter, r *http.Request) error {

@@ -74,6 +74,16 @@ func TestPaymentErrors(t *testing.T) {
 		{"completed order", alice, body("tok_visa", complete.ID.Hex()), 400,
 			[]apperr.FieldError{testkit.Msg("Order has already been paid")}},
 		{"expired order", alice, body("tok_visa", expired.ID.Hex()), 400, []apperr.FieldError{testkit.Msg("Order has expired")}},
+		// The one id rule (mongodb.ParseID), as in paths: either case names
+		// the same order; nothing may surround the 24 digits.
+		{"upper-case orderId, not the owner", bob, body("tok_visa", strings.ToUpper(open.ID.Hex())), 401,
+			[]apperr.FieldError{testkit.Msg("Not authorized")}},
+		{"upper-case orderId of a cancelled order", alice, body("tok_visa", strings.ToUpper(cancelled.ID.Hex())), 400,
+			[]apperr.FieldError{testkit.Msg("Cannot pay for an cancelled order")}},
+		{"orderId with spaces around it", alice, body("tok_visa", " "+open.ID.Hex()+" "), 400,
+			[]apperr.FieldError{testkit.FieldMsg("orderId", "OrderId must be provided")}},
+		{"orderId of 25 digits", alice, body("tok_visa", open.ID.Hex()+"0"), 400,
+			[]apperr.FieldError{testkit.FieldMsg("orderId", "OrderId must be provided")}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -232,6 +232,10 @@ func TestShow(t *testing.T) {
 		{"malformed id", "/api/tickets/not-an-id", 400, []apperr.FieldError{{Message: "Ticket id must be a 24-character hex ObjectId"}}},
 		{"unknown id", "/api/tickets/" + bson.NewObjectID().Hex(), 404, []apperr.FieldError{{Message: "Ticket not found"}}},
 		{"found, anonymous", "/api/tickets/" + tk.ID, 200, nil},
+		// The one id rule (mongodb.ParseID): either case, nothing around it.
+		{"id in upper case", "/api/tickets/" + strings.ToUpper(tk.ID), 200, nil},
+		{"id with a space before it", "/api/tickets/%20" + tk.ID, 400, []apperr.FieldError{{Message: "Ticket id must be a 24-character hex ObjectId"}}},
+		{"id of 23 digits", "/api/tickets/" + tk.ID[1:], 400, []apperr.FieldError{{Message: "Ticket id must be a 24-character hex ObjectId"}}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -307,6 +311,11 @@ func TestEdit(t *testing.T) {
 		shown := decode[ticket](t, testkit.Call(t, a.h, http.MethodGet, "/api/tickets/"+mine.ID, nil))
 		if shown.Version != 2 || shown.Title != "again" {
 			t.Fatalf("stored %+v", shown)
+		}
+		// The id in upper case is the same ticket (answered in lower case).
+		res = testkit.Call(t, a.h, http.MethodPut, "/api/tickets/"+strings.ToUpper(mine.ID), `{"title":"upper","price":27}`, as(t, alice)...)
+		if got := decode[ticket](t, res); res.Status != 200 || got.ID != mine.ID || got.Version != 3 {
+			t.Fatalf("edit by the upper-case id: %d %+v", res.Status, got)
 		}
 	})
 }

@@ -59,6 +59,9 @@ type Options struct {
 	Grace  time.Duration    // expiration grace (default 0: expire at expiresAt)
 	Now    func() time.Time // the clock of the API, listeners and sweeps (default time.Now)
 	DB     *mongo.Database  // the store (default mongokit.Mongo(t))
+	// ActiveLimit is the API's limit of active orders per user (default 0:
+	// none, so tests may order freely).
+	ActiveLimit int
 }
 
 // Start runs the store, the relay, the listeners and the HTTP handler; all
@@ -118,6 +121,7 @@ func Start(t testing.TB, opts Options) *Env {
 		Tickets: tickets,
 		API: httpapi.New(httpapi.Deps{
 			Log: log, Keys: testkit.Keys(), Orders: orders, Tickets: tickets, Window: opts.Window, Now: opts.Now,
+			ActiveLimit: opts.ActiveLimit,
 		}),
 		Now:    opts.Now,
 		grace:  opts.Grace,
