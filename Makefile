@@ -83,7 +83,7 @@ dlq:
 # complete, purchase and a many-buyers race, with throughput and p50/p90/p99
 # per step, e.g. make loadtest ARGS="-c 16 -d 30s". auth allows 300 sign-ups a
 # minute per address, so raise its limits first or the sign-up step fails:
-# make up RATE_LIMIT_PER_ADDR=100000 RATE_LIMIT_PER_EMAIL=100000 ORDER_ACTIVE_LIMIT=1000000
+# make up RATE_LIMIT_PER_ADDR=100000 RATE_LIMIT_PER_EMAIL=100000
 .PHONY: loadtest
 loadtest: ARGS =
 loadtest:

@@ -121,9 +121,6 @@ func startPlatform(t *testing.T, dataDir string, env ...string) *running {
 		// Tests that do not pay wait for expirations: a short grace (a test
 		// may set its own, the last value wins).
 		"ORDER_EXPIRATION_GRACE=5s",
-		// Load tests place many unpaid orders per buyer: no active-order
-		// limit here (orders' TestActiveOrderLimit checks it).
-		"ORDER_ACTIVE_LIMIT=1000000",
 		// Platforms of parallel tests must not share one PostgreSQL
 		// database: SQLite (in dataDir) unless a test database is named.
 		"FERRETDB_POSTGRESQL_URL="+os.Getenv("DEVSTACK_TEST_POSTGRESQL_URL"))

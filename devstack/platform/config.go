@@ -37,6 +37,12 @@ const DevOrderExpirationWindow = "60s"
 // order expire. Production's default is a minute.
 const DevOrderExpirationGrace = "30s"
 
+// DevOrderActiveLimit is how many active orders one user may hold when
+// ORDER_ACTIVE_LIMIT is not set: no limit in practice, so that load tools
+// (make loadtest, the bench harness), whose buyers keep many unpaid orders,
+// measure the platform rather than the limit. Production's default is 10.
+const DevOrderActiveLimit = "1000000"
+
 // MockStripeKey is the key payments uses against stripe-mock.
 const MockStripeKey = "sk_test_123"
 
@@ -54,9 +60,11 @@ type Config struct {
 	StripeKey       string
 	StripeAPIBase   string
 	StartStripeMock bool
-	// OrderExpirationWindow and OrderExpirationGrace are passed to orders.
+	// OrderExpirationWindow, OrderExpirationGrace and OrderActiveLimit are
+	// passed to orders.
 	OrderExpirationWindow string
 	OrderExpirationGrace  string
+	OrderActiveLimit      string
 	// PostgreSQLURL switches FerretDB from SQLite to PostgreSQL.
 	PostgreSQLURL string
 	// Replicas is how many processes of each service run, as a
@@ -85,6 +93,7 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 		JWTKey:                or(getenv("JWT_KEY"), DevJWTKey),
 		OrderExpirationWindow: or(getenv("ORDER_EXPIRATION_WINDOW"), DevOrderExpirationWindow),
 		OrderExpirationGrace:  or(getenv("ORDER_EXPIRATION_GRACE"), DevOrderExpirationGrace),
+		OrderActiveLimit:      or(getenv("ORDER_ACTIVE_LIMIT"), DevOrderActiveLimit),
 		PostgreSQLURL:         getenv("FERRETDB_POSTGRESQL_URL"),
 		Replicas:              1,
 		Skip:                  map[string]bool{},

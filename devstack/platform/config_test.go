@@ -16,7 +16,7 @@ func TestConfigFromEnv(t *testing.T) {
 		{"defaults", nil, func(c Config) bool {
 			return c.GatewayAddr == "127.0.0.1:8080" && c.JWTKey == DevJWTKey && strings.HasSuffix(c.DataDir, "/.data") &&
 				c.StartStripeMock && c.StripeKey == MockStripeKey && !c.RealStripe() && c.OrderExpirationWindow == DevOrderExpirationWindow &&
-				c.OrderExpirationGrace == DevOrderExpirationGrace && c.Replicas == 1
+				c.OrderExpirationGrace == DevOrderExpirationGrace && c.OrderActiveLimit == DevOrderActiveLimit && c.Replicas == 1
 		}, ""},
 		{"real stripe", map[string]string{"STRIPE_KEY": "sk_live_x"}, func(c Config) bool {
 			return c.RealStripe() && c.StripeKey == "sk_live_x" && !c.StartStripeMock

@@ -417,6 +417,7 @@ func (p *platform) startService(svc, natsURL, mongoURI, redisURL string) []*supe
 	case "orders":
 		env["ORDER_EXPIRATION_WINDOW"] = p.cfg.OrderExpirationWindow
 		env["ORDER_EXPIRATION_GRACE"] = p.cfg.OrderExpirationGrace
+		env["ORDER_ACTIVE_LIMIT"] = p.cfg.OrderActiveLimit
 	case "payments":
 		env["STRIPE_KEY"] = p.cfg.StripeKey
 		if p.cfg.StripeAPIBase != "" {
@@ -489,7 +490,7 @@ func (p *platform) probeReplicas(ctx context.Context) {
 // service only as the platform decided).
 var platformEnv = []string{
 	"PORT", "MONGO_URI", "NATS_URL", "JWT_KEY", "REDIS_URL", "STRIPE_KEY", "STRIPE_API_BASE",
-	"COOKIE_SECURE", "TRUSTED_PROXY_HOPS", "ORDER_EXPIRATION_WINDOW", "ORDER_EXPIRATION_GRACE", "API_BASE_URL", "LISTEN_HOST",
+	"COOKIE_SECURE", "TRUSTED_PROXY_HOPS", "ORDER_EXPIRATION_WINDOW", "ORDER_EXPIRATION_GRACE", "ORDER_ACTIVE_LIMIT", "API_BASE_URL", "LISTEN_HOST",
 	runfile.MarkerEnv, runfile.ComponentEnv,
 }
 

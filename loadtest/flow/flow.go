@@ -235,7 +235,7 @@ func verdict(steps []Step, tolerance float64) []string {
 		}
 		if s.Name == StepSignup && s.Statuses["429"] > 0 {
 			out = append(out, fmt.Sprintf("signup: auth refused %d sign-ups with 429 (rate limit): start the platform with "+
-				"RATE_LIMIT_PER_ADDR=100000 RATE_LIMIT_PER_EMAIL=100000 ORDER_ACTIVE_LIMIT=1000000, or leave the step out (-steps)", s.Statuses["429"]))
+				"RATE_LIMIT_PER_ADDR=100000 RATE_LIMIT_PER_EMAIL=100000, or leave the step out (-steps)", s.Statuses["429"]))
 		}
 		for i, w := range s.Winners {
 			if w != 1 {
