@@ -1,17 +1,21 @@
 // Package apiserver checks the rendered manifests against a real
 // kube-apiserver: the API server's own defaulting, validation and admission,
-// with server-side dry runs, so nothing is stored and no pod runs.
+// with server-side dry runs, so nothing is stored and no pod runs. The
+// namespace is the platform's own (infra/namespace.yaml), so its Pod
+// Security admission (restricted) judges every pod.
 package apiserver
 
 import (
 	"context"
 	"flag"
+	"fmt"
 	"io"
 	"os"
 	"path"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -33,8 +37,6 @@ import (
 	"ticketing.dev/infra/manifests"
 )
 
-const namespace = "ticketing-dryrun"
-
 func TestMain(m *testing.M) {
 	// The API server logs every request and controller step; keep the test
 	// output to what the tests say.
@@ -49,11 +51,38 @@ func TestMain(m *testing.M) {
 
 // cluster is an API server with embedded etcd, started once per test binary.
 type cluster struct {
-	mapper meta.RESTMapper
-	client dynamic.Interface
+	mapper   meta.RESTMapper
+	client   dynamic.Interface
+	warnings *warnings
 }
 
-func startCluster(t *testing.T) *cluster {
+// warnings records the warnings the API server answers with (a Pod Security
+// warning on a workload whose pod template breaks the namespace's standard,
+// a deprecated field, ...).
+type warnings struct {
+	mu   sync.Mutex
+	seen []string
+}
+
+func (w *warnings) HandleWarningHeaderWithContext(_ context.Context, _ int, _ string, text string) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.seen = append(w.seen, text)
+}
+
+// take returns the warnings since the last call.
+func (w *warnings) take() []string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	seen := w.seen
+	w.seen = nil
+	return seen
+}
+
+// startCluster starts the API server and creates ns in it, for real: the
+// dry runs need the namespace to exist, and its labels are what Pod
+// Security admission enforces.
+func startCluster(t *testing.T, ns *corev1.Namespace) *cluster {
 	t.Helper()
 	start := time.Now()
 	etcdConfig := testserver.NewTestConfig(t)
@@ -71,14 +100,17 @@ func startCluster(t *testing.T) *cluster {
 	t.Logf("API server with etcd up in %s", time.Since(start).Round(time.Millisecond))
 
 	config := rest.CopyConfig(server.ClientConfig)
+	recorded := &warnings{}
+	config.WarningHandlerWithContext = recorded
 	core, err := kubernetes.NewForConfig(config)
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	if _, err := core.CoreV1().Namespaces().Create(ctx, namespaceObject(), metav1.CreateOptions{}); err != nil {
+	if _, err := core.CoreV1().Namespaces().Create(ctx, ns, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
+	recorded.take()
 	dc, err := discovery.NewDiscoveryClientForConfig(config)
 	if err != nil {
 		t.Fatal(err)
@@ -91,11 +123,12 @@ func startCluster(t *testing.T) *cluster {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &cluster{mapper: restmapper.NewDiscoveryRESTMapper(groups), client: client}
+	return &cluster{mapper: restmapper.NewDiscoveryRESTMapper(groups), client: client, warnings: recorded}
 }
 
 // dryRunCreate creates obj with dryRun=All and strict field validation: the
-// API server defaults, validates and admits it, and stores nothing.
+// API server defaults, validates and admits it, and stores nothing. A
+// namespaced object goes to its own namespace, which must be given.
 func (c *cluster) dryRunCreate(ctx context.Context, obj *unstructured.Unstructured) error {
 	gvk := obj.GroupVersionKind()
 	mapping, err := c.mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
@@ -105,11 +138,55 @@ func (c *cluster) dryRunCreate(ctx context.Context, obj *unstructured.Unstructur
 	resource := c.client.Resource(mapping.Resource)
 	opts := metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}, FieldValidation: metav1.FieldValidationStrict}
 	if mapping.Scope.Name() == meta.RESTScopeNameNamespace {
-		_, err = resource.Namespace(namespace).Create(ctx, obj, opts)
+		if obj.GetNamespace() == "" {
+			return fmt.Errorf("%s %s names no namespace", obj.GetKind(), obj.GetName())
+		}
+		_, err = resource.Namespace(obj.GetNamespace()).Create(ctx, obj, opts)
 	} else {
 		_, err = resource.Create(ctx, obj, opts)
 	}
 	return err
+}
+
+// podOf is the pod a workload's controller would create from its template
+// (a StatefulSet's also gets a volume per claim template), or nil for an
+// object without a pod template. Pod Security admission enforces its
+// standard on pods only; a workload it merely warns about.
+func podOf(obj *unstructured.Unstructured) *unstructured.Unstructured {
+	template, ok, _ := unstructured.NestedMap(obj.Object, "spec", "template")
+	if !ok || !slices.Contains([]string{"Deployment", "StatefulSet", "Job"}, obj.GetKind()) {
+		return nil
+	}
+	pod := &unstructured.Unstructured{Object: map[string]any{"apiVersion": "v1", "kind": "Pod", "spec": template["spec"]}}
+	if m, ok := template["metadata"].(map[string]any); ok {
+		pod.Object["metadata"] = m
+	}
+	pod.SetName(obj.GetName() + "-0")
+	pod.SetNamespace(obj.GetNamespace())
+	claims, _, _ := unstructured.NestedSlice(obj.Object, "spec", "volumeClaimTemplates")
+	volumes, _, _ := unstructured.NestedSlice(pod.Object, "spec", "volumes")
+	for _, claim := range claims {
+		name, _, _ := unstructured.NestedString(claim.(map[string]any), "metadata", "name")
+		volumes = append(volumes, map[string]any{"name": name, "persistentVolumeClaim": map[string]any{"claimName": name + "-" + pod.GetName()}})
+	}
+	if len(claims) > 0 {
+		_ = unstructured.SetNestedSlice(pod.Object, volumes, "spec", "volumes")
+	}
+	return pod
+}
+
+// platformNamespace is infra/namespace.yaml's Namespace.
+func platformNamespace(t *testing.T, root string) *corev1.Namespace {
+	t.Helper()
+	objs, err := manifests.LoadFile(filepath.Join(root, "infra", "namespace.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ns, ok := objs[0].Obj.(*corev1.Namespace)
+	if len(objs) != 1 || !ok {
+		t.Fatal("infra/namespace.yaml must hold one Namespace")
+	}
+	return ns
 }
 
 func render(t *testing.T, dir string) []*unstructured.Unstructured {
@@ -134,14 +211,16 @@ func render(t *testing.T, dir string) []*unstructured.Unstructured {
 }
 
 func TestDryRun(t *testing.T) {
-	c := startCluster(t)
 	root, err := manifests.RepoRoot(".")
 	if err != nil {
 		t.Fatal(err)
 	}
+	ns := platformNamespace(t, root)
+	c := startCluster(t, ns)
 	dirs := []string{filepath.Join(root, "infra", "k8s")}
 	overlays, _ := filepath.Glob(filepath.Join(root, "infra", "overlays", "*"))
 	dirs = append(dirs, overlays...)
+	dirs = append(dirs, filepath.Join(root, "infra", "loadtest"))
 	// The production overlay holds what the others lack (budgets,
 	// autoscalers, required spread, replica sets of three): it must be here.
 	production := filepath.Join(root, "infra", "overlays", "production")
@@ -149,6 +228,9 @@ func TestDryRun(t *testing.T) {
 		t.Fatalf("no overlay %s", production)
 	}
 
+	// Every object is accepted without a warning (Pod Security warns about a
+	// workload whose template breaks the standard), and the pod each
+	// workload would create is admitted under the namespace's enforcement.
 	t.Run("rendered manifests are accepted", func(t *testing.T) {
 		for _, dir := range dirs {
 			rel, _ := filepath.Rel(root, dir)
@@ -157,7 +239,92 @@ func TestDryRun(t *testing.T) {
 				if err := c.dryRunCreate(context.Background(), obj); err != nil {
 					t.Errorf("%s: %v", name, err)
 				}
+				if w := c.warnings.take(); len(w) > 0 {
+					t.Errorf("%s: warnings %q", name, w)
+				}
+				if pod := podOf(obj); pod != nil {
+					if err := c.dryRunCreate(context.Background(), pod); err != nil {
+						t.Errorf("%s: its pod: %v", name, err)
+					}
+					c.warnings.take()
+				}
 			}
+		}
+	})
+
+	// The namespace's enforcement can fail: pods from real templates, each
+	// made to break the restricted standard in one way, are refused, and a
+	// Deployment of such a template is admitted with a warning (its pods
+	// would be refused one by one).
+	t.Run("the namespace refuses pods that are not restricted", func(t *testing.T) {
+		templates := map[string]*unstructured.Unstructured{}
+		for _, obj := range render(t, dirs[0]) {
+			templates[obj.GetKind()+"/"+obj.GetName()] = obj
+		}
+		violates := `violates PodSecurity "restricted:` + ns.Labels["pod-security.kubernetes.io/enforce-version"] + `"`
+		container := func(template map[string]any, field string, mutate func(c map[string]any)) {
+			containers, _, _ := unstructured.NestedSlice(template, "spec", field)
+			mutate(containers[0].(map[string]any))
+			_ = unstructured.SetNestedSlice(template, containers, "spec", field)
+		}
+		tests := []struct {
+			name, workload string
+			mutate         func(template map[string]any) // the pod template: metadata and spec
+		}{
+			{"privilege escalation allowed", "Deployment/auth-depl", func(template map[string]any) {
+				container(template, "containers", func(c map[string]any) {
+					_ = unstructured.SetNestedField(c, true, "securityContext", "allowPrivilegeEscalation")
+				})
+			}},
+			{"root", "Deployment/tickets-depl", func(template map[string]any) {
+				_ = unstructured.SetNestedField(template, false, "spec", "securityContext", "runAsNonRoot")
+				_ = unstructured.SetNestedField(template, int64(0), "spec", "securityContext", "runAsUser")
+			}},
+			{"a capability added", "Deployment/orders-depl", func(template map[string]any) {
+				container(template, "containers", func(c map[string]any) {
+					_ = unstructured.SetNestedStringSlice(c, []string{"NET_RAW"}, "securityContext", "capabilities", "add")
+				})
+			}},
+			{"no seccomp profile", "Deployment/payments-depl", func(template map[string]any) {
+				unstructured.RemoveNestedField(template, "spec", "securityContext", "seccompProfile")
+			}},
+			{"a host path", "StatefulSet/nats", func(template map[string]any) {
+				volumes, _, _ := unstructured.NestedSlice(template, "spec", "volumes")
+				volumes = append(volumes, map[string]any{"name": "host", "hostPath": map[string]any{"path": "/"}})
+				_ = unstructured.SetNestedSlice(template, volumes, "spec", "volumes")
+			}},
+			{"an init container that may escalate", "StatefulSet/auth-mongo", func(template map[string]any) {
+				container(template, "initContainers", func(c map[string]any) {
+					unstructured.RemoveNestedField(c, "securityContext", "allowPrivilegeEscalation")
+				})
+			}},
+		}
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				workload, ok := templates[tt.workload]
+				if !ok {
+					t.Fatalf("the base renders no %s", tt.workload)
+				}
+				obj := workload.DeepCopy()
+				template, _, _ := unstructured.NestedMap(obj.Object, "spec", "template")
+				tt.mutate(template)
+				_ = unstructured.SetNestedMap(obj.Object, template, "spec", "template")
+				err := c.dryRunCreate(context.Background(), podOf(obj))
+				if err == nil {
+					t.Fatal("the pod was admitted")
+				}
+				if !strings.Contains(err.Error(), violates) {
+					t.Errorf("error does not contain %q: %v", violates, err)
+				}
+				c.warnings.take()
+				// The workload itself: admitted, with a warning.
+				if err := c.dryRunCreate(context.Background(), obj); err != nil {
+					t.Fatalf("the %s was refused: %v", tt.workload, err)
+				}
+				if w := c.warnings.take(); !slices.ContainsFunc(w, func(s string) bool { return strings.Contains(s, "would violate PodSecurity") }) {
+					t.Errorf("no Pod Security warning for the %s: %q", tt.workload, w)
+				}
+			})
 		}
 	})
 
@@ -257,8 +424,4 @@ func TestDryRun(t *testing.T) {
 			})
 		}
 	})
-}
-
-func namespaceObject() *corev1.Namespace {
-	return &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: namespace}}
 }

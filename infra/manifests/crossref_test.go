@@ -75,8 +75,9 @@ func TestServiceNamesAndPorts(t *testing.T) {
 // show as a crash loop in a cluster. A URL may list several hosts
 // (mongodb://a:1,b:2/...); a host is a Service, or a pod under its
 // StatefulSet's governing Service (<statefulset>-<ordinal>.<service>).
+// Credentials before the hosts (user:password@) are not a host.
 func TestConnectionURLsNameServices(t *testing.T) {
-	url := regexp.MustCompile(`^(mongodb|nats|redis|http)://([^/?]+)`)
+	url := regexp.MustCompile(`^(mongodb|nats|redis|http)://(?:[^@/?]*@)?([^/?]+)`)
 	for _, dir := range kustomizationDirs(t) {
 		t.Run(dir, func(t *testing.T) {
 			objs := rendered(t, dir)
@@ -230,35 +231,59 @@ func TestServiceProbesUseServedPaths(t *testing.T) {
 	}
 }
 
-// Every Secret key a workload reads is documented with the command that
-// creates it, so a fresh cluster gets exactly the keys the pods look up.
+// Every Secret key a pod reads (a variable's secretKeyRef, or a key of a
+// Secret volume) is documented with the command that creates it, in the
+// platform's namespace, so a fresh cluster gets exactly the keys the pods
+// look up. A command may go on over lines ending in a backslash.
 func TestSecretKeysAreDocumented(t *testing.T) {
-	readme := readFile(t, filepath.Join(repoRoot(t), "infra", "README.md"))
-	refs := map[string]bool{}
-	for _, w := range workloads(baseObjects(t)) {
-		for _, c := range w.Template.Spec.Containers {
-			for _, e := range c.Env {
-				if r := e.ValueFrom; r != nil && r.SecretKeyRef != nil {
-					refs[r.SecretKeyRef.Name+"/"+r.SecretKeyRef.Key] = true
-				}
-			}
-		}
-	}
+	readme := strings.ReplaceAll(readFile(t, filepath.Join(repoRoot(t), "infra", "README.md")), "\\\n", " ")
+	refs := secretKeys(t, append(slices.Clone(rendered(t, "infra/k8s")), loadtestObjects(t)...))
 	if len(refs) == 0 {
-		t.Fatal("no secretKeyRef found: JWT_KEY and STRIPE_KEY must come from Secrets")
+		t.Fatal("no Secret key found: JWT_KEY and STRIPE_KEY must come from Secrets")
 	}
+	ns := platformNamespace(t).Name
 	for _, ref := range sortedKeys(refs) {
 		name, key, _ := strings.Cut(ref, "/")
-		cmd := regexp.MustCompile(`kubectl create secret generic ` + regexp.QuoteMeta(name) + `\b[^\n]*--from-literal=` + regexp.QuoteMeta(key) + `=`)
+		cmd := regexp.MustCompile(`kubectl -n ` + regexp.QuoteMeta(ns) + ` create secret generic ` + regexp.QuoteMeta(name) +
+			`\b[^\n]*--from-literal=` + regexp.QuoteMeta(key) + `=`)
 		if !cmd.MatchString(readme) {
-			t.Errorf("infra/README.md has no `kubectl create secret generic %s ... --from-literal=%s=...`", name, key)
+			t.Errorf("infra/README.md has no `kubectl -n %s create secret generic %s ... --from-literal=%s=...` (read by %s)", ns, name, key, refs[ref])
 		}
 	}
 	for _, want := range []string{"jwt-secret/JWT_KEY", "stripe-secret/STRIPE_KEY"} {
-		if !refs[want] {
+		if refs[want] == "" {
 			t.Errorf("no workload reads %s (contract §6)", want)
 		}
 	}
+}
+
+// secretKeys are the "<secret>/<key>" a pod of objs reads, each with the
+// name of one workload that reads it.
+func secretKeys(t *testing.T, objs []Object) map[string]string {
+	t.Helper()
+	refs := map[string]string{}
+	for _, w := range inventoryOf(objs).podTemplates() {
+		pod := w.template.Spec
+		for _, c := range append(slices.Clone(pod.InitContainers), pod.Containers...) {
+			for _, e := range c.Env {
+				if r := e.ValueFrom; r != nil && r.SecretKeyRef != nil {
+					refs[r.SecretKeyRef.Name+"/"+r.SecretKeyRef.Key] = w.String()
+				}
+			}
+		}
+		for _, v := range pod.Volumes {
+			if v.Secret == nil {
+				continue
+			}
+			if len(v.Secret.Items) == 0 {
+				t.Errorf("%s: volume %s mounts every key of Secret %s: name the keys (items), so each is documented", w, v.Name, v.Secret.SecretName)
+			}
+			for _, item := range v.Secret.Items {
+				refs[v.Secret.SecretName+"/"+item.Key] = w.String()
+			}
+		}
+	}
+	return refs
 }
 
 func TestWorkloadsAreHardened(t *testing.T) {
@@ -323,6 +348,10 @@ func checkPod(t *testing.T, source string, tmpl corev1.PodTemplateSpec, accounts
 	}
 	for _, c := range pod.Containers {
 		checkContainer(t, c, volumes, probes)
+	}
+	// Init containers run first and exit: hardened the same, without probes.
+	for _, c := range pod.InitContainers {
+		checkContainer(t, c, volumes, false)
 	}
 }
 

@@ -133,22 +133,27 @@ func TestDeploymentsSetEveryRequiredVariable(t *testing.T) {
 				}
 			}
 
-			// With the Deployment's environment (secrets replaced by test
-			// values, PORT by a free port) the configuration is accepted: the
+			// With the Deployment's environment (each secret replaced by a test
+			// value of its own, PORT by a free port, $(NAME) references
+			// expanded as Kubernetes does) the configuration is accepted: the
 			// service gets past its checks and fails later, if at all, on the
 			// unreachable cluster hosts.
 			var vars []string
+			defined := map[string]string{}
+			secrets := map[string]string{}
 			port := freePort(t)
 			for _, e := range container.Env {
-				value := e.Value
+				value := expand(e.Value, defined)
 				switch {
 				case e.Name == "PORT":
 					value = port
 				case e.ValueFrom != nil && e.ValueFrom.SecretKeyRef != nil:
-					value = "sk_test_" + strings.Repeat("0123456789abcdef", 3)
+					value = "sk_test_" + strings.Repeat("0123456789abcdef", 3) + "_" + strings.ToLower(e.Name)
+					secrets[e.Name] = value
 				case e.ValueFrom != nil:
 					t.Fatalf("%s: %s comes from a source this test does not know", svc, e.Name)
 				}
+				defined[e.Name] = value
 				vars = append(vars, e.Name+"="+value)
 			}
 			// The start-up line lists the configuration read, PORT unmasked:
@@ -161,7 +166,56 @@ func TestDeploymentsSetEveryRequiredVariable(t *testing.T) {
 			case !started(out):
 				t.Errorf("%s did not log its configuration with PORT=%s (exit %v, timed out %v):\n%s", svc, port, err, timedOut, out)
 			}
+			// The secrets reach the service (in MONGO_URI too) but never its
+			// log; a user name may.
+			for name, value := range secrets {
+				if !strings.HasSuffix(name, "_USER") && strings.Contains(out, value) {
+					t.Errorf("%s logs the secret %s in clear:\n%s", svc, name, out)
+				}
+			}
 		})
+	}
+}
+
+// expand resolves the $(NAME) references of value from defined, as
+// Kubernetes does for a container's variables (defined holds the variables
+// listed before): $$ is a literal $, and a reference to a name not defined
+// stays as written.
+func expand(value string, defined map[string]string) string {
+	var b strings.Builder
+	for i := 0; i < len(value); i++ {
+		if value[i] == '$' && i+1 < len(value) {
+			switch value[i+1] {
+			case '$':
+				b.WriteByte('$')
+				i++
+				continue
+			case '(':
+				if end := strings.IndexByte(value[i+2:], ')'); end >= 0 {
+					if v, ok := defined[value[i+2:i+2+end]]; ok {
+						b.WriteString(v)
+						i += 2 + end
+						continue
+					}
+				}
+			}
+		}
+		b.WriteByte(value[i])
+	}
+	return b.String()
+}
+
+func TestExpand(t *testing.T) {
+	defined := map[string]string{"USER": "u", "PASSWORD": "p"}
+	for value, want := range map[string]string{
+		"mongodb://$(USER):$(PASSWORD)@host/db": "mongodb://u:p@host/db",
+		"$(UNDEFINED)@host":                     "$(UNDEFINED)@host",
+		"$$(USER)":                              "$(USER)",
+		"a $ b $(":                              "a $ b $(",
+	} {
+		if got := expand(value, defined); got != want {
+			t.Errorf("expand(%q) = %q, want %q", value, got, want)
+		}
 	}
 }
 

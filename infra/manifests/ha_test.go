@@ -13,6 +13,7 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 	appsv1 "k8s.io/api/apps/v1"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
+	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	policyv1 "k8s.io/api/policy/v1"
@@ -28,13 +29,16 @@ import (
 
 // inventory is a rendered set of objects by kind.
 type inventory struct {
-	deployments  []*appsv1.Deployment
-	statefulSets []*appsv1.StatefulSet
-	services     map[string]*corev1.Service
-	configMaps   map[string]*corev1.ConfigMap
-	pdbs         []*policyv1.PodDisruptionBudget
-	hpas         []*autoscalingv2.HorizontalPodAutoscaler
-	ingresses    []*networkingv1.Ingress
+	deployments     []*appsv1.Deployment
+	statefulSets    []*appsv1.StatefulSet
+	jobs            []*batchv1.Job
+	services        map[string]*corev1.Service
+	configMaps      map[string]*corev1.ConfigMap
+	secrets         []*corev1.Secret
+	pdbs            []*policyv1.PodDisruptionBudget
+	hpas            []*autoscalingv2.HorizontalPodAutoscaler
+	ingresses       []*networkingv1.Ingress
+	networkPolicies []*networkingv1.NetworkPolicy
 }
 
 func inventoryOf(objs []Object) inventory {
@@ -45,6 +49,12 @@ func inventoryOf(objs []Object) inventory {
 			inv.deployments = append(inv.deployments, obj)
 		case *appsv1.StatefulSet:
 			inv.statefulSets = append(inv.statefulSets, obj)
+		case *batchv1.Job:
+			inv.jobs = append(inv.jobs, obj)
+		case *corev1.Secret:
+			inv.secrets = append(inv.secrets, obj)
+		case *networkingv1.NetworkPolicy:
+			inv.networkPolicies = append(inv.networkPolicies, obj)
 		case *corev1.Service:
 			inv.services[obj.Name] = obj
 		case *corev1.ConfigMap:
@@ -60,20 +70,31 @@ func inventoryOf(objs []Object) inventory {
 	return inv
 }
 
-// pods are the workloads' pod templates with their kind, name and replicas.
+// pods are the workloads' pod templates with their kind, name, namespace
+// and replicas.
 type pods struct {
-	kind, name string
-	replicas   int32
-	template   *corev1.PodTemplateSpec
+	kind, name, namespace string
+	replicas              int32
+	template              *corev1.PodTemplateSpec
 }
 
+// workloads are the Deployments and StatefulSets: what runs all the time.
 func (inv inventory) workloads() []pods {
 	var out []pods
 	for _, d := range inv.deployments {
-		out = append(out, pods{"Deployment", d.Name, replicasOf(d.Spec.Replicas), &d.Spec.Template})
+		out = append(out, pods{"Deployment", d.Name, d.Namespace, replicasOf(d.Spec.Replicas), &d.Spec.Template})
 	}
 	for _, s := range inv.statefulSets {
-		out = append(out, pods{"StatefulSet", s.Name, replicasOf(s.Spec.Replicas), &s.Spec.Template})
+		out = append(out, pods{"StatefulSet", s.Name, s.Namespace, replicasOf(s.Spec.Replicas), &s.Spec.Template})
+	}
+	return out
+}
+
+// podTemplates are the workloads and the Jobs: every pod that may run.
+func (inv inventory) podTemplates() []pods {
+	out := inv.workloads()
+	for _, j := range inv.jobs {
+		out = append(out, pods{"Job", j.Name, j.Namespace, 1, &j.Spec.Template})
 	}
 	return out
 }
@@ -413,6 +434,9 @@ func checkMongoURI(inv inventory, uri string) error {
 		return fmt.Errorf("not a mongodb:// URI")
 	}
 	hostList, rest, _ := strings.Cut(rest, "/")
+	if at := strings.LastIndex(hostList, "@"); at >= 0 {
+		hostList = hostList[at+1:] // after the credentials, which credentials_test.go checks
+	}
 	_, rawQuery, _ := strings.Cut(rest, "?")
 	query, err := url.ParseQuery(rawQuery)
 	if err != nil {

@@ -17,8 +17,10 @@ import (
 )
 
 // The file names of the original layout, each the home of one workload (or
-// of the ingress), and the MongoDB members' script they share.
+// of the ingress), the MongoDB members' script they share, and the
+// namespace's default-deny NetworkPolicy.
 var manifestFiles = []string{
+	"default-deny.yaml",
 	"auth-depl.yaml", "auth-mongo-depl.yaml",
 	"tickets-depl.yaml", "tickets-mongo-depl.yaml",
 	"orders-depl.yaml", "orders-mongo-depl.yaml",
@@ -222,6 +224,10 @@ func kustomizationDirs(t testing.TB) []string {
 	}
 	return dirs
 }
+
+// loadtestDirName is infra/loadtest relative to the repository root: the
+// load test's Job, deployed beside the base or an overlay.
+var loadtestDirName = filepath.Join("infra", "loadtest")
 
 var renderCache sync.Map // dir relative to the root → renderResult
 

@@ -45,7 +45,8 @@ func loadtestJob(t *testing.T, objs []Object) *batchv1.Job {
 }
 
 // Every manifest file of infra/loadtest decodes strictly, the kustomization
-// lists exactly them, and it renders one ServiceAccount and one Job.
+// lists exactly them, and it renders one Job, its ServiceAccount and its
+// NetworkPolicy (the namespace denies every connection no policy allows).
 func TestLoadtestManifestsDecodeAndRender(t *testing.T) {
 	dir := loadtestDir(t)
 	resources, files := kustomization(t, dir)
@@ -68,8 +69,8 @@ func TestLoadtestManifestsDecodeAndRender(t *testing.T) {
 	for _, o := range objs {
 		kinds = append(kinds, o.Obj.GetObjectKind().GroupVersionKind().Kind)
 	}
-	if slices.Sort(kinds); !slices.Equal(kinds, []string{"Job", "ServiceAccount"}) {
-		t.Errorf("kinds %v, want one Job and its ServiceAccount", kinds)
+	if slices.Sort(kinds); !slices.Equal(kinds, []string{"Job", "NetworkPolicy", "ServiceAccount"}) {
+		t.Errorf("kinds %v, want one Job, its ServiceAccount and its NetworkPolicy", kinds)
 	}
 }
 
