@@ -9,6 +9,7 @@ import (
 	"ticketing.dev/common/config"
 	"ticketing.dev/common/outbox"
 	"ticketing.dev/testkit"
+	"ticketing.dev/testkit/natskit"
 )
 
 func TestLoadConfig(t *testing.T) {
@@ -70,39 +71,48 @@ func TestLoadConfig(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			r := config.New(func(k string) (string, bool) {
-				v, ok := tt.env[k]
-				return v, ok
-			})
-			got, err := loadConfig(r), r.Err()
-			if len(tt.wantErr) > 0 {
-				if err == nil {
-					t.Fatalf("no error, config %+v", got)
-				}
-				for _, want := range tt.wantErr {
-					if !strings.Contains(err.Error(), want) {
-						t.Errorf("error %q does not mention %q", err, want)
-					}
-				}
-				return
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			if got != tt.want {
-				t.Fatalf("config = %+v, want %+v", got, tt.want)
-			}
+			checkLoad(t, tt.env, tt.want, tt.wantErr)
 		})
 	}
+}
+
+// checkLoad loads the configuration from env and checks it is want, or that
+// it fails mentioning each of wantErr; it returns the configuration and
+// whether it is valid.
+func checkLoad(t *testing.T, env map[string]string, want Config, wantErr []string) (Config, bool) {
+	t.Helper()
+	r := config.New(func(k string) (string, bool) {
+		v, ok := env[k]
+		return v, ok
+	})
+	got, err := loadConfig(r), r.Err()
+	if len(wantErr) > 0 {
+		if err == nil {
+			t.Fatalf("no error, config %+v", got)
+		}
+		for _, w := range wantErr {
+			if !strings.Contains(err.Error(), w) {
+				t.Errorf("error %q does not mention %q", err, w)
+			}
+		}
+		return got, false
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got != want {
+		t.Fatalf("config = %+v, want %+v", got, want)
+	}
+	return got, true
 }
 
 // TestRun starts the service as main does: it becomes ready, expires an
 // order, and stops cleanly when its context ends.
 func TestRun(t *testing.T) {
 	h := newHarness(t)
-	svc := testkit.Serve(t, name, loadConfig, run, map[string]string{
+	svc := testkit.Serve(t, name, loadConfig, run, natskit.WithEnv(name, map[string]string{
 		"NATS_URL": h.nats.URL, "REDIS_URL": "redis://" + h.rdb.Options().Addr, "ASYNQ_QUEUE": h.queue,
-	})
+	}))
 	base := svc.URL
 	client := &http.Client{Timeout: 2 * time.Second}
 	status := func(path string) int {

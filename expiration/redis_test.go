@@ -165,27 +165,9 @@ func TestLoadConfigRedis(t *testing.T) {
 			for k, v := range tt.env {
 				env[k] = v
 			}
-			r := config.New(func(k string) (string, bool) {
-				v, ok := env[k]
-				return v, ok
-			})
-			got, err := loadConfig(r), r.Err()
-			if len(tt.wantErr) > 0 {
-				if err == nil {
-					t.Fatalf("no error, config %+v", got)
-				}
-				for _, want := range tt.wantErr {
-					if !strings.Contains(err.Error(), want) {
-						t.Errorf("error %q does not mention %q", err, want)
-					}
-				}
+			got, ok := checkLoad(t, env, tt.want, tt.wantErr)
+			if !ok {
 				return
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			if got != tt.want {
-				t.Fatalf("config = %+v, want %+v", got, tt.want)
 			}
 			rdb, err := newRedis(got)
 			if err != nil {
@@ -349,7 +331,7 @@ func TestSentinelFailover(t *testing.T) {
 	t.Cleanup(func() { _ = rdb.Close() })
 	sched := expiry.NewScheduler(rdb, cfg.Queue)
 	t.Cleanup(func() { _ = sched.Close() })
-	worker := expiry.NewWorker(rdb, cfg.Queue, events.NewPublisher(n.JS), testkit.Logger(t))
+	worker := expiry.NewWorker(rdb, cfg.Queue, events.NewPublisher(n.As(t, "expiration")), testkit.Logger(t))
 	if err := worker.Start(); err != nil {
 		t.Fatal(err)
 	}
