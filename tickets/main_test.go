@@ -30,21 +30,13 @@ func TestRun(t *testing.T) {
 	mongoURI := mongokit.MongoURI(t)
 	created := natskit.Record(t, n.JS, events.TicketCreated)
 	updated := natskit.Record(t, n.JS, events.TicketUpdated)
-	svc := testkit.Serve(t, name, loadConfig, run, map[string]string{
+	svc := testkit.Serve(t, name, loadConfig, run, natskit.WithEnv(name, map[string]string{
 		"MONGO_URI": mongoURI, "NATS_URL": n.URL, "JWT_KEY": testkit.JWTKey, "TICKETS_SWEEP": "100ms",
-	})
+	}))
 	ctx := testkit.Context(t)
 
-	req, _ := http.NewRequest(http.MethodPost, svc.URL+"/api/tickets", strings.NewReader(`{"title":"concert","price":10}`))
-	req.Header.Set("Content-Type", "application/json")
-	req.AddCookie(testkit.SessionCookie(t, "5f0000000000000000000a11", "a@test.dev"))
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	res.Body.Close()
-	if res.StatusCode != http.StatusCreated {
-		t.Fatalf("create: %d", res.StatusCode)
+	if code := sell(t, svc.URL, `{"title":"concert","price":10}`); code != http.StatusCreated {
+		t.Fatalf("create: %d", code)
 	}
 	tk := created.WaitFor(t, 1, 5*time.Second)[0].Data
 
@@ -87,12 +79,12 @@ func TestStartsBeforeItsStoreAndBroker(t *testing.T) {
 		t.Fatal(err)
 	}
 	mongoPort, natsPort := testkit.FreePort(t), testkit.FreePort(t)
-	svc := testkit.Start(t, name, loadConfig, run, map[string]string{
+	svc := testkit.Start(t, name, loadConfig, run, natskit.WithEnv(name, map[string]string{
 		"MONGO_URI":    fmt.Sprintf("mongodb://127.0.0.1:%d/tickets", mongoPort),
 		"NATS_URL":     fmt.Sprintf("nats://127.0.0.1:%d", natsPort),
 		"JWT_KEY":      testkit.JWTKey,
 		"OUTBOX_SWEEP": "100ms",
-	})
+	}))
 	status := func(path string) (int, string) {
 		res, err := http.Get(svc.URL + path)
 		if err != nil {
@@ -123,16 +115,8 @@ func TestStartsBeforeItsStoreAndBroker(t *testing.T) {
 		t.Fatalf("/readyz without NATS: %d %s, want 200 naming nats as degraded", code, body)
 	}
 
-	req, _ := http.NewRequest(http.MethodPost, svc.URL+"/api/tickets", strings.NewReader(`{"title":"early","price":5}`))
-	req.Header.Set("Content-Type", "application/json")
-	req.AddCookie(testkit.SessionCookie(t, "5f0000000000000000000a11", "a@test.dev"))
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	res.Body.Close()
-	if res.StatusCode != http.StatusCreated {
-		t.Fatalf("create without NATS: %d, want 201 (the event waits in the outbox)", res.StatusCode)
+	if code := sell(t, svc.URL, `{"title":"early","price":5}`); code != http.StatusCreated {
+		t.Fatalf("create without NATS: %d, want 201 (the event waits in the outbox)", code)
 	}
 
 	n := natskit.StartNATSOn(t, natsPort)
@@ -174,4 +158,19 @@ func forward(t *testing.T, addr, target string) {
 			}()
 		}
 	}()
+}
+
+// sell posts a ticket to the service at base as a signed-in user and
+// returns the status.
+func sell(t *testing.T, base, body string) int {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, base+"/api/tickets", strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	req.AddCookie(testkit.SessionCookie(t, "5f0000000000000000000a11", "a@test.dev"))
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	return res.StatusCode
 }
