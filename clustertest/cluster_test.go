@@ -11,7 +11,9 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"ticketing.dev/common/events"
+	"ticketing.dev/common/natsauth"
 	"ticketing.dev/testkit"
+	"ticketing.dev/testkit/natskit"
 )
 
 // cluster is a JetStream cluster of nats-servers in this process, each on
@@ -42,6 +44,9 @@ func startCluster(t *testing.T, size int) *cluster {
 				JetStream: true, StoreDir: dir, NoLog: true, NoSigs: true,
 				Cluster: server.ClusterOpts{Name: "ticketing", Host: "127.0.0.1", Port: routePorts[i]},
 				Routes:  server.RoutesFromStr(strings.Join(routes, ",")),
+				// The permission table's users, as in Kubernetes (routes
+				// unauthenticated there too).
+				Users: natsauth.Users(natskit.Password),
 			}
 		})
 	}

@@ -25,6 +25,7 @@ import (
 	ostore "ticketing.dev/orders/store"
 	"ticketing.dev/testkit"
 	"ticketing.dev/testkit/mongokit"
+	"ticketing.dev/testkit/natskit"
 	thttpapi "ticketing.dev/tickets/httpapi"
 	tlisteners "ticketing.dev/tickets/listeners"
 	tstore "ticketing.dev/tickets/store"
@@ -42,7 +43,12 @@ type service struct {
 
 func connect(t *testing.T, ctx context.Context, urls, name string, log *slog.Logger) jetstream.JetStream {
 	t.Helper()
-	nc, js, err := events.Connect(ctx, urls, name, 3, log)
+	// A service as its own user (least privilege), anything else as admin.
+	user := events.AdminUser
+	if _, ok := events.Services[name]; ok {
+		user = name
+	}
+	nc, js, err := events.Connect(ctx, urls, name, 3, log, events.UserOptions(user, natskit.Password(user))...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -361,7 +367,7 @@ func TestListenerBeforeTheStreamLeavesItToTheKeeper(t *testing.T) {
 	c := startCluster(t, 3)
 	log := testkit.Logger(t)
 	// A plain connection: no keeper makes the streams.
-	nc, err := nats.Connect(c.urls())
+	nc, err := nats.Connect(c.urls(), nats.UserInfo(events.AdminUser, natskit.Password(events.AdminUser)))
 	if err != nil {
 		t.Fatal(err)
 	}

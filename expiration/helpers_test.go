@@ -45,7 +45,7 @@ func newHarness(t testing.TB) *harness {
 // returned stop may be called early and is also called when the test ends.
 func (h *harness) start(t testing.TB) (stop func()) {
 	t.Helper()
-	svc, err := startExpirations(testkit.Context(t), testkit.Logger(t), h.nats.JS, h.rdb, h.queue)
+	svc, err := startExpirations(testkit.Context(t), testkit.Logger(t), h.nats.As(t, "expiration"), h.rdb, h.queue)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -94,10 +94,10 @@ func TestRun(t *testing.T) {
 	}
 	u.Path = "/" + testkit.RandomName("orders_main_")
 	n := natskit.StartNATS(t)
-	svc := testkit.Serve(t, name, loadConfig, run, map[string]string{
+	svc := testkit.Serve(t, name, loadConfig, run, natskit.WithEnv(name, map[string]string{
 		"MONGO_URI": u.String(), "NATS_URL": n.URL, "JWT_KEY": testkit.JWTKey,
 		"ORDER_EXPIRATION_WINDOW": "1s", "ORDER_EXPIRATION_GRACE": "0s", "ORDER_SWEEP": "100ms",
-	})
+	}))
 	ctx := testkit.Context(t)
 	client := &http.Client{Timeout: 2 * time.Second}
 

@@ -78,11 +78,11 @@ func TestRun(t *testing.T) {
 		}
 	})
 	// Stopped (and checked for a clean exit) before the database is dropped.
-	svc := testkit.Serve(t, name, loadConfig, run, map[string]string{
+	svc := testkit.Serve(t, name, loadConfig, run, natskit.WithEnv(name, map[string]string{
 		"MONGO_URI": mongoURI.String(), "NATS_URL": n.URL, "JWT_KEY": testkit.JWTKey,
 		"STRIPE_KEY": "sk_test_123", "STRIPE_API_BASE": testkit.StripeMockURL(t),
 		"OUTBOX_SWEEP": "100ms", "PAYMENTS_SWEEP": "100ms",
-	})
+	}))
 	base := svc.URL
 
 	paid := natskit.Record(t, n.JS, events.PaymentCreated)

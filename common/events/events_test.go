@@ -285,7 +285,8 @@ func TestListenerRecoversFromDeletedStream(t *testing.T) {
 func TestConnectAndListenBeforeTheBroker(t *testing.T) {
 	ctx := testkit.Context(t)
 	port := testkit.FreePort(t)
-	nc, js, err := events.Connect(ctx, fmt.Sprintf("nats://127.0.0.1:%d", port), "early", 1, testkit.Logger(t))
+	nc, js, err := events.Connect(ctx, fmt.Sprintf("nats://127.0.0.1:%d", port), "early", 1, testkit.Logger(t),
+		events.UserOptions(events.AdminUser, natskit.Password(events.AdminUser))...)
 	if err != nil {
 		t.Fatalf("Connect without a server: %v", err)
 	}

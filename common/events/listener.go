@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -491,6 +492,12 @@ func Subscribe[T any](ctx context.Context, g *Group, topic Topic[T], h Handler[T
 	var o ListenerOptions
 	if len(opts) > 0 {
 		o = opts[0]
+	}
+	// A service's listeners are the ones its permissions (Services) allow:
+	// any other would be refused by the broker, so say so at once.
+	if svc := serviceOfQueueGroup(g.queueGroup); svc != "" && !slices.Contains(Services[svc].Listens, topic.Subject) {
+		return fmt.Errorf("listener %s of %s: not in events.Services[%q].Listens, so its NATS user may not consume it",
+			topic.Subject, g.queueGroup, svc)
 	}
 	l, err := Listen(ctx, g.js, g.log, topic, Durable(g.queueGroup, topic.Subject), h, o)
 	if err != nil {

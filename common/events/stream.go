@@ -32,12 +32,13 @@ const DuplicateWindow = 10 * time.Minute
 // server answers yet: a service starts before its broker and its events wait
 // in the outbox meanwhile. In the background it makes sure the streams exist
 // with at least replicas copies, at start and again after every reconnect
-// (a server that lost its store comes back without them).
-func Connect(ctx context.Context, url, name string, replicas int, log *slog.Logger) (*nats.Conn, jetstream.JetStream, error) {
+// (a server that lost its store comes back without them). opts come last
+// (UserOptions: the connection's user).
+func Connect(ctx context.Context, url, name string, replicas int, log *slog.Logger, opts ...nats.Option) (*nats.Conn, jetstream.JetStream, error) {
 	keeper := &streamKeeper{log: log, replicas: replicas, wake: make(chan struct{}, 1)}
-	nc, err := nats.Connect(url,
+	nc, err := nats.Connect(url, append([]nats.Option{
 		nats.Name(name),
-		nats.Timeout(5*time.Second),
+		nats.Timeout(5 * time.Second),
 		nats.RetryOnFailedConnect(true),
 		nats.MaxReconnects(-1),
 		nats.ReconnectWait(time.Second),
@@ -54,7 +55,11 @@ func Connect(ctx context.Context, url, name string, replicas int, log *slog.Logg
 			log.Info("nats reconnected", "url", c.ConnectedUrlRedacted())
 			keeper.poke()
 		}),
-	)
+		nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) {
+			// A permissions violation names what this user was refused.
+			log.Warn("nats error", "err", err)
+		}),
+	}, opts...)...)
 	if err != nil {
 		// Only a malformed URL or option fails here: an absent server is retried.
 		return nil, nil, fmt.Errorf("NATS_URL %s: %w", config.MaskURL(url), err)

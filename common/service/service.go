@@ -86,6 +86,13 @@ func Run[C Config](ctx context.Context, log *slog.Logger, name string, load func
 		// The event streams' replica count; never lowered on a stream that
 		// has more (an operator's choice stands).
 		needs.StreamReplicas = r.Int("NATS_STREAM_REPLICAS", 1, 1, 5)
+		// The service's own NATS user (events.Services gives its
+		// permissions); unset, a broker without authentication.
+		needs.NATSUser = r.String("NATS_USER", "")
+		needs.NATSPassword = r.OptionalSecret("NATS_PASSWORD")
+		if (needs.NATSUser == "") != (needs.NATSPassword == "") {
+			r.Problem("NATS_USER and NATS_PASSWORD go together")
+		}
 	}
 	if err := r.Err(); err != nil {
 		return err
@@ -146,6 +153,9 @@ type Needs struct {
 	// StreamReplicas is the least replica count of the event streams
 	// (NATS_STREAM_REPLICAS, read by Run when NATSURL is set).
 	StreamReplicas int
+	// NATSUser and NATSPassword are the service's NATS credentials
+	// (NATS_USER, NATS_PASSWORD; read by Run when NATSURL is set).
+	NATSUser, NATSPassword string
 }
 
 // Conns are a service's open connections, and its HTTP server's gate.
@@ -199,7 +209,8 @@ func Open(ctx context.Context, log *slog.Logger, name string, needs Needs, gate 
 		}
 	}
 	if needs.NATSURL != "" {
-		if c.NATS, c.JS, err = events.Connect(ctx, needs.NATSURL, name, needs.StreamReplicas, log); err != nil {
+		if c.NATS, c.JS, err = events.Connect(ctx, needs.NATSURL, name, needs.StreamReplicas, log,
+			events.UserOptions(needs.NATSUser, needs.NATSPassword)...); err != nil {
 			c.Close()
 			return nil, err
 		}

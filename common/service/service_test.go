@@ -43,6 +43,7 @@ func TestRunRejectsInvalidSettings(t *testing.T) {
 		{map[string]string{"NATS_URL": "nats://127.0.0.1:1", "NATS_STREAM_REPLICAS": "9"}, "NATS_STREAM_REPLICAS"},
 		{map[string]string{"NATS_URL": "nats://127.0.0.1:1", "NATS_STREAM_REPLICAS": "three"}, "NATS_STREAM_REPLICAS"},
 		{map[string]string{"PPROF_ADDR": "0.0.0.0:6060"}, "PPROF_ADDR"},
+		{map[string]string{"NATS_URL": "nats://127.0.0.1:1", "NATS_USER": "tickets"}, "NATS_USER and NATS_PASSWORD"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.want, func(t *testing.T) {

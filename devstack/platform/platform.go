@@ -9,6 +9,7 @@ import (
 	"maps"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -18,6 +19,7 @@ import (
 	"sync"
 	"time"
 
+	"ticketing.dev/common/events"
 	"ticketing.dev/devstack/gateway"
 	"ticketing.dev/devstack/runfile"
 	"ticketing.dev/devstack/stores"
@@ -37,6 +39,8 @@ type platform struct {
 	sup    *supervisor.Supervisor
 	gw     *gateway.Gateway
 	gwAddr string // 127.0.0.1:port, for the client's server-side calls
+	// natsPasswords are this run's NATS passwords, by user.
+	natsPasswords map[string]string
 
 	mu      sync.Mutex
 	checks  map[string]func(context.Context) error // readiness of each component
@@ -112,7 +116,13 @@ func Run(ctx context.Context, cfg Config, stdout io.Writer) error {
 	p.say("gateway on %s routes as %s", ln.Addr(), "infra/k8s/ingress-srv.yaml")
 
 	// Stores.
-	nats, err := stores.StartNATS(filepath.Join(cfg.DataDir, "nats"), 0)
+	// Every service connects as its own NATS user with its least
+	// privilege (events.Services); the admin is the operator's (make dlq).
+	p.natsPasswords, err = stores.NATSPasswords()
+	if err != nil {
+		return err
+	}
+	nats, err := stores.StartNATS(filepath.Join(cfg.DataDir, "nats"), 0, p.natsPasswords)
 	if err != nil {
 		return err
 	}
@@ -189,7 +199,7 @@ func Run(ctx context.Context, cfg Config, stdout io.Writer) error {
 		return nil
 	}
 	state := runfile.State{
-		Pid: os.Getpid(), URL: url, Gateway: p.gwAddr, NATS: nats.URL(), Redis: redisURL,
+		Pid: os.Getpid(), URL: url, Gateway: p.gwAddr, NATS: adminURL(nats.URL(), p.natsPasswords[events.AdminUser]), Redis: redisURL,
 		Mongo: mongo, Components: p.portsCopy(),
 	}
 	if err := runfile.WriteState(cfg.DataDir, state); err != nil {
@@ -401,6 +411,9 @@ func (p *platform) startStripeMock() (*supervisor.Proc, error) {
 func (p *platform) startService(svc, natsURL, mongoURI, redisURL string) []*supervisor.Proc {
 	// Loopback only: the gateway is the one way in, as the ingress is.
 	env := map[string]string{"NATS_URL": natsURL, "LISTEN_HOST": "127.0.0.1"}
+	if _, ok := events.Services[svc]; ok {
+		env["NATS_USER"], env["NATS_PASSWORD"] = svc, p.natsPasswords[svc]
+	}
 	switch svc {
 	case "expiration":
 		env["REDIS_URL"] = redisURL
@@ -489,7 +502,7 @@ func (p *platform) probeReplicas(ctx context.Context) {
 // caller's values of them are not inherited (JWT_KEY and the rest reach a
 // service only as the platform decided).
 var platformEnv = []string{
-	"PORT", "MONGO_URI", "NATS_URL", "JWT_KEY", "REDIS_URL", "STRIPE_KEY", "STRIPE_API_BASE",
+	"PORT", "MONGO_URI", "NATS_URL", "NATS_USER", "NATS_PASSWORD", "JWT_KEY", "REDIS_URL", "STRIPE_KEY", "STRIPE_API_BASE",
 	"COOKIE_SECURE", "TRUSTED_PROXY_HOPS", "ORDER_EXPIRATION_WINDOW", "ORDER_EXPIRATION_GRACE", "ORDER_ACTIVE_LIMIT", "API_BASE_URL", "LISTEN_HOST",
 	runfile.MarkerEnv, runfile.ComponentEnv,
 }
@@ -628,4 +641,15 @@ func dialOK(ctx context.Context, addr string) error {
 		return errors.New("not listening yet")
 	}
 	return c.Close()
+}
+
+// adminURL is the NATS URL with the admin's credentials, as devstack.json
+// gives it to the operator's tools (make dlq) and the tests.
+func adminURL(natsURL, password string) string {
+	u, err := url.Parse(natsURL)
+	if err != nil {
+		return natsURL
+	}
+	u.User = url.UserPassword(events.AdminUser, password)
+	return u.String()
 }

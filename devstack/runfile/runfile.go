@@ -80,7 +80,7 @@ type State struct {
 	Pid        int               `json:"pid"`
 	URL        string            `json:"url"`
 	Gateway    string            `json:"gateway"`
-	NATS       string            `json:"nats"`
+	NATS       string            `json:"nats"` // with the admin's credentials: the file is the owner's only
 	Redis      string            `json:"redis,omitempty"`
 	Mongo      map[string]string `json:"mongo"`
 	Components map[string]string `json:"components"` // name → 127.0.0.1:port
@@ -93,7 +93,7 @@ func WriteState(dataDir string, s State) error {
 		return err
 	}
 	tmp := filepath.Join(dataDir, StateFile+".tmp")
-	if err := os.WriteFile(tmp, b, 0o644); err != nil {
+	if err := os.WriteFile(tmp, b, 0o600); err != nil {
 		return err
 	}
 	return os.Rename(tmp, filepath.Join(dataDir, StateFile))

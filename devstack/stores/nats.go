@@ -5,12 +5,16 @@
 package stores
 
 import (
+	"crypto/rand"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"path/filepath"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
+
+	"ticketing.dev/common/natsauth"
 )
 
 // NATS is an embedded JetStream server.
@@ -20,8 +24,9 @@ type NATS struct {
 
 // StartNATS runs JetStream with its file store in dir/jetstream, so streams
 // and consumers survive a restart, listening on 127.0.0.1:port (0: any free
-// port).
-func StartNATS(dir string, port int) (*NATS, error) {
+// port), with authentication on: the permission table's users
+// (natsauth.Users), each with its password from passwords.
+func StartNATS(dir string, port int, passwords map[string]string) (*NATS, error) {
 	if port == 0 {
 		port = server.RANDOM_PORT
 	}
@@ -33,6 +38,7 @@ func StartNATS(dir string, port int) (*NATS, error) {
 		StoreDir:   filepath.Join(dir, "jetstream"),
 		NoLog:      true,
 		NoSigs:     true,
+		Users:      natsauth.Users(func(user string) string { return passwords[user] }),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("nats: %w", err)
@@ -43,6 +49,20 @@ func StartNATS(dir string, port int) (*NATS, error) {
 		return nil, errors.New("nats did not become ready within 30s")
 	}
 	return &NATS{srv: srv}, nil
+}
+
+// NATSPasswords are fresh random passwords for every user of the broker
+// (natsauth.UserNames), for one run of the platform.
+func NATSPasswords() (map[string]string, error) {
+	pw := map[string]string{}
+	for _, user := range natsauth.UserNames() {
+		b := make([]byte, 18)
+		if _, err := rand.Read(b); err != nil {
+			return nil, err
+		}
+		pw[user] = base64.RawURLEncoding.EncodeToString(b)
+	}
+	return pw, nil
 }
 
 // URL is the client URL (nats://127.0.0.1:port).

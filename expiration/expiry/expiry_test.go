@@ -85,7 +85,7 @@ func TestJob(t *testing.T) {
 	// process needs no Redis: the client is never used.
 	unused := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1"})
 	t.Cleanup(func() { _ = unused.Close() })
-	w := NewWorker(unused, "unused", events.NewPublisher(n.JS), testkit.Logger(t))
+	w := NewWorker(unused, "unused", events.NewPublisher(n.As(t, "expiration")), testkit.Logger(t))
 	ctx := context.Background()
 	task := func(typ string, payload any) *asynq.Task {
 		b, err := json.Marshal(payload)

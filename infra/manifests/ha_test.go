@@ -5,6 +5,7 @@ import (
 	"maps"
 	"net/url"
 	"path"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -260,6 +261,11 @@ func natsConfig(conf, podName string) (*server.Options, error) {
 		// A variable defined in the file resolves like the environment's.
 		conf = fmt.Sprintf("POD_NAME: %q\n%s", podName, conf)
 	}
+	// The users' passwords come from Secrets through the environment: a
+	// placeholder stands in for each (checkNATS checks where they come from).
+	for _, v := range passwordVars(conf) {
+		conf = fmt.Sprintf("%s: %q\n%s", v, "placeholder-"+v, conf)
+	}
 	if err := opts.ProcessConfigString(conf); err != nil {
 		return nil, err
 	}
@@ -292,6 +298,14 @@ func checkNATS(inv inventory, s *appsv1.StatefulSet) []error {
 	}
 	if !opts.JetStream {
 		errs = append(errs, fmt.Errorf("JetStream is not enabled"))
+	}
+	for _, v := range passwordVars(conf) {
+		if e, ok := envVar(c, v); !ok || e.ValueFrom == nil || e.ValueFrom.SecretKeyRef == nil {
+			errs = append(errs, fmt.Errorf("the configuration reads $%s, which is not set from a Secret", v))
+		}
+	}
+	if len(opts.Users) == 0 {
+		errs = append(errs, fmt.Errorf("no authorization users: every client could publish and consume anything"))
 	}
 	if !slices.ContainsFunc(c.VolumeMounts, func(m corev1.VolumeMount) bool {
 		return path.Clean(m.MountPath) == path.Clean(opts.StoreDir) &&
@@ -699,3 +713,17 @@ func everyRule(inv inventory, drain map[string]drainBudget) []error {
 
 // productionDir is the overlay checkHighAvailability holds for.
 var productionDir = path.Join("infra", "overlays", "production")
+
+// passwordVarRef is a password nats.conf reads from the environment.
+var passwordVarRef = regexp.MustCompile(`\$(NATS_[A-Z0-9_]+_PASSWORD)\b`)
+
+// passwordVars are the password variables conf reads, each once.
+func passwordVars(conf string) []string {
+	var vars []string
+	for _, m := range passwordVarRef.FindAllStringSubmatch(conf, -1) {
+		if !slices.Contains(vars, m[1]) {
+			vars = append(vars, m[1])
+		}
+	}
+	return vars
+}

@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"sync"
 	"testing"
 	"time"
@@ -19,6 +20,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo"
 
 	"ticketing.dev/common/events"
+	"ticketing.dev/common/natsauth"
 	"ticketing.dev/common/outbox"
 	"ticketing.dev/testkit"
 )
@@ -31,7 +33,16 @@ type NATS struct {
 	JS     jetstream.JetStream
 }
 
-// StartNATS starts a JetStream server for this test — a container where a
+// As is a connection to n as a service's own user (its least privilege),
+// for the length of the test: what the service's listeners and relay use.
+func (n *NATS) As(t testing.TB, service string) jetstream.JetStream {
+	t.Helper()
+	_, js := ConnectAs(t, n.URL, service)
+	return js
+}
+
+// StartNATS starts a JetStream server for this test — a container (without
+// authentication: users are accepted, permissions not checked) where a
 // Docker engine answers, else in process on a random port with its store in
 // a temporary directory — connects to it and creates the streams.
 func StartNATS(t testing.TB) *NATS {
@@ -54,11 +65,13 @@ func StartNATSOn(t testing.TB, port int) *NATS {
 
 // StartServer starts an in-process JetStream server on 127.0.0.1:port (-1: a
 // free one) with its store in a temporary directory, and nothing else: no
-// connection, no stream.
+// connection, no stream. Authentication is on: the users are the
+// permission table's (natsauth.Users), each with Password(user).
 func StartServer(t testing.TB, port int) *server.Server {
 	t.Helper()
 	srv, err := server.NewServer(&server.Options{
 		Host: "127.0.0.1", Port: port, JetStream: true, StoreDir: t.TempDir(), NoLog: true, NoSigs: true,
+		Users: natsauth.Users(Password),
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -80,10 +93,33 @@ func connectAndEnsure(t testing.TB, url string, srv *server.Server) *NATS {
 	return &NATS{URL: url, Server: srv, Conn: nc, JS: js}
 }
 
-// Connect connects to the NATS at url for the length of the test.
+// Password is a user's password on the test servers (tests only).
+func Password(user string) string { return "test-" + user + "-password" }
+
+// Env is what a service needs to connect as its own NATS user:
+// NATS_USER and NATS_PASSWORD (add NATS_URL).
+func Env(service string) map[string]string {
+	return map[string]string{"NATS_USER": service, "NATS_PASSWORD": Password(service)}
+}
+
+// WithEnv is env with the service's NATS_USER and NATS_PASSWORD added.
+func WithEnv(service string, env map[string]string) map[string]string {
+	maps.Copy(env, Env(service))
+	return env
+}
+
+// Connect connects to the NATS at url as the admin (no restriction) for the
+// length of the test.
 func Connect(t testing.TB, url string) (*nats.Conn, jetstream.JetStream) {
+	return ConnectAs(t, url, events.AdminUser)
+}
+
+// ConnectAs connects to the NATS at url as user, with that user's options
+// (events.UserOptions: a service's own inbox prefix), for the length of the
+// test.
+func ConnectAs(t testing.TB, url, user string) (*nats.Conn, jetstream.JetStream) {
 	t.Helper()
-	nc, err := nats.Connect(url)
+	nc, err := nats.Connect(url, events.UserOptions(user, Password(user))...)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -49,7 +49,7 @@ func start(t *testing.T) *world {
 }
 
 func (w *world) listen() {
-	ls, err := listeners.Start(w.ctx, w.NATS.JS, w.Log, w.Store)
+	ls, err := listeners.Start(w.ctx, w.NATS.As(w.t, "tickets"), w.Log, w.Store)
 	if err != nil {
 		w.t.Fatal(err)
 	}

@@ -5,7 +5,9 @@
 //	dlq [-nats URL] replay SEQ...
 //	dlq [-nats URL] replay -all [-durable NAME]
 //
-// The NATS URL defaults to $NATS_URL, then nats://127.0.0.1:4222.
+// The NATS URL defaults to $NATS_URL, then nats://127.0.0.1:4222. The
+// admin's credentials come in the URL (nats://admin:PASSWORD@host:port, as
+// devstack.json has it) or in NATS_USER and NATS_PASSWORD.
 package main
 
 import (
@@ -48,7 +50,11 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	if fs.NArg() == 0 {
 		return errors.New(usage)
 	}
-	nc, err := nats.Connect(*url, nats.Name("dlq"), nats.Timeout(5*time.Second))
+	// The admin's credentials: in the URL (devstack.json has them), or
+	// NATS_USER and NATS_PASSWORD (Kubernetes: the nats-users Secret).
+	opts := append([]nats.Option{nats.Name("dlq"), nats.Timeout(5 * time.Second)},
+		events.UserOptions(os.Getenv("NATS_USER"), os.Getenv("NATS_PASSWORD"))...)
+	nc, err := nats.Connect(*url, opts...)
 	if err != nil {
 		return fmt.Errorf("nats at %s: %w", *url, err)
 	}

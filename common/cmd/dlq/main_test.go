@@ -16,6 +16,8 @@ import (
 // is replayed by the command.
 func TestListAndReplay(t *testing.T) {
 	n := natskit.StartNATS(t)
+	t.Setenv("NATS_USER", events.AdminUser)
+	t.Setenv("NATS_PASSWORD", natskit.Password(events.AdminUser))
 	ctx := testkit.Context(t)
 	handled := make(chan string, 4)
 	l, err := events.Listen(ctx, n.JS, testkit.Logger(t), events.TicketCreated, "cmd-test",

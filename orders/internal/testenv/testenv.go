@@ -84,7 +84,7 @@ func Start(t testing.TB, opts Options) *Env {
 	pub := events.NewPublisher(n.JS)
 
 	coll := db.Collection("orders")
-	relay := outbox.NewRelay(coll, pub, log, 200*time.Millisecond)
+	relay := outbox.NewRelay(coll, events.NewPublisher(n.As(t, "orders")), log, 200*time.Millisecond)
 	orders := store.NewOrders(coll, relay.Notify)
 	tickets := store.NewTickets(db.Collection("tickets"))
 	if err := relay.EnsureIndex(ctx); err != nil {
@@ -105,7 +105,7 @@ func Start(t testing.TB, opts Options) *Env {
 		<-relayDone
 	})
 
-	ls, err := listeners.Start(ctx, n.JS, listeners.Deps{
+	ls, err := listeners.Start(ctx, n.As(t, "orders"), listeners.Deps{
 		Log: log, Orders: orders, Tickets: tickets, Now: opts.Now, Grace: opts.Grace,
 		WaitDelay: 50 * time.Millisecond, MaxWaitDelay: 200 * time.Millisecond,
 	})

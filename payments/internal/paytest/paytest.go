@@ -223,7 +223,7 @@ func New(t testing.TB, o Options) *Env {
 		t.Fatal(err)
 	}
 	pub := events.NewPublisher(n.JS)
-	relay := outbox.NewRelay(st.Payments(), pub, log, 200*time.Millisecond)
+	relay := outbox.NewRelay(st.Payments(), events.NewPublisher(n.As(t, "payments")), log, 200*time.Millisecond)
 	if err := relay.EnsureIndex(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -239,7 +239,7 @@ func New(t testing.TB, o Options) *Env {
 	co := checkout.New(st, sc, relay, log, checkout.Config{Lease: o.Lease})
 	h := listeners.New(st, co, log)
 	if !o.NoListen {
-		g, err := listeners.Start(ctx, n.JS, log, st, co)
+		g, err := listeners.Start(ctx, n.As(t, "payments"), log, st, co)
 		if err != nil {
 			t.Fatal(err)
 		}

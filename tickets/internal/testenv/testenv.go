@@ -34,7 +34,7 @@ func Start(t testing.TB, sweep time.Duration) *Env {
 	db := mongokit.Mongo(t)
 	n := natskit.StartNATS(t)
 	log := testkit.Logger(t)
-	relay := outbox.NewRelay(db.Collection(store.Collection), events.NewPublisher(n.JS), log, sweep)
+	relay := outbox.NewRelay(db.Collection(store.Collection), events.NewPublisher(n.As(t, "tickets")), log, sweep)
 	st := store.New(db, relay.Notify)
 	ctx := context.Background()
 	if err := st.EnsureIndexes(ctx); err != nil {
