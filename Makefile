@@ -76,7 +76,7 @@ e2e: tools
 ARGS ?= list
 dlq:
 	@url="$${NATS_URL:-$$(jq -r .nats "$${DATA_DIR:-.data}/devstack.json" 2>/dev/null)}"; \
-	  go run ./common/cmd/dlq $${url:+-nats "$$url"} $(ARGS)
+	  NATS_URL="$$url" go run ./common/cmd/dlq $(ARGS)
 
 # The load generator against the platform `make up` runs (its gateway URL from
 # .data/devstack.json, or LOADTEST_BASE): sign up, list, sell, order, pay,
