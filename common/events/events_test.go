@@ -269,13 +269,19 @@ func TestListenerRecoversFromDeletedStream(t *testing.T) {
 	testkit.Eventually(t, 15*time.Second, func() bool {
 		return events.Publish(ctx, pub, events.OrderCompleted, "after", events.OrderCompletedData{ID: "after"}) == nil
 	}, "stream not recreated")
+	receive(t, got, "after", 15*time.Second, "listener did not resume after the stream was deleted")
+}
+
+// receive waits for the next id the handler saw and checks it is want.
+func receive(t *testing.T, got <-chan string, want string, timeout time.Duration, missing string) {
+	t.Helper()
 	select {
 	case id := <-got:
-		if id != "after" {
-			t.Fatalf("got %s", id)
+		if id != want {
+			t.Fatalf("got %s, want %s", id, want)
 		}
-	case <-time.After(15 * time.Second):
-		t.Fatal("listener did not resume after the stream was deleted")
+	case <-time.After(timeout):
+		t.Fatal(missing)
 	}
 }
 
@@ -315,14 +321,7 @@ func TestConnectAndListenBeforeTheBroker(t *testing.T) {
 			t.Fatalf("stream %s: %v", name, err)
 		}
 	}
-	select {
-	case id := <-got:
-		if id != "o1" {
-			t.Fatalf("got %s", id)
-		}
-	case <-time.After(20 * time.Second):
-		t.Fatal("the listener did not start once the broker was up")
-	}
+	receive(t, got, "o1", 20*time.Second, "the listener did not start once the broker was up")
 }
 
 // A broker that answers and refuses the consumer is reported at once: here

@@ -15,7 +15,6 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"ticketing.dev/common/events"
-	"ticketing.dev/common/natsauth"
 	"ticketing.dev/testkit"
 	"ticketing.dev/testkit/natskit"
 )
@@ -26,20 +25,8 @@ import (
 func startAuthServer(t *testing.T) *server.Server {
 	t.Helper()
 	deny := &server.SubjectPermission{Deny: []string{">"}}
-	srv, err := server.NewServer(&server.Options{
-		Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: t.TempDir(), NoLog: true, NoSigs: true,
-		Users: append(natsauth.Users(natskit.Password), &server.User{Username: "client", Password: "client-pw",
-			Permissions: &server.Permissions{Publish: deny, Subscribe: deny}}),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv.Start()
-	t.Cleanup(srv.Shutdown)
-	if !srv.ReadyForConnections(10 * time.Second) {
-		t.Fatal("nats-server did not start")
-	}
-	return srv
+	return natskit.StartServer(t, -1, &server.User{Username: "client", Password: "client-pw",
+		Permissions: &server.Permissions{Publish: deny, Subscribe: deny}})
 }
 
 func connectAs(t *testing.T, url, user string) jetstream.JetStream {

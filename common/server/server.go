@@ -73,17 +73,8 @@ func Health(r chi.Router, log *slog.Logger, checks map[string]Check) {
 // ShutdownTimeout bounds how long in-flight requests may take after SIGTERM.
 const ShutdownTimeout = 15 * time.Second
 
-// Run serves h on addr until ctx ends, then stops accepting connections and
+// Serve serves h on ln until ctx ends, then stops accepting connections and
 // waits for in-flight requests.
-func Run(ctx context.Context, log *slog.Logger, addr string, h http.Handler) error {
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return err
-	}
-	return Serve(ctx, log, ln, h)
-}
-
-// Serve is Run on an existing listener.
 func Serve(ctx context.Context, log *slog.Logger, ln net.Listener, h http.Handler) error {
 	srv := &http.Server{
 		Handler:           h,

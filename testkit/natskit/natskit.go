@@ -66,12 +66,12 @@ func StartNATSOn(t testing.TB, port int) *NATS {
 // StartServer starts an in-process JetStream server on 127.0.0.1:port (-1: a
 // free one) with its store in a temporary directory, and nothing else: no
 // connection, no stream. Authentication is on: the users are the
-// permission table's (natsauth.Users), each with Password(user).
-func StartServer(t testing.TB, port int) *server.Server {
+// permission table's (natsauth.Users), each with Password(user), and extra.
+func StartServer(t testing.TB, port int, extra ...*server.User) *server.Server {
 	t.Helper()
 	srv, err := server.NewServer(&server.Options{
 		Host: "127.0.0.1", Port: port, JetStream: true, StoreDir: t.TempDir(), NoLog: true, NoSigs: true,
-		Users: natsauth.Users(Password),
+		Users: append(natsauth.Users(Password), extra...),
 	})
 	if err != nil {
 		t.Fatal(err)
