@@ -52,9 +52,52 @@ export async function launchBrowser() {
   });
 }
 
+// Every Content-Security-Policy violation in a browser context (any page or frame of
+// it), as the browser reports it: the `securitypolicyviolation` event of each document,
+// and the console's "Refused to …" errors. Playwright's own scripts (the init script,
+// evaluate) are exempt from the policy, so they can listen where the page's own inline
+// scripts could not. Returns the array the violations are pushed to.
+export async function watchCspViolations(context, violations = []) {
+  await context.exposeBinding('__reportCspViolation', ({ frame }, violation) => {
+    violations.push({ ...violation, frame: frame ? frame.url() : undefined });
+  });
+  await context.addInitScript(() => {
+    document.addEventListener(
+      'securitypolicyviolation',
+      (event) => {
+        window.__reportCspViolation({
+          directive: event.effectiveDirective,
+          blocked: event.blockedURI,
+          sample: event.sample,
+          source: event.sourceFile ? `${event.sourceFile}:${event.lineNumber}` : undefined,
+          page: document.location.href,
+        });
+      },
+      true,
+    );
+  });
+  context.on('console', (message) => {
+    if (message.type() === 'error' && /Content Security Policy/i.test(message.text())) {
+      violations.push({ console: message.text(), page: message.page() ? message.page().url() : undefined });
+    }
+  });
+  return violations;
+}
+
+// The violations of every context newPage made since the last call; the suite fails a
+// test that caused any (afterEach in ticketing.test.mjs).
+const cspViolations = [];
+export function takeCspViolations() {
+  return cspViolations.splice(0);
+}
+export function peekCspViolations() {
+  return [...cspViolations];
+}
+
 // A fresh browser profile (its own cookies) with one page.
 export async function newPage(browser) {
   const context = await browser.newContext({ baseURL: BASE_URL, viewport: { width: 1100, height: 760 } });
+  await watchCspViolations(context, cspViolations);
   const page = await context.newPage();
   page.setDefaultTimeout(15000);
   page.setDefaultNavigationTimeout(20000);

@@ -1,6 +1,6 @@
 // End-to-end: the whole platform behind the gateway (E2E_BASE_URL), driven through
 // Debian's Chromium. Every run uses new users and uniquely named tickets.
-import { after, before, describe, test } from 'node:test';
+import { after, afterEach, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   assertPlatformReachable,
@@ -14,10 +14,12 @@ import {
   newPage,
   newUser,
   pathOf,
+  peekCspViolations,
   screenshot,
   sellTicket,
   signIn,
   signUp,
+  takeCspViolations,
   ticketListed,
   unique,
   waitForPath,
@@ -52,6 +54,41 @@ describe(`ticketing client at ${BASE_URL}`, () => {
 
   after(async () => {
     await browser?.close();
+  });
+
+  // A test fails on any Content-Security-Policy violation in any of its pages: the
+  // policy must allow everything the site does, and the site must do nothing inline.
+  afterEach(() => {
+    const violations = takeCspViolations();
+    assert.deepEqual(violations, [], `Content-Security-Policy violations:\n${JSON.stringify(violations, null, 2)}`);
+  });
+
+  test('pages carry a per-request script nonce, and an injected inline script is refused', { timeout: TEST_TIMEOUT_MS }, async () => {
+    const page = await newPage(browser);
+    const nonces = [];
+    for (const path of ['/', '/auth/signin']) {
+      const res = await page.goto(path);
+      const policy = res.headers()['content-security-policy'] || '';
+      const scriptSrc = (policy.split(';').map((d) => d.trim()).find((d) => d.startsWith('script-src ')) || '').split(/\s+/);
+      assert.ok(!scriptSrc.includes("'unsafe-inline'"), `${path}: script-src allows 'unsafe-inline': ${policy}`);
+      const nonce = scriptSrc.find((src) => src.startsWith("'nonce-"));
+      assert.ok(nonce, `${path}: no nonce in script-src: ${policy}`);
+      nonces.push(nonce);
+      // Next's client ran: its scripts were allowed.
+      await page.waitForFunction(() => window.next && window.next.router && window.next.router.isReady);
+    }
+    assert.notEqual(nonces[0], nonces[1], 'two page loads got the same nonce');
+
+    // The watch works: a script injected without the nonce neither runs nor goes unseen.
+    await page.evaluate(() => {
+      const script = document.createElement('script');
+      script.textContent = 'window.__injected = true';
+      document.head.append(script);
+    });
+    await eventually(async () => peekCspViolations().length > 0, { timeoutMs: 5000, what: 'the violation report' });
+    assert.equal(await page.evaluate(() => window.__injected), undefined);
+    const violations = takeCspViolations();
+    assert.ok(violations.some((v) => v.directive === 'script-src-elem' && v.blocked === 'inline'), JSON.stringify(violations));
   });
 
   test('a user sells a ticket, another buys and pays, and the ticket leaves the list', { timeout: TEST_TIMEOUT_MS }, async () => {

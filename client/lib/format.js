@@ -3,6 +3,14 @@ export function formatPrice(price) {
   return Number.isFinite(n) ? `$${n.toFixed(2)}` : '';
 }
 
+// The sign-in page, coming back to returnTo after it. Here rather than in session.js,
+// which pages use on the browser side too: session.js pulls in server-api.js and so
+// node:http, whose browser stand-ins evaluate code at load (Function), which the
+// Content-Security-Policy refuses.
+export function signinPath(returnTo) {
+  return `/auth/signin?next=${encodeURIComponent(returnTo || '/')}`;
+}
+
 // Where to go after signing in: only a local path, never another site.
 export function safeReturnPath(next) {
   if (typeof next !== 'string' || !next.startsWith('/') || next.startsWith('//') || next.includes('\\')) {

@@ -1,10 +1,7 @@
 // getServerSideProps wrapper: every page learns who is signed in (for the header),
 // and protected pages send anonymous visitors to the sign-in page on the server.
+import { signinPath } from './format.js';
 import { buildServerClient } from './server-api.js';
-
-export function signinPath(returnTo) {
-  return `/auth/signin?next=${encodeURIComponent(returnTo || '/')}`;
-}
 
 export function withSession(handler, { protect = false } = {}) {
   return async (ctx) => {

@@ -2,8 +2,8 @@ import Link from 'next/link';
 import { useRouter } from 'next/router';
 import ErrorList from '../../../components/ErrorList.js';
 import useRequest from '../../../hooks/useRequest.js';
-import { formatPrice } from '../../../lib/format.js';
-import { withSession, signinPath } from '../../../lib/session.js';
+import { formatPrice, signinPath } from '../../../lib/format.js';
+import { withSession } from '../../../lib/session.js';
 import { loadTicket } from '../../../lib/tickets.js';
 
 // Orders learns about a new ticket from an event, so an order for a ticket created a

@@ -1,0 +1,14 @@
+// Next's own error page, rendered per request. Its own getInitialProps is what makes
+// Next render the 404 and 500 pages on each request instead of prerendering them at
+// build time: a prerendered page has no request, so its scripts could not carry the
+// request's nonce and the Content-Security-Policy would refuse them.
+import NextError from 'next/error';
+
+export default function ErrorPage({ statusCode }) {
+  return <NextError statusCode={statusCode} />;
+}
+
+ErrorPage.getInitialProps = ({ res, err }) => {
+  const statusCode = res ? res.statusCode : err ? err.statusCode || 500 : 404;
+  return { statusCode };
+};
