@@ -23,6 +23,10 @@ function send(req, method, path, body) {
   if (req && req.headers) {
     if (req.headers.cookie) headers.Cookie = req.headers.cookie;
     if (req.headers.host) headers.Host = req.headers.host;
+    // The page request's trace context goes on, so its API calls join its trace
+    // (the services validate it: a malformed one starts a new trace).
+    if (req.headers.traceparent) headers.traceparent = req.headers.traceparent;
+    if (req.headers.tracestate) headers.tracestate = req.headers.tracestate;
   }
   let payload;
   if (body !== undefined) {

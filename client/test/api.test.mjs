@@ -95,14 +95,20 @@ describe('buildServerClient', () => {
     server.close();
   });
 
-  test('forwards the browser cookie and host to API_BASE_URL', async () => {
-    const req = { headers: { cookie: 'session=abc', host: 'ticketing.dev', 'user-agent': 'x' } };
+  test('forwards the browser cookie, host and trace context to API_BASE_URL', async () => {
+    const traceparent = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01';
+    const req = {
+      headers: { cookie: 'session=abc', host: 'ticketing.dev', 'user-agent': 'x', traceparent, tracestate: 'a=1' },
+    };
     const res = await buildServerClient(req).get('/api/tickets');
     assert.equal(res.ok, true);
     assert.deepEqual(res.data, []);
     assert.equal(nextLink(res.headers.link), '/api/tickets?cursor=c');
     assert.equal(seen.headers.cookie, 'session=abc');
     assert.equal(seen.headers.host, 'ticketing.dev');
+    assert.equal(seen.headers.traceparent, traceparent);
+    assert.equal(seen.headers.tracestate, 'a=1');
+    assert.equal(seen.headers['user-agent'], undefined);
   });
 
   test('sends JSON bodies and returns the error envelope', async () => {
