@@ -88,3 +88,13 @@ dlq:
 loadtest: ARGS =
 loadtest:
 	go run ./loadtest $(ARGS)
+
+# A local certificate authority and, signed by it, the certificate for
+# ticketing.dev that the Kubernetes edge serves, in infra/.tls (git-ignored;
+# private keys included). Prints the command that puts the certificate in
+# the cluster's Secret and how to trust the CA (infra/README.md, step 4).
+# The CA is kept across runs, so a browser that trusts it keeps trusting the
+# certificate, which each run issues anew.
+.PHONY: tls
+tls:
+	go run ./infra/cmd/tls -dir infra/.tls

@@ -15,8 +15,7 @@ import (
 	"time"
 )
 
-// Gateway proxies each request to a replica of the Service its Ingress rule
-// names. Host, cookies and the rest of the request travel unchanged;
+// Gateway proxies each request to a replica of the Service its route names. Host, cookies and the rest of the request travel unchanged;
 // X-Forwarded-* headers are added.
 type Gateway struct {
 	routes    *Routes
@@ -73,7 +72,7 @@ func (g *Gateway) SetBackend(service string, addrs ...string) {
 		Rewrite: func(r *httputil.ProxyRequest) {
 			r.SetURL(target)
 			r.SetXForwarded()
-			r.Out.Host = r.In.Host // as the ingress does: backends see the browser's host
+			r.Out.Host = r.In.Host // as the edge does: backends see the browser's host
 		},
 		FlushInterval: 100 * time.Millisecond,
 		Transport:     b,
@@ -104,7 +103,7 @@ func (g *Gateway) SetReady(service, addr string, ready bool) {
 	}
 }
 
-// ServeHTTP routes by the Ingress rules: no rule → 404 envelope; a rule whose
+// ServeHTTP routes by the HTTPRoutes: no rule → 404 envelope; a rule whose
 // Service is not running here → 503 envelope.
 func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rule, ok := g.routes.Match(r.Host, r.URL.Path)

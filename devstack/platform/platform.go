@@ -93,7 +93,7 @@ func Run(ctx context.Context, cfg Config, stdout io.Writer) error {
 	go func() { built <- p.build(ctx, services) }()
 
 	// Gateway first: the client needs its address.
-	routes, err := gateway.LoadIngress(filepath.Join(cfg.Root, "infra", "k8s", "ingress-srv.yaml"))
+	routes, err := gateway.LoadRoutes(filepath.Join(cfg.Root, "infra", "k8s", "routes.yaml"))
 	if err != nil {
 		return err
 	}
@@ -113,7 +113,7 @@ func Run(ctx context.Context, cfg Config, stdout io.Writer) error {
 		_ = srv.Shutdown(sctx)
 	}
 	stops = append(stops, stopGateway) // runs last if start-up fails half-way
-	p.say("gateway on %s routes as %s", ln.Addr(), "infra/k8s/ingress-srv.yaml")
+	p.say("gateway on %s routes as %s", ln.Addr(), "infra/k8s/routes.yaml")
 
 	// Stores.
 	// Every service connects as its own NATS user with its least
@@ -189,7 +189,7 @@ func Run(ctx context.Context, cfg Config, stdout io.Writer) error {
 		name := strings.TrimSuffix(b, "-srv")
 		clientRuns := name == "client" && !cfg.Skip["client"]
 		if !contains(services, name) && !clientRuns {
-			p.say("note: the ingress routes to %s, which is not running here (requests get 503)", b)
+			p.say("note: the routes lead to %s, which is not running here (requests get 503)", b)
 		}
 	}
 
@@ -409,7 +409,7 @@ func (p *platform) startStripeMock() (*supervisor.Proc, error) {
 // free port with the environment the brief fixes for the service, and
 // points the gateway at them.
 func (p *platform) startService(svc, natsURL, mongoURI, redisURL string) []*supervisor.Proc {
-	// Loopback only: the gateway is the one way in, as the ingress is.
+	// Loopback only: the gateway is the one way in, as the edge is.
 	env := map[string]string{"NATS_URL": natsURL, "LISTEN_HOST": "127.0.0.1"}
 	if _, ok := events.Services[svc]; ok {
 		env["NATS_USER"], env["NATS_PASSWORD"] = svc, p.natsPasswords[svc]

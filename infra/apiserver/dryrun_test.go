@@ -2,7 +2,10 @@
 // kube-apiserver: the API server's own defaulting, validation and admission,
 // with server-side dry runs, so nothing is stored and no pod runs. The
 // namespace is the platform's own (infra/namespace.yaml), so its Pod
-// Security admission (restricted) judges every pod.
+// Security admission (restricted) judges every pod. The Gateway API's
+// standard CRDs (of sigs.k8s.io/gateway-api, the module the static checks
+// decode with) are installed first, as on a cluster, so the edge's Gateway
+// and routes meet their schemas and validation rules too.
 package apiserver
 
 import (
@@ -11,6 +14,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"path"
 	"path/filepath"
 	"slices"
@@ -23,6 +27,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apiserver/pkg/storage/etcd3/testserver"
 	"k8s.io/apiserver/pkg/storage/storagebackend"
 	"k8s.io/client-go/discovery"
@@ -110,20 +115,112 @@ func startCluster(t *testing.T, ns *corev1.Namespace) *cluster {
 	if _, err := core.CoreV1().Namespaces().Create(ctx, ns, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
+	client, err := dynamic.NewForConfig(config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	installGatewayAPI(t, client)
 	recorded.take()
 	dc, err := discovery.NewDiscoveryClientForConfig(config)
 	if err != nil {
 		t.Fatal(err)
 	}
-	groups, err := restmapper.GetAPIGroupResources(dc)
-	if err != nil {
-		t.Fatal(err)
+	mapper := waitForMapping(t, dc, schema.GroupKind{Group: "gateway.networking.k8s.io", Kind: "HTTPRoute"})
+	return &cluster{mapper: mapper, client: client, warnings: recorded}
+}
+
+// gatewayAPIDir is the directory, in the module cache, of the
+// sigs.k8s.io/gateway-api module this module builds with (through
+// infra/manifests), whose standard channel's CRDs a cluster installs.
+func gatewayAPIDir(t *testing.T) string {
+	t.Helper()
+	out, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", "sigs.k8s.io/gateway-api").Output()
+	dir := strings.TrimSpace(string(out))
+	if err != nil || dir == "" {
+		t.Fatalf("go list -m sigs.k8s.io/gateway-api: %v %s", err, out)
 	}
-	client, err := dynamic.NewForConfig(config)
-	if err != nil {
-		t.Fatal(err)
+	return dir
+}
+
+// installGatewayAPI creates the CustomResourceDefinitions of the Gateway
+// API's standard channel, for real (a dry run would leave the kinds
+// unknown), and waits until each is established.
+func installGatewayAPI(t *testing.T, client dynamic.Interface) {
+	t.Helper()
+	files, err := filepath.Glob(filepath.Join(gatewayAPIDir(t), "config", "crd", "standard", "*.yaml"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no Gateway API CRDs found: %v", err)
 	}
-	return &cluster{mapper: restmapper.NewDiscoveryRESTMapper(groups), client: client, warnings: recorded}
+	crds := client.Resource(schema.GroupVersionResource{Group: "apiextensions.k8s.io", Version: "v1", Resource: "customresourcedefinitions"})
+	ctx := context.Background()
+	var names []string
+	for _, file := range files {
+		data, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		docs, err := manifests.Split(data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, doc := range docs {
+			obj := &unstructured.Unstructured{}
+			if err := yaml.Unmarshal(doc, &obj.Object); err != nil {
+				t.Fatal(err)
+			}
+			if obj.GetKind() != "CustomResourceDefinition" {
+				continue // the channel's upgrade policy guards CRD updates, none here
+			}
+			if _, err := crds.Create(ctx, obj, metav1.CreateOptions{}); err != nil {
+				t.Fatalf("%s: %v", filepath.Base(file), err)
+			}
+			names = append(names, obj.GetName())
+		}
+	}
+	for _, name := range names {
+		established := func() bool {
+			crd, err := crds.Get(ctx, name, metav1.GetOptions{})
+			if err != nil {
+				return false
+			}
+			conditions, _, _ := unstructured.NestedSlice(crd.Object, "status", "conditions")
+			return slices.ContainsFunc(conditions, func(c any) bool {
+				m, _ := c.(map[string]any)
+				return m["type"] == "Established" && m["status"] == "True"
+			})
+		}
+		waitFor(t, "CRD "+name+" established", established)
+	}
+	t.Logf("Gateway API CRDs installed: %d", len(names))
+}
+
+// waitForMapping is a REST mapper of the API server's discovery, once it
+// knows gk (discovery lags the CRDs that were just established).
+func waitForMapping(t *testing.T, dc discovery.DiscoveryInterface, gk schema.GroupKind) meta.RESTMapper {
+	t.Helper()
+	var mapper meta.RESTMapper
+	waitFor(t, "discovery of "+gk.String(), func() bool {
+		groups, err := restmapper.GetAPIGroupResources(dc)
+		if err != nil {
+			return false
+		}
+		mapper = restmapper.NewDiscoveryRESTMapper(groups)
+		_, err = mapper.RESTMapping(gk)
+		return err == nil
+	})
+	return mapper
+}
+
+// waitFor polls cond every 50 ms for up to 30 s.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
 
 // dryRunCreate creates obj with dryRun=All and strict field validation: the
@@ -195,6 +292,21 @@ func render(t *testing.T, dir string) []*unstructured.Unstructured {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return decode(t, out)
+}
+
+// load is a manifest file's objects, as they are written.
+func load(t *testing.T, file string) []*unstructured.Unstructured {
+	t.Helper()
+	data, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return decode(t, data)
+}
+
+func decode(t *testing.T, out []byte) []*unstructured.Unstructured {
+	t.Helper()
 	docs, err := manifests.Split(out)
 	if err != nil {
 		t.Fatal(err)
@@ -227,6 +339,18 @@ func TestDryRun(t *testing.T) {
 	if !slices.Contains(dirs, production) {
 		t.Fatalf("no overlay %s", production)
 	}
+
+	// The GatewayClass, applied once per cluster beside the namespace.
+	t.Run("the GatewayClass is accepted", func(t *testing.T) {
+		for _, obj := range load(t, filepath.Join(root, "infra", "gatewayclass.yaml")) {
+			if err := c.dryRunCreate(context.Background(), obj); err != nil {
+				t.Errorf("GatewayClass %s: %v", obj.GetName(), err)
+			}
+			if w := c.warnings.take(); len(w) > 0 {
+				t.Errorf("GatewayClass %s: warnings %q", obj.GetName(), w)
+			}
+		}
+	})
 
 	// Every object is accepted without a warning (Pod Security warns about a
 	// workload whose template breaks the standard), and the pod each
@@ -363,6 +487,81 @@ func TestDryRun(t *testing.T) {
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
 				obj := auth.DeepCopy()
+				tt.mutate(obj.Object)
+				err := c.dryRunCreate(context.Background(), obj)
+				if err == nil {
+					t.Fatal("accepted")
+				}
+				if !strings.Contains(err.Error(), tt.wantInError) {
+					t.Errorf("error does not contain %q: %v", tt.wantInError, err)
+				}
+			})
+		}
+	})
+
+	// The same for the edge: the Gateway API's schemas and validation rules
+	// (CEL, in the CRDs) refuse these.
+	t.Run("invalid edge objects are rejected", func(t *testing.T) {
+		objs := map[string]*unstructured.Unstructured{}
+		for _, obj := range render(t, dirs[0]) {
+			objs[obj.GetKind()+"/"+obj.GetName()] = obj
+		}
+		listener := func(obj map[string]any, i int, mutate func(l map[string]any)) {
+			listeners, _, _ := unstructured.NestedSlice(obj, "spec", "listeners")
+			mutate(listeners[i].(map[string]any))
+			_ = unstructured.SetNestedSlice(obj, listeners, "spec", "listeners")
+		}
+		rule := func(obj map[string]any, i int, mutate func(r map[string]any)) {
+			rules, _, _ := unstructured.NestedSlice(obj, "spec", "rules")
+			mutate(rules[i].(map[string]any))
+			_ = unstructured.SetNestedSlice(obj, rules, "spec", "rules")
+		}
+		tests := []struct {
+			name, object, wantInError string
+			mutate                    func(obj map[string]any)
+		}{
+			{"HTTPS without a certificate", "Gateway/ticketing", "certificateRefs or options must be specified", func(obj map[string]any) {
+				listener(obj, 0, func(l map[string]any) { _ = unstructured.SetNestedField(l, map[string]any{"mode": "Terminate"}, "tls") })
+			}},
+			{"HTTPS passed through", "Gateway/ticketing", "tls mode must be Terminate for protocol HTTPS", func(obj map[string]any) {
+				listener(obj, 0, func(l map[string]any) { _ = unstructured.SetNestedField(l, "Passthrough", "tls", "mode") })
+			}},
+			{"TLS on plain HTTP", "Gateway/ticketing", "tls must not be specified", func(obj map[string]any) {
+				listener(obj, 1, func(l map[string]any) {
+					_ = unstructured.SetNestedField(l, map[string]any{"mode": "Terminate", "certificateRefs": []any{map[string]any{"name": "ticketing-tls"}}}, "tls")
+				})
+			}},
+			{"two listeners of one name", "Gateway/ticketing", "unique", func(obj map[string]any) {
+				listener(obj, 1, func(l map[string]any) { l["name"] = "https" })
+			}},
+			{"an invalid host name", "Gateway/ticketing", "hostname", func(obj map[string]any) {
+				listener(obj, 0, func(l map[string]any) { l["hostname"] = "ticketing.dev:443" })
+			}},
+			{"a relative path", "HTTPRoute/ticketing", "path", func(obj map[string]any) {
+				rule(obj, 0, func(r map[string]any) {
+					_ = unstructured.SetNestedSlice(r, []any{map[string]any{"path": map[string]any{"type": "PathPrefix", "value": "api/users"}}}, "matches")
+				})
+			}},
+			{"a redirect that also reaches a Service", "HTTPRoute/https-redirect", "RequestRedirect", func(obj map[string]any) {
+				rule(obj, 0, func(r map[string]any) {
+					r["backendRefs"] = []any{map[string]any{"name": "client-srv", "port": int64(3000)}}
+				})
+			}},
+			{"a redirect status that is no redirect", "HTTPRoute/https-redirect", "statusCode", func(obj map[string]any) {
+				rule(obj, 0, func(r map[string]any) {
+					filters, _, _ := unstructured.NestedSlice(r, "filters")
+					_ = unstructured.SetNestedField(filters[0].(map[string]any), int64(200), "requestRedirect", "statusCode")
+					r["filters"] = filters
+				})
+			}},
+		}
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				original, ok := objs[tt.object]
+				if !ok {
+					t.Fatalf("the base renders no %s", tt.object)
+				}
+				obj := original.DeepCopy()
 				tt.mutate(obj.Object)
 				err := c.dryRunCreate(context.Background(), obj)
 				if err == nil {

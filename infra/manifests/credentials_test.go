@@ -2,6 +2,7 @@ package manifests
 
 import (
 	"fmt"
+	"io/fs"
 	"net/url"
 	"path"
 	"path/filepath"
@@ -382,7 +383,7 @@ func TestStoreCredentials(t *testing.T) {
 // credentials, a Secret (whatever a kustomization renders of it).
 func TestNoCredentialInManifestFiles(t *testing.T) {
 	root := repoRoot(t)
-	files := []string{filepath.Join(root, "infra", "namespace.yaml")}
+	files := []string{filepath.Join(root, "infra", "namespace.yaml"), filepath.Join(root, "infra", "gatewayclass.yaml")}
 	for _, dir := range append(kustomizationDirs(t), loadtestDirName) {
 		matches, err := filepath.Glob(filepath.Join(root, dir, "*.yaml"))
 		if err != nil {
@@ -403,6 +404,46 @@ func TestNoCredentialInManifestFiles(t *testing.T) {
 		}
 		if secret.MatchString(text) {
 			t.Errorf("%s: holds a Secret", name)
+		}
+	}
+}
+
+// tlsDir is where `make tls` writes the local CA and the edge's certificate
+// with their private keys, relative to the repository root.
+var tlsDir = filepath.Join("infra", ".tls")
+
+// privateKey is a PEM block of a private key, whatever its algorithm.
+var privateKey = regexp.MustCompile(`-----BEGIN ([A-Z]+ )?PRIVATE KEY-----`)
+
+// No file of infra/ (nor skaffold.yaml) holds a private key: the edge's key
+// and its CA's live in tlsDir, which git ignores and this walk skips, and
+// reach the cluster only through the Secret the README's command creates.
+func TestNoPrivateKeyCommitted(t *testing.T) {
+	root := repoRoot(t)
+	gitignore := readFile(t, filepath.Join(root, ".gitignore"))
+	if !slices.Contains(strings.Split(gitignore, "\n"), "/"+filepath.ToSlash(tlsDir)+"/") {
+		t.Errorf(".gitignore does not ignore /%s/, where `make tls` writes private keys", filepath.ToSlash(tlsDir))
+	}
+	files := []string{filepath.Join(root, "skaffold.yaml")}
+	err := filepath.WalkDir(filepath.Join(root, "infra"), func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() && path == filepath.Join(root, tlsDir) {
+			return filepath.SkipDir
+		}
+		if !d.IsDir() {
+			files = append(files, path)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, file := range files {
+		if privateKey.MatchString(readFile(t, file)) {
+			name, _ := filepath.Rel(root, file)
+			t.Errorf("%s holds a private key", name)
 		}
 	}
 }

@@ -30,15 +30,22 @@ func TestEveryManifestDecodesStrictly(t *testing.T) {
 	}
 }
 
-// The ingress file is also read by the local gateway of `make up`: it must
-// stay one Ingress document.
-func TestIngressFileIsOneIngress(t *testing.T) {
-	objs, err := LoadFile(filepath.Join(k8sDir(t), "ingress-srv.yaml"))
+// The routes file is also read by the local gateway of `make up`
+// (devstack/gateway), which takes every document of it for an HTTPRoute: it
+// must hold HTTPRoutes only, and the redirect stays beside the Gateway.
+func TestRoutesFileHoldsOnlyHTTPRoutes(t *testing.T) {
+	objs, err := LoadFile(filepath.Join(k8sDir(t), "routes.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(objs) != 1 || len(ingresses(objs)) != 1 {
-		t.Fatalf("ingress-srv.yaml holds %d documents, want exactly one Ingress", len(objs))
+	routes := httpRoutes(objs)
+	if len(objs) == 0 || len(routes) != len(objs) {
+		t.Fatalf("routes.yaml holds %d documents, %d of them HTTPRoutes: want HTTPRoutes only", len(objs), len(routes))
+	}
+	for _, r := range routes {
+		if redirectsOnly(r) {
+			t.Errorf("HTTPRoute %s only redirects: it belongs in gateway.yaml", r.Name)
+		}
 	}
 }
 
@@ -114,9 +121,10 @@ func kustomization(t *testing.T, dir string) (resources, files []string) {
 }
 
 // `kustomize build` of the base and of every overlay succeeds and its output
-// decodes strictly; each renders exactly the documents of the base's files
-// and of the overlay's own resource files (production's budgets and
-// autoscalers).
+// decodes strictly; each renders exactly the documents of its resources (a
+// file's documents, a directory's rendering: the base, or the ingress
+// overlay under traefik) less the objects its patches delete (the ingress
+// overlays' Gateway and routes).
 func TestKustomizeBuildDecodesStrictly(t *testing.T) {
 	root := repoRoot(t)
 	for _, dir := range kustomizationDirs(t) {
@@ -125,21 +133,44 @@ func TestKustomizeBuildDecodesStrictly(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			want := len(baseObjects(t))
-			resources, _ := kustomization(t, filepath.Join(root, dir))
-			for _, r := range resources {
-				if filepath.Ext(r) != ".yaml" || filepath.Join(root, dir) == k8sDir(t) {
-					continue // the base, or a directory
-				}
-				own, err := LoadFile(filepath.Join(root, dir, r))
-				if err != nil {
-					t.Fatal(err)
-				}
-				want += len(own)
-			}
-			if len(objs) != want {
-				t.Errorf("rendered %d objects, want %d (one per document of infra/k8s and of the overlay's resources)", len(objs), want)
+			if got, want := len(objs), renderedCount(t, filepath.Join(root, dir)); got != want {
+				t.Errorf("rendered %d objects, want %d (one per document of its resources, less those its patches delete)", got, want)
 			}
 		})
 	}
+}
+
+// renderedCount is how many objects the kustomization of dir must render.
+func renderedCount(t *testing.T, dir string) int {
+	t.Helper()
+	resources, _ := kustomization(t, dir)
+	if dir == k8sDir(t) {
+		return len(baseObjects(t))
+	}
+	n := 0
+	for _, r := range resources {
+		if filepath.Ext(r) != ".yaml" {
+			n += renderedCount(t, filepath.Join(dir, r))
+			continue
+		}
+		own, err := LoadFile(filepath.Join(dir, r))
+		if err != nil {
+			t.Fatal(err)
+		}
+		n += len(own)
+	}
+	var k struct {
+		Patches []struct {
+			Patch string `json:"patch"`
+		} `json:"patches"`
+	}
+	if err := yaml.Unmarshal([]byte(readFile(t, filepath.Join(dir, "kustomization.yaml"))), &k); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range k.Patches {
+		if strings.Contains(p.Patch, "$patch: delete") {
+			n--
+		}
+	}
+	return n
 }

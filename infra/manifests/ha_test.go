@@ -19,6 +19,7 @@ import (
 	networkingv1 "k8s.io/api/networking/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
+	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 )
 
 // The rules that make the stores' replicas one cluster rather than
@@ -39,6 +40,8 @@ type inventory struct {
 	pdbs            []*policyv1.PodDisruptionBudget
 	hpas            []*autoscalingv2.HorizontalPodAutoscaler
 	ingresses       []*networkingv1.Ingress
+	gateways        []*gatewayv1.Gateway
+	httpRoutes      []*gatewayv1.HTTPRoute
 	networkPolicies []*networkingv1.NetworkPolicy
 }
 
@@ -66,6 +69,10 @@ func inventoryOf(objs []Object) inventory {
 			inv.hpas = append(inv.hpas, obj)
 		case *networkingv1.Ingress:
 			inv.ingresses = append(inv.ingresses, obj)
+		case *gatewayv1.Gateway:
+			inv.gateways = append(inv.gateways, obj)
+		case *gatewayv1.HTTPRoute:
+			inv.httpRoutes = append(inv.httpRoutes, obj)
 		}
 	}
 	return inv
@@ -646,22 +653,18 @@ func spreadsOver(pod corev1.PodSpec, key string, required bool) bool {
 }
 
 // checkHighAvailability is what production promises: every service and the
-// client twice or more, the HTTP ones (those the Ingress routes to) with a
+// client twice or more, the HTTP ones (those the edge routes to) with a
 // CPU autoscaler from two; every MongoDB a three-member replica set and NATS
 // three servers; everything of two or more replicas spread over zones (a
 // requirement) and nodes.
 func checkHighAvailability(inv inventory) []error {
 	var errs []error
 	routed := map[string]bool{}
-	for _, ing := range inv.ingresses {
-		for _, rule := range ing.Spec.Rules {
-			for _, p := range rule.HTTP.Paths {
-				if s, ok := inv.services[p.Backend.Service.Name]; ok {
-					for _, d := range inv.deployments {
-						if selects(s.Spec.Selector, d.Spec.Template.Labels) {
-							routed[d.Name] = true
-						}
-					}
+	for _, r := range inv.routes() {
+		if s, ok := inv.services[r.Service]; ok {
+			for _, d := range inv.deployments {
+				if selects(s.Spec.Selector, d.Spec.Template.Labels) {
+					routed[d.Name] = true
 				}
 			}
 		}

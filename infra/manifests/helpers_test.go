@@ -12,13 +12,14 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
-	networkingv1 "k8s.io/api/networking/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
+	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 )
 
-// The file names of the original layout, each the home of one workload (or
-// of the ingress), the MongoDB members' script they share, and the
-// namespace's default-deny NetworkPolicy.
+// The file names of the original layout, each the home of one workload,
+// the MongoDB members' script they share, the namespace's default-deny
+// NetworkPolicy, and the edge: the Gateway (gateway.yaml) and its routing
+// table (routes.yaml, which the local gateway of `make up` reads too).
 var manifestFiles = []string{
 	"default-deny.yaml",
 	"auth-depl.yaml", "auth-mongo-depl.yaml",
@@ -26,7 +27,7 @@ var manifestFiles = []string{
 	"orders-depl.yaml", "orders-mongo-depl.yaml",
 	"payments-depl.yaml", "payments-mongo-depl.yaml", "mongo-replset.yaml",
 	"expiration-depl.yaml", "expiration-redis-depl.yaml",
-	"nats-depl.yaml", "client-depl.yaml", "ingress-srv.yaml",
+	"nats-depl.yaml", "client-depl.yaml", "gateway.yaml", "routes.yaml",
 }
 
 // The Go services: their directory, Service name and image.
@@ -108,15 +109,7 @@ func services(objs []Object) map[string]*corev1.Service {
 	return out
 }
 
-func ingresses(objs []Object) []*networkingv1.Ingress {
-	var out []*networkingv1.Ingress
-	for _, o := range objs {
-		if ing, ok := o.Obj.(*networkingv1.Ingress); ok {
-			out = append(out, ing)
-		}
-	}
-	return out
-}
+func httpRoutes(objs []Object) []*gatewayv1.HTTPRoute { return inventoryOf(objs).httpRoutes }
 
 // selects reports whether selector (non-empty) matches labels.
 func selects(selector, labels map[string]string) bool {

@@ -118,10 +118,10 @@ func loadtestArgs(t *testing.T, job *batchv1.Job) map[string]string {
 	return args
 }
 
-// The Job drives the site through the ingress controller's in-cluster
-// Service, the address the client renders pages through, with the host the
-// Ingress answers for; the base kustomization holds no Job.
-func TestLoadtestJobTargetsTheIngress(t *testing.T) {
+// The Job drives the site through the edge's in-cluster alias, the address
+// the client renders pages through, with the host the routes answer for
+// (also the TLS server name); the base kustomization holds no Job.
+func TestLoadtestJobTargetsTheEdge(t *testing.T) {
 	base := baseObjects(t)
 	args := loadtestArgs(t, loadtestJob(t, loadtestObjects(t)))
 	client := deploymentByImage(t, base, "ticketing/client")
@@ -129,12 +129,8 @@ func TestLoadtestJobTargetsTheIngress(t *testing.T) {
 	if apiBase == "" || args["base"] != apiBase {
 		t.Errorf("-base=%q, want the client's API_BASE_URL %q", args["base"], apiBase)
 	}
-	ings := ingresses(base)
-	if len(ings) != 1 || len(ings[0].Spec.Rules) != 1 {
-		t.Fatal("want one Ingress with one rule")
-	}
-	if host := ings[0].Spec.Rules[0].Host; args["host"] != host {
-		t.Errorf("-host=%q, want the Ingress's host %q", args["host"], host)
+	if host := siteHost(t); args["host"] != host {
+		t.Errorf("-host=%q, want the routes' host %q", args["host"], host)
 	}
 	for _, o := range base {
 		if _, ok := o.Obj.(*batchv1.Job); ok {

@@ -1,6 +1,7 @@
 // Package manifests loads the Kubernetes manifests of infra/k8s, its
 // overlays and infra/loadtest the way the API server would read them: every document
-// decoded strictly into the API types, so an unknown or misspelt field, a
+// decoded strictly into the API types (Kubernetes' own and the Gateway API's
+// gateway.networking.k8s.io/v1), so an unknown or misspelt field, a
 // wrong type or an unregistered kind is an error naming the field.
 package manifests
 
@@ -23,6 +24,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/serializer"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
+	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 	"sigs.k8s.io/kustomize/api/krusty"
 	"sigs.k8s.io/kustomize/kyaml/filesys"
 )
@@ -44,7 +46,7 @@ func newDecoder() runtime.Decoder {
 	scheme := runtime.NewScheme()
 	for _, add := range []func(*runtime.Scheme) error{
 		corev1.AddToScheme, appsv1.AddToScheme, autoscalingv2.AddToScheme, batchv1.AddToScheme, networkingv1.AddToScheme,
-		policyv1.AddToScheme,
+		policyv1.AddToScheme, gatewayv1.Install,
 	} {
 		if err := add(scheme); err != nil {
 			panic(err)

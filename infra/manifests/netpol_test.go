@@ -18,15 +18,16 @@ import (
 
 // The NetworkPolicies, evaluated: a small evaluator of NetworkPolicy's
 // semantics (allowed), a model of the pods of a rendered kustomization and
-// of the world around them (the ingress controller, the cluster DNS, the
+// of the world around them (the edge's controller, the cluster DNS, the
 // internet, pods that are not the platform's), and the rules over them:
 // every connection the platform makes (read from the manifests: the
-// services' URLs, the Ingress's backends, the NATS routes, the replica sets'
+// services' URLs, the routes' backends, the NATS routes, the replica sets'
 // members) is allowed, and no other one is.
 
 // endpoint is one end of a connection as NetworkPolicy sees it: a pod (its
 // namespace, that namespace's labels, its own labels, its container ports
-// and address), or, with no namespace, an address outside the cluster.
+// and address), or, with no namespace, an address outside the cluster. A
+// stranger is a pod that is neither the platform's nor the edge.
 type endpoint struct {
 	name      string
 	namespace string
@@ -34,6 +35,7 @@ type endpoint struct {
 	labels    map[string]string
 	ports     []corev1.ContainerPort
 	ip        netip.Addr
+	stranger  bool
 }
 
 func (e endpoint) isPod() bool { return e.namespace != "" }
@@ -279,48 +281,22 @@ func TestNetworkPolicyEvaluator(t *testing.T) {
 	}
 }
 
-// controller is an ingress controller as NetworkPolicy sees it: its pods'
-// namespace, labels and ports as its standard installation makes them, the
-// in-cluster address the client and the load test call, and the pod port
-// behind each port of its Service.
-type controller struct {
-	host        string
-	namespace   string
-	labels      map[string]string
-	ports       []corev1.ContainerPort
-	servicePort map[int32]int32
-}
-
-// controllers by ingress class: ingress-nginx as its Helm chart (and
-// minikube's addon) installs it, Traefik as k3s's chart does.
-var controllers = map[string]controller{
-	"nginx": {
-		host: "ingress-nginx-controller.ingress-nginx.svc.cluster.local", namespace: "ingress-nginx",
-		labels:      map[string]string{"app.kubernetes.io/name": "ingress-nginx", "app.kubernetes.io/instance": "ingress-nginx", "app.kubernetes.io/component": "controller"},
-		ports:       []corev1.ContainerPort{{Name: "http", ContainerPort: 80}, {Name: "https", ContainerPort: 443}},
-		servicePort: map[int32]int32{80: 80, 443: 443},
-	},
-	"traefik": {
-		host: "traefik.kube-system.svc.cluster.local", namespace: "kube-system",
-		labels:      map[string]string{"app.kubernetes.io/name": "traefik", "app.kubernetes.io/instance": "traefik-kube-system"},
-		ports:       []corev1.ContainerPort{{Name: "web", ContainerPort: 8000}, {Name: "websecure", ContainerPort: 8443}},
-		servicePort: map[int32]int32{80: 8000, 443: 8443},
-	},
-}
-
 // network is one rendered kustomization as the evaluator sees it.
 type network struct {
 	policies []*networkingv1.NetworkPolicy
 	pods     []endpoint          // the platform's pods, one per workload (their replicas are alike)
 	byName   map[string]endpoint // the platform's pods by workload name
-	edge     endpoint            // the ingress controller serving the Ingress
+	edge     endpoint            // a pod of the edge's controller
 	dns      endpoint            // the cluster DNS
 	internet endpoint            // an address outside the cluster (api.stripe.com's)
 	metadata endpoint            // the cloud's metadata service (link-local)
 	// strangers are pods that are not the platform's: a debugging pod in
-	// its namespace, one in another namespace, and one beside the ingress
-	// controller that is not it.
+	// its namespace, one in another namespace, and those beside the edge's
+	// controller that are not it (a debugging pod; another Gateway's proxy).
 	strangers []endpoint
+	// controllers are the edge's and the others the model knows, which an
+	// address may name.
+	controllers []controller
 	// paths are the connections the platform makes, read from the manifests.
 	paths []connection
 }
@@ -335,7 +311,13 @@ func podOf(name, ns string, podLabels map[string]string, ports []corev1.Containe
 }
 
 func controllerPod(c controller, n int) endpoint {
-	return podOf("ingress controller ("+c.namespace+")", c.namespace, c.labels, c.ports, n)
+	return podOf(c.name+" ("+c.namespace+")", c.namespace, c.labels, c.ports, n)
+}
+
+func strangerOf(name, ns string, podLabels map[string]string, n int) endpoint {
+	e := podOf(name, ns, podLabels, nil, n)
+	e.stranger = true
+	return e
 }
 
 // connectionURL is a URL in a variable's value or an argument, with
@@ -367,21 +349,24 @@ func networkOf(objs []Object) (network, []error) {
 		[]corev1.ContainerPort{{Name: "dns", ContainerPort: 53, Protocol: corev1.ProtocolUDP}, {Name: "dns-tcp", ContainerPort: 53}}, 300)
 	n.internet = endpoint{name: "the internet (api.stripe.com)", ip: netip.MustParseAddr("203.0.113.7")}
 	n.metadata = endpoint{name: "the metadata service", ip: netip.MustParseAddr("169.254.169.254")}
-	stranger := map[string]string{"run": "debug"}
+	debug := map[string]string{"run": "debug"}
 	n.strangers = []endpoint{
-		podOf("a debugging pod in "+platform, platform, stranger, nil, 301),
-		podOf("a debugging pod in default", "default", stranger, nil, 302),
+		strangerOf("a debugging pod in "+platform, platform, debug, 301),
+		strangerOf("a debugging pod in default", "default", debug, 302),
 	}
-	if len(inv.ingresses) != 1 || inv.ingresses[0].Spec.IngressClassName == nil {
-		return n, []error{fmt.Errorf("want one Ingress with a class")}
-	}
-	class := *inv.ingresses[0].Spec.IngressClassName
-	edge, ok := controllers[class]
-	if !ok {
-		return n, []error{fmt.Errorf("ingress class %s: no controller of that class in the model (controllers in netpol_test.go)", class)}
+	edge, err := edgeOf(inv)
+	if err != nil {
+		return n, []error{err}
 	}
 	n.edge = controllerPod(edge, 303)
-	n.strangers = append(n.strangers, podOf("a debugging pod in "+edge.namespace, edge.namespace, stranger, nil, 304))
+	n.strangers = append(n.strangers, strangerOf("a debugging pod in "+edge.namespace, edge.namespace, debug, 304))
+	for i, name := range sortedKeys(edge.others) {
+		n.strangers = append(n.strangers, strangerOf(name+" ("+edge.namespace+")", edge.namespace, edge.others[name], 305+i))
+	}
+	n.controllers = []controller{edge}
+	for _, class := range sortedKeys(ingressControllers) {
+		n.controllers = append(n.controllers, ingressControllers[class])
+	}
 
 	// add records that from connects to port (TCP) of the pod behind a
 	// host of the manifests, and to the DNS for its name.
@@ -447,40 +432,42 @@ func networkOf(objs []Object) (network, []error) {
 			}
 		}
 	}
-	// The edge reaches every backend of the Ingress.
-	for _, rule := range inv.ingresses[0].Spec.Rules {
-		for _, p := range rule.HTTP.Paths {
-			to, port, err := n.resolve(inv, p.Backend.Service.Name+":"+strconv.Itoa(int(p.Backend.Service.Port.Number)))
-			if err != nil {
-				errs = append(errs, fmt.Errorf("Ingress path %s: %w", p.Path, err))
-				continue
-			}
-			n.paths = append(n.paths, connection{n.edge, to, port, corev1.ProtocolTCP})
+	// The edge reaches every backend of the routes.
+	for _, r := range inv.routes() {
+		to, port, err := n.resolve(inv, r.Service+":"+strconv.Itoa(int(r.Port)))
+		if err != nil {
+			errs = append(errs, fmt.Errorf("route %s: %w", r.Path, err))
+			continue
 		}
+		n.paths = append(n.paths, connection{n.edge, to, port, corev1.ProtocolTCP})
 	}
 	return n, errs
 }
 
 // resolve finds the pod behind host:port as a connection reaches it: a
 // Service (svc:port), a StatefulSet's pod under its governing Service
-// (pod.svc:port), or an ingress controller by its in-cluster address; and
-// the pod's port behind the Service's.
+// (pod.svc:port), or a controller by its in-cluster address, directly or
+// through an ExternalName Service (edge-srv); and the pod's port behind the
+// Service's.
 func (n network) resolve(inv inventory, hostPort string) (endpoint, int32, error) {
 	host, portText, _ := strings.Cut(hostPort, ":")
 	port, err := strconv.Atoi(portText)
 	if err != nil {
 		return endpoint{}, 0, fmt.Errorf("%s: no port", hostPort)
 	}
-	for class, c := range controllers {
-		if c.host == host {
+	if svc, ok := inv.services[host]; ok && svc.Spec.Type == corev1.ServiceTypeExternalName {
+		host = svc.Spec.ExternalName
+	}
+	for i, c := range n.controllers {
+		if c.host() == host {
 			target, ok := c.servicePort[int32(port)]
 			if !ok {
-				return endpoint{}, 0, fmt.Errorf("%s: the %s controller's Service has no port %d", hostPort, class, port)
+				return endpoint{}, 0, fmt.Errorf("%s: the Service of %s has no port %d", hostPort, c.name, port)
 			}
-			if c.namespace == n.edge.namespace {
+			if i == 0 {
 				return n.edge, target, nil
 			}
-			return controllerPod(c, 305), target, nil
+			return controllerPod(c, 310+i), target, nil
 		}
 	}
 	name := host
@@ -488,7 +475,7 @@ func (n network) resolve(inv inventory, hostPort string) (endpoint, int32, error
 		name = service
 	}
 	if strings.Count(host, ".") > 1 {
-		return endpoint{}, 0, fmt.Errorf("%s is outside the manifests and not in the model (controllers in netpol_test.go)", host)
+		return endpoint{}, 0, fmt.Errorf("%s is outside the manifests and not in the model (the controllers of edge_test.go)", host)
 	}
 	svc, ok := inv.services[name]
 	if !ok {
@@ -586,7 +573,7 @@ type denial struct {
 
 func componentOf(e endpoint) string { return e.labels["app.kubernetes.io/component"] }
 
-func isStranger(e endpoint) bool { return e.labels["run"] == "debug" }
+func isStranger(e endpoint) bool { return e.stranger }
 
 // denials are the policies' promises, spelled out (checkNothingElse implies
 // them all; these name what each one protects).
@@ -603,7 +590,7 @@ var denials = []denial{
 	{"a debugging pod in the namespace reaches nothing", func(from, _ endpoint) bool {
 		return isStranger(from) && from.namespace == "ticketing"
 	}},
-	{"no pod that is not the platform's reaches one of its pods", func(from, to endpoint) bool {
+	{"no pod that is neither the platform's nor the edge reaches one of its pods", func(from, to endpoint) bool {
 		return isStranger(from) && to.labels["app.kubernetes.io/part-of"] == "ticketing"
 	}},
 	{"only payments reaches the internet", func(from, to endpoint) bool {
@@ -616,7 +603,7 @@ var denials = []denial{
 		return from.name == "expiration-redis"
 	}},
 	// (The source that is neither the platform's nor a stranger: the edge.)
-	{"the ingress controller reaches no store and not expiration", func(from, to endpoint) bool {
+	{"the edge reaches no store and not expiration", func(from, to endpoint) bool {
 		return from.labels["app.kubernetes.io/part-of"] != "ticketing" && !isStranger(from) &&
 			slices.Contains([]string{"database", "cache", "broker", "worker"}, componentOf(to))
 	}},
@@ -647,23 +634,43 @@ func networkRules(objs []Object) []error {
 	return append(errs, checkNothingElse(n)...)
 }
 
-// The policies of the base and of every overlay, with the load test's Job
-// beside them (it runs in the same namespace), allow exactly the platform's
-// connections.
+// The policies of the base and of every overlay allow exactly the
+// platform's connections, with the load test's Job beside them (it runs in
+// the same namespace) wherever the client reaches the edge as in the base,
+// which is what the Job's -base and policy are written for: behind an
+// Ingress controller, or over plain HTTP, they are changed by hand
+// (infra/README.md, "Load test").
 func TestNetworkPolicies(t *testing.T) {
 	loadtest := rendered(t, loadtestDirName)
+	baseEdge, err := edgeOf(inventoryOf(rendered(t, "infra/k8s")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	baseURL, _ := inventoryOf(rendered(t, "infra/k8s")).envValue("client-depl", "client", "API_BASE_URL")
 	for _, dir := range kustomizationDirs(t) {
 		t.Run(dir, func(t *testing.T) {
-			objs := append(slices.Clone(rendered(t, dir)), loadtest...)
+			objs := slices.Clone(rendered(t, dir))
+			inv := inventoryOf(objs)
+			edge, _ := edgeOf(inv)
+			apiBase, _ := inv.envValue("client-depl", "client", "API_BASE_URL")
+			withLoadtest := edge.host() == baseEdge.host() && apiBase == baseURL
+			if withLoadtest {
+				objs = append(objs, loadtest...)
+			}
 			n, errs := networkOf(objs)
 			// The model sees what the platform uses: a service's store, NATS,
-			// the edge, the DNS, Stripe.
-			for _, want := range []string{
-				"auth-depl → auth-mongo:27017/TCP", "tickets-depl → nats:4222/TCP", "expiration-depl → expiration-redis:6379/TCP",
+			// the edge both ways, the DNS, Stripe.
+			want := []string{
+				"auth-depl → auth-mongo:27017/TCP", "auth-depl → nats:4222/TCP", "tickets-depl → nats:4222/TCP", "expiration-depl → expiration-redis:6379/TCP",
 				"nats → nats:6222/TCP", "orders-mongo → orders-mongo:27017/TCP", "client-depl → kube-dns:53/UDP",
-				"payments-depl → the internet (api.stripe.com):443/TCP", "loadtest → ingress controller (ingress-nginx):80/TCP",
-			} {
-				if !slices.ContainsFunc(n.paths, func(c connection) bool { return c.String() == want }) {
+				"payments-depl → the internet (api.stripe.com):443/TCP",
+				n.edge.name + " → auth-depl:3000/TCP", n.edge.name + " → client-depl:3000/TCP", "client-depl → " + n.edge.name + ":",
+			}
+			if withLoadtest {
+				want = append(want, "loadtest → "+n.edge.name+":")
+			}
+			for _, want := range want {
+				if !slices.ContainsFunc(n.paths, func(c connection) bool { return strings.HasPrefix(c.String(), want) }) {
 					t.Errorf("the model does not see %s", want)
 				}
 			}
@@ -707,13 +714,26 @@ func TestNetworkPolicyRulesRejectMutations(t *testing.T) {
 			policy(t, objs, "orders-mongo").Spec.Ingress[0].From[0].PodSelector = &metav1.LabelSelector{MatchLabels: map[string]string{"app.kubernetes.io/component": "api"}}
 			return objs
 		}},
-		{"the edge rule on every port", "allows ingress controller (ingress-nginx) → auth-depl:9999/TCP", func(t *testing.T, objs []Object) []Object {
+		{"the edge rule on every port", "allows Envoy Gateway (envoy-gateway-system) → auth-depl:9999/TCP", func(t *testing.T, objs []Object) []Object {
 			policy(t, objs, "auth").Spec.Ingress[0].Ports = nil
 			return objs
 		}},
-		{"the controller's namespace OR its pods (two peers)", "allows a debugging pod in ingress-nginx → orders-depl:3000/TCP", func(t *testing.T, objs []Object) []Object {
+		{"the controller's namespace OR its pods (two peers)", "allows a debugging pod in envoy-gateway-system → orders-depl:3000/TCP", func(t *testing.T, objs []Object) []Object {
 			peer := policy(t, objs, "orders").Spec.Ingress[0].From[0]
 			policy(t, objs, "orders").Spec.Ingress[0].From = []networkingv1.NetworkPolicyPeer{{NamespaceSelector: peer.NamespaceSelector}, {PodSelector: peer.PodSelector}}
+			return objs
+		}},
+		{"every Envoy proxy let in, not this Gateway's only", "allows another Gateway's Envoy proxy (envoy-gateway-system) → tickets-depl:3000/TCP", func(t *testing.T, objs []Object) []Object {
+			policy(t, objs, "tickets").Spec.Ingress[0].From[0].PodSelector = selectName("envoy")
+			return objs
+		}},
+		{"the client's calls to the edge on its plain HTTP port", "denies client-depl → Envoy Gateway (envoy-gateway-system):10443/TCP", func(t *testing.T, objs []Object) []Object {
+			policy(t, objs, "client").Spec.Egress[0].Ports[0].Port = ptr(intstr.FromInt32(10080))
+			return objs
+		}},
+		{"the edge let into expiration", "the edge reaches no store and not expiration", func(t *testing.T, objs []Object) []Object {
+			p := policy(t, objs, "expiration")
+			p.Spec.Ingress = append(p.Spec.Ingress, policy(t, objs, "auth").Spec.Ingress[0])
 			return objs
 		}},
 		{"Stripe's rule without its exceptions", "nothing reaches the cloud's metadata service", func(t *testing.T, objs []Object) []Object {

@@ -2,6 +2,7 @@ package manifests
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -194,6 +195,97 @@ func TestSkaffoldStrictDecodingRejectsMutations(t *testing.T) {
 			}
 			if _, err := loadSkaffold(t, []byte(strings.Replace(original, tt.old, tt.new, 1))); err == nil {
 				t.Fatal("mutated skaffold.yaml decoded without error")
+			}
+		})
+	}
+}
+
+// checkPortForwards: each port-forward of a pipeline (a profile's own, or
+// else the top level's) forwards a port of the Service of the edge its
+// manifests render, in the controller's namespace. A pipeline that renders
+// no edge (the load test alone) is not checked.
+func checkPortForwards(t *testing.T, cfg skaffoldConfig) []error {
+	t.Helper()
+	type pipeline struct {
+		name string
+		skaffoldPipeline
+	}
+	pipelines := []pipeline{{"the top level", cfg.skaffoldPipeline}}
+	for _, p := range cfg.Profiles {
+		pipelines = append(pipelines, pipeline{"profile " + p.Name, p.skaffoldPipeline})
+	}
+	var errs []error
+	for _, p := range pipelines {
+		manifests, forwards := p.Manifests, p.PortForward
+		if manifests == nil {
+			manifests = cfg.Manifests
+		}
+		if len(forwards) == 0 {
+			forwards = cfg.PortForward
+		}
+		var objs []Object
+		for _, dir := range manifests.Kustomize.Paths {
+			objs = append(objs, rendered(t, dir)...)
+		}
+		inv := inventoryOf(objs)
+		if len(inv.gateways)+len(inv.ingresses) == 0 {
+			continue
+		}
+		edge, err := edgeOf(inv)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", p.name, err))
+			continue
+		}
+		if len(forwards) == 0 {
+			errs = append(errs, fmt.Errorf("%s forwards nothing to the edge", p.name))
+		}
+		for _, f := range forwards {
+			switch {
+			case f.ResourceType != "service" || f.ResourceName != edge.service || f.Namespace != edge.namespace:
+				errs = append(errs, fmt.Errorf("%s forwards %s %s/%s, want the Service of the edge's controller, %s/%s", p.name, f.ResourceType, f.Namespace, f.ResourceName, edge.namespace, edge.service))
+			case edge.servicePort[int32(f.Port)] == 0:
+				errs = append(errs, fmt.Errorf("%s forwards port %d, which the Service of %s does not serve (%v)", p.name, f.Port, edge.name, sortedKeys(portNames(edge))))
+			}
+		}
+	}
+	return errs
+}
+
+func portNames(c controller) map[string]bool {
+	out := map[string]bool{}
+	for p := range c.servicePort {
+		out[fmt.Sprint(p)] = true
+	}
+	return out
+}
+
+// skaffold forwards the edge of what each pipeline deploys, and the check
+// can fail.
+func TestSkaffoldForwardsTheEdge(t *testing.T) {
+	original := readFile(t, filepath.Join(repoRoot(t), "skaffold.yaml"))
+	cfg, err := loadSkaffold(t, []byte(original))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, err := range checkPortForwards(t, cfg) {
+		t.Error(err)
+	}
+	for _, tt := range []struct{ name, old, new, want string }{
+		{"a Service Envoy Gateway does not make", "resourceName: envoy-ticketing-ticketing-fc42b6bf", "resourceName: envoy-ticketing-ticketing", "want the Service of the edge's controller"},
+		{"HTTPS forwarded where plain HTTP is served", "    port: 80\n        localPort: 8080", "    port: 443\n        localPort: 8080", "forwards port 443"},
+		{"the Ingress profile forwarding the Gateway", "resourceName: ingress-nginx-controller\n        namespace: ingress-nginx", "resourceName: envoy-ticketing-ticketing-fc42b6bf\n        namespace: envoy-gateway-system", "profile ingress forwards"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			if !strings.Contains(original, tt.old) {
+				t.Fatalf("skaffold.yaml no longer contains %q: update the test", tt.old)
+			}
+			cfg, err := loadSkaffold(t, []byte(strings.Replace(original, tt.old, tt.new, 1)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			errs := checkPortForwards(t, cfg)
+			if !slices.ContainsFunc(errs, func(err error) bool { return strings.Contains(err.Error(), tt.want) }) {
+				t.Errorf("no error says %q: %v", tt.want, errs)
 			}
 		})
 	}
