@@ -18,7 +18,7 @@ func lookup(env map[string]string) func(string) (string, bool) {
 
 func TestLoadConfig(t *testing.T) {
 	t.Parallel()
-	required := map[string]string{"MONGO_URI": "mongodb://auth-mongo-srv:27017/auth", "JWT_KEY": testkit.JWTKey}
+	required := map[string]string{"MONGO_URI": "mongodb://auth-mongo-srv:27017/auth", "NATS_URL": "nats://nats-srv:4222", "JWT_KEY": testkit.JWTKey}
 	with := func(extra map[string]string) map[string]string {
 		env := map[string]string{}
 		for k, v := range required {
@@ -40,19 +40,19 @@ func TestLoadConfig(t *testing.T) {
 		{
 			name: "defaults",
 			env:  required,
-			want: Config{Port: 3000, MongoURI: required["MONGO_URI"], JWTKey: testkit.JWTKey, TokenTTL: 24 * time.Hour,
-				CookieSecure: true, RateLimitPerEmail: 10, RateLimitPerAddr: 300},
+			want: Config{Port: 3000, MongoURI: required["MONGO_URI"], NATSURL: required["NATS_URL"], JWTKey: testkit.JWTKey, TokenTTL: 24 * time.Hour,
+				CookieSecure: true, OutboxSweep: time.Second, RateLimitPerEmail: 10, RateLimitPerAddr: 300},
 		},
 		{
 			name: "every variable set",
-			env: with(map[string]string{"PORT": "8080", "TOKEN_TTL": "15m", "COOKIE_SECURE": "false",
+			env: with(map[string]string{"PORT": "8080", "TOKEN_TTL": "15m", "COOKIE_SECURE": "false", "OUTBOX_SWEEP": "5s",
 				"RATE_LIMIT_PER_EMAIL": "5", "RATE_LIMIT_PER_ADDR": "1000", "TRUSTED_PROXY_HOPS": "1"}),
-			want: Config{Port: 8080, MongoURI: required["MONGO_URI"], JWTKey: testkit.JWTKey, TokenTTL: 15 * time.Minute,
-				CookieSecure: false, RateLimitPerEmail: 5, RateLimitPerAddr: 1000, TrustedProxyHops: 1},
+			want: Config{Port: 8080, MongoURI: required["MONGO_URI"], NATSURL: required["NATS_URL"], JWTKey: testkit.JWTKey, TokenTTL: 15 * time.Minute,
+				CookieSecure: false, OutboxSweep: 5 * time.Second, RateLimitPerEmail: 5, RateLimitPerAddr: 1000, TrustedProxyHops: 1},
 		},
-		{name: "nothing set", env: map[string]string{}, errNames: []string{"MONGO_URI is required", "JWT_KEY is required"}},
-		{name: "MONGO_URI missing", env: map[string]string{"JWT_KEY": testkit.JWTKey}, errNames: []string{"MONGO_URI is required"}, errAbsent: []string{"JWT_KEY"}},
-		{name: "JWT_KEY missing", env: map[string]string{"MONGO_URI": "mongodb://x/auth"}, errNames: []string{"JWT_KEY is required"}, errAbsent: []string{"MONGO_URI"}},
+		{name: "nothing set", env: map[string]string{}, errNames: []string{"MONGO_URI is required", "NATS_URL is required", "JWT_KEY is required"}},
+		{name: "MONGO_URI missing", env: map[string]string{"JWT_KEY": testkit.JWTKey, "NATS_URL": "nats://n"}, errNames: []string{"MONGO_URI is required"}, errAbsent: []string{"JWT_KEY", "NATS_URL"}},
+		{name: "JWT_KEY missing", env: map[string]string{"MONGO_URI": "mongodb://x/auth", "NATS_URL": "nats://n"}, errNames: []string{"JWT_KEY is required"}, errAbsent: []string{"MONGO_URI", "NATS_URL"}},
 		{name: "JWT_KEY blank", env: with(map[string]string{"JWT_KEY": "   "}), errNames: []string{"JWT_KEY is required"}},
 		{name: "JWT_KEY too short", env: with(map[string]string{"JWT_KEY": "secret"}),
 			errNames: []string{"JWT_KEY must be at least 32 characters"}, errAbsent: []string{"secret"}},
@@ -63,6 +63,8 @@ func TestLoadConfig(t *testing.T) {
 			errNames: []string{"PORT", "TOKEN_TTL", "COOKIE_SECURE", "RATE_LIMIT_PER_EMAIL", "RATE_LIMIT_PER_ADDR", "TRUSTED_PROXY_HOPS"},
 		},
 		{name: "negative token lifetime", env: with(map[string]string{"TOKEN_TTL": "-1h"}), errNames: []string{"TOKEN_TTL"}},
+		{name: "token outliving its revocation", env: with(map[string]string{"TOKEN_TTL": "800h"}),
+			errNames: []string{"TOKEN_TTL must be at most 720h0m0s"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -96,7 +98,7 @@ func TestLoadConfig(t *testing.T) {
 
 func TestConfigDescriptionMasksTheKey(t *testing.T) {
 	t.Parallel()
-	r := config.New(lookup(map[string]string{"MONGO_URI": "mongodb://u:pw@h/auth", "JWT_KEY": testkit.JWTKey}))
+	r := config.New(lookup(map[string]string{"MONGO_URI": "mongodb://u:pw@h/auth", "NATS_URL": "nats://n", "JWT_KEY": testkit.JWTKey}))
 	loadConfig(r)
 	if err := r.Err(); err != nil {
 		t.Fatal(err)

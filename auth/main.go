@@ -4,6 +4,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"runtime"
@@ -13,8 +14,10 @@ import (
 	"ticketing.dev/auth/password"
 	"ticketing.dev/auth/ratelimit"
 	"ticketing.dev/auth/store"
+	"ticketing.dev/common/events"
+	"ticketing.dev/common/outbox"
 	"ticketing.dev/common/service"
-	"ticketing.dev/common/session"
+	"ticketing.dev/common/sweep"
 )
 
 // maxEmailDelay bounds the wait of a sign-in of an email under attack
@@ -24,9 +27,21 @@ const maxEmailDelay = 2 * time.Second
 
 func run(ctx context.Context, log *slog.Logger, cfg Config, conns *service.Conns) error {
 	users := store.NewUsers(conns.DB)
-	if err := users.EnsureIndexes(ctx); err != nil {
-		return fmt.Errorf("users indexes: %w", err)
+	relay := outbox.NewRelay(conns.DB.Collection(store.RevocationsCollection), events.NewPublisher(conns.JS), log, cfg.OutboxSweep)
+	revocations := store.NewRevocations(conns.DB, relay.Notify)
+	if err := errors.Join(users.EnsureIndexes(ctx), relay.EnsureIndex(ctx)); err != nil {
+		return fmt.Errorf("indexes: %w", err)
 	}
+	// The relay outlives the HTTP server: a sign-out it answered is
+	// published before the process ends.
+	stopRelay := relay.Start()
+	defer stopRelay()
+	// A revocation is kept a day past its token's expiry (clocks differ),
+	// then pruned.
+	stopPrune := sweep.New("revocations-prune", time.Hour, log, func(ctx context.Context) (int, error) {
+		return revocations.Prune(ctx, time.Now().Add(-24*time.Hour))
+	}).Start()
+	defer stopPrune()
 	// Each argon2id hash holds 19 MiB while it runs: one per CPU keeps the
 	// CPU busy and memory bounded.
 	hasher, err := password.New(password.OWASP, runtime.GOMAXPROCS(0))
@@ -36,8 +51,9 @@ func run(ctx context.Context, log *slog.Logger, cfg Config, conns *service.Conns
 
 	handler := httpapi.New(httpapi.Deps{
 		Log:              log,
-		Keys:             session.NewKeys(cfg.JWTKey),
+		Keys:             conns.Sessions(cfg.JWTKey),
 		Users:            users,
+		Revocations:      revocations,
 		Hasher:           hasher,
 		Checks:           conns.Checks,
 		TokenTTL:         cfg.TokenTTL,

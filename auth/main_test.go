@@ -1,6 +1,7 @@
 package main
 
 import (
+	"io"
 	"net/http"
 	"net/url"
 	"os"
@@ -8,36 +9,78 @@ import (
 	"testing"
 	"time"
 
+	"ticketing.dev/common/events"
 	"ticketing.dev/testkit"
 	"ticketing.dev/testkit/mongokit"
+	"ticketing.dev/testkit/natskit"
 )
 
 func TestMain(m *testing.M) { mongokit.Main(m) }
 
-// TestRun starts the service as main does, uses it over HTTP and stops it
-// the way SIGTERM would.
+// TestRun starts two replicas of the service as main does and uses them over
+// HTTP: a sign-up on one, a sign-out on the other, published as
+// session.revoked, after which the first refuses the signed-out cookie too.
+// They stop the way SIGTERM would.
 func TestRun(t *testing.T) {
 	uri, err := url.Parse(os.Getenv("MONGO_URL"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	uri.Path = "/" + testkit.RandomName("auth_run_")
-	svc := testkit.Serve(t, name, loadConfig, run, map[string]string{
-		"MONGO_URI": uri.String(), "JWT_KEY": testkit.JWTKey, "COOKIE_SECURE": "false",
-	})
-	base := svc.URL
-	client := &http.Client{Timeout: 5 * time.Second}
-
-	res, err := client.Post(base+"/api/users/signup", "application/json",
-		strings.NewReader(`{"email":"run@example.com","password":"secret"}`))
-	if err != nil {
-		t.Fatal(err)
+	n := natskit.StartNATS(t)
+	revoked := natskit.Record(t, n.JS, events.SessionRevoked)
+	env := func() map[string]string {
+		return natskit.WithEnv(name, map[string]string{
+			"MONGO_URI": uri.String(), "NATS_URL": n.URL, "JWT_KEY": testkit.JWTKey, "COOKIE_SECURE": "false",
+		})
 	}
-	res.Body.Close()
+	one := testkit.Serve(t, name, loadConfig, run, env())
+	other := testkit.Serve(t, name, loadConfig, run, env())
+	client := &http.Client{Timeout: 5 * time.Second}
+	call := func(method, url, body, cookie string) (*http.Response, string) {
+		t.Helper()
+		req, _ := http.NewRequest(method, url, strings.NewReader(body))
+		if body != "" {
+			req.Header.Set("Content-Type", "application/json")
+		}
+		if cookie != "" {
+			req.Header.Set("Cookie", cookie)
+		}
+		res, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		b, _ := io.ReadAll(res.Body)
+		return res, string(b)
+	}
+
+	res, _ := call(http.MethodPost, one.URL+"/api/users/signup", `{"email":"run@example.com","password":"secret"}`, "")
 	if res.StatusCode != http.StatusCreated {
 		t.Fatalf("signup: %d", res.StatusCode)
 	}
-	if got := res.Header.Get("Set-Cookie"); !strings.HasPrefix(got, "session=") || strings.Contains(got, "Secure") {
-		t.Fatalf("Set-Cookie %q: want a session cookie without Secure (COOKIE_SECURE=false)", got)
+	setCookie := res.Header.Get("Set-Cookie")
+	if !strings.HasPrefix(setCookie, "session=") || strings.Contains(setCookie, "Secure") {
+		t.Fatalf("Set-Cookie %q: want a session cookie without Secure (COOKIE_SECURE=false)", setCookie)
+	}
+	cookie, _, _ := strings.Cut(setCookie, ";")
+	signedIn := func(s *testkit.Service) bool {
+		_, body := call(http.MethodGet, s.URL+"/api/users/currentuser", "", cookie)
+		return strings.Contains(body, "run@example.com")
+	}
+	if !signedIn(one) || !signedIn(other) {
+		t.Fatal("the cookie is not valid on both replicas")
+	}
+
+	if res, _ := call(http.MethodPost, other.URL+"/api/users/signout", "", cookie); res.StatusCode != http.StatusOK {
+		t.Fatalf("signout: %d", res.StatusCode)
+	}
+	if signedIn(other) {
+		t.Fatal("the replica that signed out still accepts the cookie")
+	}
+	testkit.Eventually(t, 20*time.Second, func() bool { return !signedIn(one) },
+		"the other replica still accepts the signed-out cookie")
+	if msgs := revoked.WaitFor(t, 1, 10*time.Second); msgs[0].Data.SessionID == "" {
+		t.Fatalf("session.revoked %+v names no session", msgs[0].Data)
 	}
 }

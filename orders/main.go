@@ -12,7 +12,6 @@ import (
 	"ticketing.dev/common/events"
 	"ticketing.dev/common/outbox"
 	"ticketing.dev/common/service"
-	"ticketing.dev/common/session"
 	"ticketing.dev/common/sweep"
 	"ticketing.dev/orders/httpapi"
 	"ticketing.dev/orders/listeners"
@@ -52,7 +51,7 @@ func run(ctx context.Context, log *slog.Logger, cfg Config, conns *service.Conns
 
 	handler := httpapi.New(httpapi.Deps{
 		Log:         log,
-		Keys:        session.NewKeys(cfg.JWTKey),
+		Keys:        conns.Sessions(cfg.JWTKey),
 		Orders:      orders,
 		Tickets:     tickets,
 		Window:      cfg.Window,

@@ -13,7 +13,6 @@ import (
 	"ticketing.dev/common/events"
 	"ticketing.dev/common/outbox"
 	"ticketing.dev/common/service"
-	"ticketing.dev/common/session"
 	"ticketing.dev/common/sweep"
 	"ticketing.dev/payments/checkout"
 	"ticketing.dev/payments/httpapi"
@@ -58,7 +57,7 @@ func run(ctx context.Context, log *slog.Logger, cfg Config, conns *service.Conns
 
 	handler := httpapi.New(httpapi.Deps{
 		Log:      log,
-		Keys:     session.NewKeys(cfg.JWTKey),
+		Keys:     conns.Sessions(cfg.JWTKey),
 		Checkout: co,
 		Checks:   conns.Checks,
 	})

@@ -152,4 +152,14 @@ until_ok "$SMOKE_WAIT" "second ticket listed again" ticket_listed "$ticket2"
 req POST /api/payments buyer "{\"token\":\"tok_visa\",\"orderId\":\"$order2\"}"
 expect 400
 
+step "signing out revokes the session on every service"
+cp "$work/seller.jar" "$work/copied.jar" # the cookie as anyone who copied it holds it
+req POST /api/users/signout seller
+expect 200
+sell_refused() { req POST /api/tickets copied "{\"title\":\"After sign-out $run_id\",\"price\":5}"; [ "$STATUS" = 401 ]; }
+until_ok "$SMOKE_WAIT" "tickets refusing the signed-out cookie" sell_refused
+until_ok "$SMOKE_WAIT" "orders refusing the signed-out cookie" eval 'req GET /api/orders copied; [ "$STATUS" = 401 ]'
+req GET /api/users/currentuser copied
+[ "$(jq -c .currentUser <<<"$BODY")" = null ] || fail "auth still knows the signed-out cookie: $BODY"
+
 step "OK in $((SECONDS - started))s (orders $order complete, $order2 expired)"

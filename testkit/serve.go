@@ -43,6 +43,7 @@ func Start[C service.Config](t *testing.T, name string, load func(*config.Reader
 	t.Helper()
 	port := FreePort(t)
 	t.Setenv("PORT", fmt.Sprint(port))
+	t.Setenv("METRICS_ADDR", "127.0.0.1:0") // never a fixed port: tests run side by side
 	for k, v := range env {
 		t.Setenv(k, v)
 	}

@@ -11,7 +11,6 @@ import (
 	"ticketing.dev/common/events"
 	"ticketing.dev/common/outbox"
 	"ticketing.dev/common/service"
-	"ticketing.dev/common/session"
 	"ticketing.dev/common/sweep"
 	"ticketing.dev/tickets/httpapi"
 	"ticketing.dev/tickets/listeners"
@@ -44,7 +43,7 @@ func run(ctx context.Context, log *slog.Logger, cfg Config, conns *service.Conns
 
 	handler := httpapi.New(httpapi.Deps{
 		Log:    log,
-		Keys:   session.NewKeys(cfg.JWTKey),
+		Keys:   conns.Sessions(cfg.JWTKey),
 		Store:  st,
 		Checks: conns.Checks,
 	})

@@ -17,6 +17,7 @@ import (
 	"ticketing.dev/auth/store"
 	"ticketing.dev/common/apperr"
 	"ticketing.dev/common/mongodb"
+	"ticketing.dev/common/outbox"
 	"ticketing.dev/common/server"
 	"ticketing.dev/common/session"
 	"ticketing.dev/testkit"
@@ -70,6 +71,7 @@ func newService(t testing.TB, opts options) *service {
 		Log:              testkit.Logger(t),
 		Keys:             testkit.Keys(),
 		Users:            users,
+		Revocations:      store.NewRevocations(db, func(any, ...outbox.Event) {}), // no relay here: main_test has one
 		Hasher:           sharedHasher(),
 		Checks:           map[string]server.Check{"mongo": mongodb.Ping(db.Client())},
 		TokenTTL:         tokenTTL,

@@ -25,10 +25,12 @@ import (
 
 // Deps is everything the handler needs.
 type Deps struct {
-	Log    *slog.Logger
-	Keys   *session.Keys
-	Users  *store.Users
-	Hasher *password.Hasher
+	Log   *slog.Logger
+	Keys  *session.Keys
+	Users *store.Users
+	// Revocations records sign-outs (and tells every service).
+	Revocations *store.Revocations
+	Hasher      *password.Hasher
 	// Checks are the readiness checks of /readyz.
 	Checks map[string]server.Check
 
@@ -211,6 +213,10 @@ func (a *api) startSession(w http.ResponseWriter, status int, user store.User) e
 	return nil
 }
 
+// signout revokes the session of the request's cookie everywhere (its
+// token is refused by every service from then on) and clears the cookie. A
+// revocation that cannot be stored is an error: the cookie is still cleared
+// in this browser, and signing out again revokes it.
 func (a *api) signout(w http.ResponseWriter, r *http.Request) error {
 	clear := session.ClearCookie(a.CookieSecure)
 	http.SetCookie(w, clear)
@@ -218,6 +224,13 @@ func (a *api) signout(w http.ResponseWriter, r *http.Request) error {
 	// refuses cookie names with ':' both ways, so read and write it by hand.
 	if hasCookie(r, session.LegacyCookieName) {
 		w.Header().Add("Set-Cookie", session.LegacyCookieName+strings.TrimPrefix(clear.String(), clear.Name))
+	}
+	if u, ok := httpx.UserFrom(r.Context()); ok {
+		if err := a.Revocations.Revoke(r.Context(), u); err != nil {
+			return err
+		}
+		// This replica refuses it at once; the others when the event comes.
+		a.Keys.Revocations().Revoke(u.SessionID, time.Unix(u.ExpiresAt, 0))
 	}
 	httpx.WriteJSON(w, http.StatusOK, struct{}{})
 	return nil

@@ -16,7 +16,12 @@ import (
 	"testing"
 	"time"
 
+	"go.mongodb.org/mongo-driver/v2/bson"
+
+	"ticketing.dev/auth/store"
 	"ticketing.dev/common/apperr"
+	"ticketing.dev/common/events"
+	"ticketing.dev/common/outbox"
 	"ticketing.dev/common/session"
 	"ticketing.dev/testkit"
 )
@@ -234,6 +239,54 @@ func TestSignout(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// Signing out revokes that session: its cookie, replayed, is anonymous;
+// the user's other sessions stay signed in; the revocation and its
+// session.revoked event are stored together.
+func TestSignoutRevokesTheSession(t *testing.T) {
+	t.Parallel()
+	svc := newService(t, options{})
+	first := svc.signup(t, "revoke@example.com", "secret")
+	res := testkit.Call(t, svc.handler, http.MethodPost, "/api/users/signin", credentials("revoke@example.com", "secret")).Want(t, http.StatusOK)
+	second := sessionCookie(t, res)
+	current := func(c *http.Cookie) string {
+		return string(testkit.Call(t, svc.handler, http.MethodGet, "/api/users/currentuser", nil, c).Want(t, http.StatusOK).Body)
+	}
+	if strings.Contains(current(first), "null") {
+		t.Fatal("not signed in before signing out")
+	}
+
+	for range 2 { // the second time the cookie is anonymous: nothing more to revoke
+		testkit.Call(t, svc.handler, http.MethodPost, "/api/users/signout", nil, first).Want(t, http.StatusOK)
+	}
+	assertJSON(t, []byte(current(first)), `{"currentUser":null}`)
+	if strings.Contains(current(second), "null") {
+		t.Fatal("signing out one session signed out the other")
+	}
+
+	var docs []struct {
+		UserID    string                  `bson:"userId"`
+		ExpiresAt time.Time               `bson:"expiresAt"`
+		Outbox    map[string]outbox.Entry `bson:"outbox"`
+	}
+	cur, err := svc.db.Collection(store.RevocationsCollection).Find(testkit.Context(t), bson.D{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cur.All(testkit.Context(t), &docs); err != nil {
+		t.Fatal(err)
+	}
+	if len(docs) != 1 || len(docs[0].Outbox) != 1 || time.Until(docs[0].ExpiresAt) < tokenTTL-time.Minute {
+		t.Fatalf("revocations %+v, want one, expiring with its token, with its event", docs)
+	}
+	for _, e := range docs[0].Outbox {
+		var d events.SessionRevokedData
+		if err := json.Unmarshal([]byte(e.Data), &d); err != nil || e.Subject != events.SessionRevoked.Subject ||
+			d.UserID != docs[0].UserID || d.SessionID == "" || !d.ExpiresAt.Equal(docs[0].ExpiresAt) {
+			t.Fatalf("event %+v (%v), want session.revoked of the revocation", e, err)
+		}
 	}
 }
 

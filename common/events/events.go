@@ -19,6 +19,10 @@ var (
 	OrderCompleted     = Topic[OrderCompletedData]{"order.completed"}
 	ExpirationComplete = Topic[ExpirationCompleteData]{"expiration.complete"}
 	PaymentCreated     = Topic[PaymentCreatedData]{"payment.created"}
+	// SessionRevoked is a sign-out: every replica of every service that
+	// reads sessions refuses that session from then on (Follow, on the
+	// SessionStream).
+	SessionRevoked = Topic[SessionRevokedData]{"session.revoked"}
 )
 
 // Order statuses as they travel in events and in the API.
@@ -83,4 +87,10 @@ type PaymentCreatedData struct {
 	ID       string `json:"id"`
 	OrderID  string `json:"orderId"`
 	StripeID string `json:"stripeId"`
+}
+
+type SessionRevokedData struct {
+	SessionID string    `json:"sessionId"`
+	UserID    string    `json:"userId"`
+	ExpiresAt time.Time `json:"expiresAt"` // the token's expiry: the deny list keeps it until then
 }

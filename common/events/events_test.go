@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"ticketing.dev/common/events"
 	"ticketing.dev/testkit"
@@ -75,42 +76,45 @@ func TestHandlerOutcomes(t *testing.T) {
 		result         func(delivery uint64) error
 		wantDeliveries uint64
 		wantAcked      bool
+		// wantOutcomes is how events_handled_total{durable="test"} moves.
+		wantOutcomes map[string]float64
 	}{
-		{"success acks at once", func(uint64) error { return nil }, 1, true},
+		{"success acks at once", func(uint64) error { return nil }, 1, true, outcomes(1, 0, 0, 0)},
 		{"transient failure is retried then succeeds", func(d uint64) error {
 			if d < 3 {
 				return errors.New("store down")
 			}
 			return nil
-		}, 3, true},
+		}, 3, true, outcomes(1, 0, 2, 0)},
 		{"retry with delay", func(d uint64) error {
 			if d == 1 {
 				return events.Retry(50*time.Millisecond, errors.New("version gap"))
 			}
 			return nil
-		}, 2, true},
-		{"permanent failure stops at the bound", func(uint64) error { return errors.New("always") }, 4, false},
+		}, 2, true, outcomes(1, 1, 0, 0)},
+		{"permanent failure stops at the bound", func(uint64) error { return errors.New("always") }, 4, false, outcomes(0, 0, 4, 1)},
 		{"a deferred event is not bound by the failure limit", func(d uint64) error {
 			if d < 7 {
 				return events.Retry(10*time.Millisecond, errors.New("version gap"))
 			}
 			return nil
-		}, 7, true},
+		}, 7, true, outcomes(1, 6, 0, 0)},
 		{"deferrals do not count toward the failure bound", func(d uint64) error {
 			if d <= 6 {
 				return events.Retry(10*time.Millisecond, errors.New("version gap"))
 			}
 			return errors.New("store down")
-		}, 10, false},
+		}, 10, false, outcomes(0, 6, 4, 1)},
 		{"deferrals have their own bound", func(uint64) error {
 			return events.Retry(10*time.Millisecond, errors.New("version gap"))
-		}, 12, false},
-		{"malformed is terminated at once", func(uint64) error { return events.Malformed(errors.New("bad")) }, 1, false},
+		}, 12, false, outcomes(0, 12, 0, 1)},
+		{"malformed is terminated at once", func(uint64) error { return events.Malformed(errors.New("bad")) }, 1, false, outcomes(0, 0, 0, 1)},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			n := natskit.StartNATS(t)
 			ctx := testkit.Context(t)
+			before := handledTotals(t, "test")
 			var deliveries atomic.Uint64
 			var acked atomic.Bool
 			l, err := events.Listen(ctx, n.JS, testkit.Logger(t), events.OrderCompleted, "test",
@@ -147,8 +151,44 @@ func TestHandlerOutcomes(t *testing.T) {
 			if want := map[bool]int{true: 0, false: 1}[tt.wantAcked]; len(letters) != want {
 				t.Fatalf("%d dead letters, want %d: %+v", len(letters), want, letters)
 			}
+			after := handledTotals(t, "test")
+			for outcome, want := range tt.wantOutcomes {
+				if got := after[outcome] - before[outcome]; got != want {
+					t.Errorf("events_handled_total{outcome=%q} moved by %v, want %v", outcome, got, want)
+				}
+			}
 		})
 	}
+}
+
+func outcomes(handled, deferred, failed, terminated float64) map[string]float64 {
+	return map[string]float64{"handled": handled, "deferred": deferred, "failed": failed, "terminated": terminated}
+}
+
+// handledTotals reads events_handled_total of a durable, by outcome, from
+// the process's registry (what /metrics serves).
+func handledTotals(t *testing.T, durable string) map[string]float64 {
+	t.Helper()
+	families, err := prometheus.DefaultGatherer.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]float64{}
+	for _, f := range families {
+		if f.GetName() != "events_handled_total" {
+			continue
+		}
+		for _, m := range f.GetMetric() {
+			labels := map[string]string{}
+			for _, l := range m.GetLabel() {
+				labels[l.GetName()] = l.GetValue()
+			}
+			if labels["durable"] == durable {
+				out[labels["outcome"]] = m.GetCounter().GetValue()
+			}
+		}
+	}
+	return out
 }
 
 // waitNoPending waits until the consumer has nothing pending or awaiting ack.

@@ -205,8 +205,10 @@ func Listen[T any](ctx context.Context, js jetstream.JetStream, log *slog.Logger
 	lctx, cancel := context.WithCancel(context.Background())
 	l.stop = cancel
 	l.done = make(chan struct{})
+	lag.add(l)
 	go func() {
 		defer close(l.done)
+		defer lag.remove(l)
 		if err != nil && !l.provisionUntilDone(lctx, err) {
 			return
 		}
@@ -238,7 +240,9 @@ func (l *Listener) run(ctx context.Context, m jetstream.Msg, h func(context.Cont
 			}
 		}
 	}()
+	start := time.Now()
 	err := h(ctx)
+	handleDuration.WithLabelValues(l.config.Durable).Observe(time.Since(start).Seconds())
 	// No progress report may follow the answer: a late one would restart
 	// AckWait and override a NakWithDelay.
 	close(beat)
@@ -254,15 +258,18 @@ func (l *Listener) answer(ctx context.Context, m jetstream.Msg, meta *jetstream.
 	switch {
 	case err == nil:
 		l.failures.forget(seq)
+		eventsHandled.WithLabelValues(l.config.Durable, outcomeHandled).Inc()
 		if err := m.Ack(); err != nil {
 			l.log.WarnContext(ctx, "ack failed; the event will be redelivered", "msg_id", id, "err", err)
 		}
 	case errors.As(err, &malformed):
 		l.deadLetter(ctx, m, meta, err.Error())
 	case errors.As(err, &retry):
+		eventsHandled.WithLabelValues(l.config.Durable, outcomeDeferred).Inc()
 		l.log.DebugContext(ctx, "event deferred", "msg_id", id, "delivery", meta.NumDelivered, "reason", err)
 		_ = m.NakWithDelay(retry.after)
 	default:
+		eventsHandled.WithLabelValues(l.config.Durable, outcomeFailed).Inc()
 		failures := l.failures.add(seq)
 		if failures >= l.opts.MaxFailures {
 			l.deadLetter(ctx, m, meta, fmt.Sprintf("failed %d times, last: %v", failures, err))
@@ -292,6 +299,7 @@ func (l *Listener) deadLetter(ctx context.Context, m jetstream.Msg, meta *jetstr
 		return
 	}
 	l.failures.forget(meta.Sequence.Stream)
+	eventsHandled.WithLabelValues(l.config.Durable, outcomeTerminated).Inc()
 	total := deadLetters.Add(1)
 	l.log.ErrorContext(ctx, "event dead-lettered", "msg_id", m.Headers().Get(nats.MsgIdHdr),
 		"stream_seq", meta.Sequence.Stream, "delivery", meta.NumDelivered, "reason", reason,

@@ -14,6 +14,7 @@ import (
 type Access struct {
 	Publishes []string // subjects of the events it owns
 	Listens   []string // subjects its listeners consume, one durable each
+	Follows   []string // subjects every replica reads whole (Follow)
 }
 
 // Services is the one permission table: every service that talks to NATS,
@@ -22,17 +23,24 @@ type Access struct {
 // refused by Subscribe before it reaches the broker, which would refuse it
 // too; publishing a subject not in Publishes is refused by the broker.
 var Services = map[string]Access{
+	"auth": {
+		Publishes: subjects(SessionRevoked),
+		Follows:   subjects(SessionRevoked),
+	},
 	"tickets": {
 		Publishes: subjects(TicketCreated, TicketUpdated),
 		Listens:   subjects(OrderCreated, OrderCancelled),
+		Follows:   subjects(SessionRevoked),
 	},
 	"orders": {
 		Publishes: subjects(OrderCreated, OrderCancelled, OrderCompleted),
 		Listens:   subjects(TicketCreated, TicketUpdated, ExpirationComplete, PaymentCreated),
+		Follows:   subjects(SessionRevoked),
 	},
 	"payments": {
 		Publishes: subjects(PaymentCreated),
 		Listens:   subjects(OrderCreated, OrderCompleted, OrderCancelled),
+		Follows:   subjects(SessionRevoked),
 	},
 	"expiration": {
 		Publishes: subjects(ExpirationComplete),
@@ -93,10 +101,13 @@ type Permission struct {
 // Permissions derives a service's least privilege from its Access:
 //   - publish its events, and dlq.<durable> for each of its listeners;
 //   - the JetStream API its connection's keeper uses (stream info, create
-//     and update of TICKETING and TICKETING_DLQ), and for each durable:
-//     consumer create and info, next message, and the acks
+//     and update of TICKETING, SESSIONS and TICKETING_DLQ), and for each
+//     durable: consumer create and info, next message, and the acks
 //     ($JS.ACK.TICKETING.<durable>.>, which also carry naks, progress and
 //     terms);
+//   - for each followed subject, the ordered consumers of its stream
+//     (SESSIONS: create, info, next message, delete), whose names are
+//     generated, so any consumer of that stream, and no other;
 //   - subscribe to its own reply inboxes only.
 func Permissions(service string) (Permission, error) {
 	a, ok := Services[service]
@@ -104,7 +115,7 @@ func Permissions(service string) (Permission, error) {
 		return Permission{}, fmt.Errorf("no NATS permissions for %q", service)
 	}
 	pub := slices.Clone(a.Publishes)
-	for _, stream := range []string{StreamName, DeadLetterStream} {
+	for _, stream := range []string{StreamName, SessionStream, DeadLetterStream} {
 		for _, op := range []string{"INFO", "CREATE", "UPDATE"} {
 			pub = append(pub, "$JS.API.STREAM."+op+"."+stream)
 		}
@@ -118,7 +129,21 @@ func Permissions(service string) (Permission, error) {
 			"$JS.ACK."+StreamName+"."+d+".>",
 		)
 	}
-	return Permission{Publish: pub, Subscribe: []string{InboxPrefix(service) + ".>"}}, nil
+	for _, subject := range a.Follows {
+		stream := StreamOf(subject)
+		if stream == StreamName {
+			// Any consumer of the event stream would be any durable's.
+			return Permission{}, fmt.Errorf("%s follows %s, which is not on a stream of its own", service, subject)
+		}
+		pub = append(pub,
+			"$JS.API.CONSUMER.CREATE."+stream+".>",
+			"$JS.API.CONSUMER.INFO."+stream+".*",
+			"$JS.API.CONSUMER.MSG.NEXT."+stream+".*",
+			"$JS.API.CONSUMER.DELETE."+stream+".*",
+		)
+	}
+	slices.Sort(pub)
+	return Permission{Publish: slices.Compact(pub), Subscribe: []string{InboxPrefix(service) + ".>"}}, nil
 }
 
 // UserOptions are the nats.go options of a connection as user: its

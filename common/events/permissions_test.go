@@ -62,7 +62,7 @@ func TestPermissionsRefuse(t *testing.T) {
 	if err := publishQuickly(tickets, events.TicketCreated.Subject); err != nil {
 		t.Fatalf("tickets publishing its own ticket.created: %v", err)
 	}
-	for _, subject := range []string{events.PaymentCreated.Subject, events.OrderCreated.Subject, "dlq.orders-service-ticket-created"} {
+	for _, subject := range []string{events.PaymentCreated.Subject, events.OrderCreated.Subject, events.SessionRevoked.Subject, "dlq.orders-service-ticket-created"} {
 		if err := publishQuickly(tickets, subject); err == nil {
 			t.Errorf("tickets published %s: the broker confirmed it", subject)
 		}
@@ -111,6 +111,14 @@ func TestPermissionsRefuse(t *testing.T) {
 		Durable: "client", AckPolicy: jetstream.AckExplicitPolicy,
 	}); err == nil {
 		t.Error("the client created a consumer")
+	}
+	if _, err := cjs.OrderedConsumer(ctx, events.SessionStream, jetstream.OrderedConsumerConfig{}); err == nil {
+		t.Error("the client read the session stream")
+	}
+	// A follower's permissions reach the session stream only: tickets'
+	// credentials cannot read another stream through an ordered consumer.
+	if _, err := tickets.OrderedConsumer(ctx, events.StreamName, jetstream.OrderedConsumerConfig{}); err == nil {
+		t.Error("tickets made an ordered consumer on the event stream")
 	}
 
 	if nc, err := nats.Connect(url, nats.UserInfo("stranger", "pw")); err == nil {
@@ -186,6 +194,34 @@ func TestPermissionsSuffice(t *testing.T) {
 			for _, subject := range access.Publishes {
 				if err := publishQuickly(js, subject); err != nil {
 					t.Errorf("%s publishing %s: %v", svc, subject, err)
+				}
+			}
+			// It follows what it follows: what the stream held before, and
+			// what comes after.
+			for _, subject := range access.Follows {
+				pub := events.NewPublisher(admin)
+				if err := pub.PublishRaw(testkit.Context(t), subject, "before", []byte(`{"n":"before"}`)); err != nil {
+					t.Fatal(err)
+				}
+				seen := make(chan string, 10)
+				f := events.Follow(js, testkit.Logger(t), events.Topic[map[string]string]{Subject: subject},
+					func(m map[string]string) { seen <- m["n"] })
+				defer f.Stop()
+				if err := pub.PublishRaw(testkit.Context(t), subject, "after", []byte(`{"n":"after"}`)); err != nil {
+					t.Fatal(err)
+				}
+				// (The stream also holds what the service published above.)
+				var got []string
+				for !slices.Contains(got, "before") || !slices.Contains(got, "after") {
+					select {
+					case n := <-seen:
+						got = append(got, n)
+					case <-time.After(20 * time.Second):
+						t.Fatalf("%s following %s saw %v", svc, subject, got)
+					}
+				}
+				if err := f.Loaded(testkit.Context(t)); err != nil {
+					t.Error(err)
 				}
 			}
 		})

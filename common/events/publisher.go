@@ -45,7 +45,7 @@ func (p *Publisher) PublishRaw(ctx context.Context, subject, id string, data []b
 
 	ctx, cancel := context.WithTimeout(ctx, p.timeout)
 	defer cancel()
-	if _, err := p.js.PublishMsg(ctx, msg, jetstream.WithMsgID(id), jetstream.WithExpectStream(StreamName)); err != nil {
+	if _, err := p.js.PublishMsg(ctx, msg, jetstream.WithMsgID(id), jetstream.WithExpectStream(StreamOf(subject))); err != nil {
 		span.RecordError(err)
 		return fmt.Errorf("publish %s %s: %w", subject, id, err)
 	}

@@ -24,6 +24,20 @@ const StreamName = "TICKETING"
 // MaxAge is not replayed.
 const MaxAge = 30 * 24 * time.Hour
 
+// SessionStream keeps the session.revoked events apart from the others:
+// every replica reads all of it (Follow), and the permissions that allow
+// that read nothing else. Its MaxAge bounds a token's lifetime (auth's
+// TOKEN_TTL): a revocation must outlive the token it refuses.
+const SessionStream = "SESSIONS"
+
+// StreamOf is the stream a subject is stored in.
+func StreamOf(subject string) string {
+	if strings.HasPrefix(subject, "session.") {
+		return SessionStream
+	}
+	return StreamName
+}
+
 // DuplicateWindow is how long JetStream remembers a Nats-Msg-Id.
 const DuplicateWindow = 10 * time.Minute
 
@@ -125,8 +139,8 @@ func (k *streamKeeper) run(ctx context.Context) {
 	}
 }
 
-// EnsureStream creates or updates the event stream and the dead-letter
-// stream with at least replicas copies (at least 1). It never lowers what is
+// EnsureStream creates or updates the event stream, the session stream and
+// the dead-letter stream with at least replicas copies (at least 1). It never lowers what is
 // there: an operator who raised a stream to 3 replicas keeps them when a pod
 // with a smaller setting starts.
 func EnsureStream(ctx context.Context, js jetstream.JetStream, replicas int) error {
@@ -135,6 +149,17 @@ func EnsureStream(ctx context.Context, js jetstream.JetStream, replicas int) err
 	err := ensure(ctx, js, jetstream.StreamConfig{
 		Name:       StreamName,
 		Subjects:   []string{"ticket.>", "order.>", "expiration.>", "payment.>"},
+		Retention:  jetstream.LimitsPolicy,
+		Storage:    jetstream.FileStorage,
+		MaxAge:     MaxAge,
+		Duplicates: DuplicateWindow,
+	}, replicas)
+	if err != nil {
+		return err
+	}
+	err = ensure(ctx, js, jetstream.StreamConfig{
+		Name:       SessionStream,
+		Subjects:   []string{"session.>"},
 		Retention:  jetstream.LimitsPolicy,
 		Storage:    jetstream.FileStorage,
 		MaxAge:     MaxAge,

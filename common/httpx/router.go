@@ -24,12 +24,12 @@ import (
 )
 
 // NewRouter returns a chi router with the shared middleware: request id,
-// tracing, access log, panic recovery, the guard of writes (JSON bodies
+// tracing, access log, metrics (measure), panic recovery, the guard of writes (JSON bodies
 // only, no cross-site requests: guardWrites) and the current user; unknown
 // routes and methods answer with the error envelope.
 func NewRouter(log *slog.Logger, keys *session.Keys) chi.Router {
 	r := chi.NewRouter()
-	r.Use(withRequestID, tracing, accessLog(log), recoverer(log), guardWrites(log), CurrentUser(keys),
+	r.Use(withRequestID, tracing, accessLog(log), measure, recoverer(log), guardWrites(log), CurrentUser(keys),
 		middleware.GetHead) // HEAD is answered wherever GET is, as Express did
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
 		WriteError(log, w, r, apperr.RouteNotFound())

@@ -37,6 +37,7 @@ import (
 	"ticketing.dev/common/logging"
 	"ticketing.dev/common/mongodb"
 	"ticketing.dev/common/server"
+	"ticketing.dev/common/session"
 	"ticketing.dev/common/tracing"
 )
 
@@ -77,6 +78,9 @@ func Run[C Config](ctx context.Context, log *slog.Logger, name string, load func
 	r := config.FromEnv()
 	r.String("LOG_LEVEL", "info") // read by logging.New; listed in the start-up line
 	pprofAddr := r.String("PPROF_ADDR", "")
+	// METRICS_ADDR is where Prometheus scrapes /metrics: a port of its own,
+	// which the ingress never routes to.
+	metricsAddr := r.String("METRICS_ADDR", ":9090")
 	// LISTEN_HOST narrows where the service listens (devstack: 127.0.0.1);
 	// unset, every interface, as a pod needs.
 	listenHost := r.String("LISTEN_HOST", "")
@@ -109,6 +113,15 @@ func Run[C Config](ctx context.Context, log *slog.Logger, name string, load func
 		defer stop()
 		log.Info("profiler listening", "addr", "http://"+at.String()+"/debug/pprof/")
 	}
+	if h, p, err := net.SplitHostPort(metricsAddr); err == nil && h == "" && listenHost != "" {
+		metricsAddr = net.JoinHostPort(listenHost, p)
+	}
+	mAddr, stopMetrics, err := server.Metrics(metricsAddr)
+	if err != nil {
+		return fmt.Errorf("METRICS_ADDR %q: %w", metricsAddr, err)
+	}
+	defer stopMetrics()
+	log.Info("metrics listening", "addr", "http://"+mAddr.String()+"/metrics")
 	addr := cfg.Addr()
 	if listenHost != "" {
 		_, port, _ := net.SplitHostPort(addr)
@@ -218,6 +231,26 @@ func Open(ctx context.Context, log *slog.Logger, name string, needs Needs, gate 
 		c.Checks["nats"] = server.Degraded(events.Ready(c.NATS))
 	}
 	return c, nil
+}
+
+// Sessions returns the Keys that verify the session cookie with jwtKey and
+// refuse signed-out sessions: this replica follows every session.revoked
+// event (events.Follow) into the Keys' deny list, from the start of the
+// session stream. Until it has read what the stream held, /readyz reports
+// "sessions" as degraded: a replica that starts while NATS is unreachable
+// serves, and cannot yet know older sign-outs (the tokens still expire).
+func (c *Conns) Sessions(jwtKey string) *session.Keys {
+	keys := session.NewKeys(jwtKey)
+	if c.JS == nil {
+		return keys
+	}
+	revoked := keys.Revocations()
+	f := events.Follow(c.JS, c.log, events.SessionRevoked, func(d events.SessionRevokedData) {
+		revoked.Revoke(d.SessionID, d.ExpiresAt)
+	})
+	c.closers = append(c.closers, f.Stop)
+	c.Checks["sessions"] = server.Degraded(f.Loaded)
+	return keys
 }
 
 // WaitFor runs check until it passes, with backoff (100 ms doubling to 5 s),

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"ticketing.dev/common/config"
+	"ticketing.dev/common/httpx"
 	"ticketing.dev/common/service"
 	"ticketing.dev/testkit"
 )
@@ -64,6 +65,7 @@ func TestRunRejectsInvalidSettings(t *testing.T) {
 func TestRunWaitsForItsStoreAndStopsCleanly(t *testing.T) {
 	port := testkit.FreePort(t)
 	t.Setenv("PORT", fmt.Sprint(port))
+	t.Setenv("METRICS_ADDR", "127.0.0.1:0")
 	t.Setenv("MONGO_URI", fmt.Sprintf("mongodb://127.0.0.1:%d/test", testkit.FreePort(t)))
 	ctx, stop := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -110,6 +112,7 @@ func TestListenHost(t *testing.T) {
 	}
 	port := testkit.FreePort(t)
 	t.Setenv("PORT", fmt.Sprint(port))
+	t.Setenv("METRICS_ADDR", "127.0.0.1:0")
 	t.Setenv("LISTEN_HOST", "127.0.0.1")
 	ctx, stop := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -132,5 +135,63 @@ func TestListenHost(t *testing.T) {
 	stop()
 	if err := <-done; err != nil {
 		t.Fatal(err)
+	}
+}
+
+// Metrics are served on METRICS_ADDR, apart from the service's routes:
+// requests are counted by route pattern, never by path, and the routes'
+// port has no /metrics.
+func TestMetricsOnTheirOwnPort(t *testing.T) {
+	port, metricsPort := testkit.FreePort(t), testkit.FreePort(t)
+	t.Setenv("PORT", fmt.Sprint(port))
+	t.Setenv("METRICS_ADDR", fmt.Sprintf("127.0.0.1:%d", metricsPort))
+	ctx, stop := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- service.Run(ctx, testkit.Logger(t), "test", load, func(ctx context.Context, log *slog.Logger, c cfg, conns *service.Conns) error {
+			r := httpx.NewRouter(log, nil)
+			r.Get("/things/{id}", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusTeapot) })
+			return conns.Serve(ctx, r)
+		})
+	}()
+	defer func() {
+		stop()
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	}()
+	get := func(url string) (int, string) {
+		res, err := http.Get(url)
+		if err != nil {
+			return 0, err.Error()
+		}
+		defer res.Body.Close()
+		b, _ := io.ReadAll(res.Body)
+		return res.StatusCode, string(b)
+	}
+	base := fmt.Sprintf("http://127.0.0.1:%d", port)
+	testkit.Eventually(t, 10*time.Second, func() bool { s, _ := get(base + "/things/1"); return s == http.StatusTeapot }, "not serving")
+	get(base + "/things/2")
+	get(base + "/nowhere")
+
+	status, body := get(fmt.Sprintf("http://127.0.0.1:%d/metrics", metricsPort))
+	if status != http.StatusOK {
+		t.Fatalf("/metrics: %d %s", status, body)
+	}
+	for _, want := range []string{
+		`http_requests_total{code="418",method="GET",route="/things/{id}"}`,
+		`http_requests_total{code="404",method="GET",route="unmatched"}`,
+		`http_request_duration_seconds_count{method="GET",route="/things/{id}"}`,
+		`go_goroutines`,
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+	if strings.Contains(body, `route="/things/1"`) {
+		t.Error("a path became a label value")
+	}
+	if s, _ := get(base + "/metrics"); s != http.StatusNotFound {
+		t.Errorf("the routes' port answers /metrics with %d", s)
 	}
 }

@@ -4,12 +4,14 @@
 package session
 
 import (
+	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -26,6 +28,9 @@ type User struct {
 	Email     string `json:"email"`
 	IssuedAt  int64  `json:"iat"`
 	ExpiresAt int64  `json:"exp"`
+	// SessionID (the token's jti) names this sign-in, so that signing out
+	// revokes it alone; it is not part of the API's user.
+	SessionID string `json:"-"`
 }
 
 type claims struct {
@@ -34,10 +39,12 @@ type claims struct {
 	jwt.RegisteredClaims
 }
 
-// Keys signs and verifies tokens with one shared secret.
+// Keys signs and verifies tokens with one shared secret, and refuses the
+// sessions its Revocations hold.
 type Keys struct {
-	secret []byte
-	now    func() time.Time
+	secret  []byte
+	now     func() time.Time
+	revoked *Revocations
 }
 
 // MinKeyLen is the least length of JWT_KEY: 32 bytes, the 256 bits RFC 7518
@@ -46,8 +53,15 @@ const MinKeyLen = 32
 
 // NewKeys returns Keys for the shared JWT_KEY.
 func NewKeys(secret string) *Keys {
-	return &Keys{secret: []byte(secret), now: time.Now}
+	return &Keys{secret: []byte(secret), now: time.Now, revoked: NewRevocations()}
 }
+
+// Revocations is the deny list Verify consults: a service fills it from the
+// session.revoked events (service.Conns.Sessions).
+func (k *Keys) Revocations() *Revocations { return k.revoked }
+
+// ErrRevoked is the error of a token whose session was signed out.
+var ErrRevoked = errors.New("session was signed out")
 
 // Mint returns a signed token for the user that expires after ttl.
 func (k *Keys) Mint(id, email string, ttl time.Duration) (string, error) {
@@ -56,6 +70,7 @@ func (k *Keys) Mint(id, email string, ttl time.Duration) (string, error) {
 		ID:    id,
 		Email: email,
 		RegisteredClaims: jwt.RegisteredClaims{
+			ID:        rand.Text(),
 			IssuedAt:  jwt.NewNumericDate(now),
 			ExpiresAt: jwt.NewNumericDate(now.Add(ttl)),
 		},
@@ -63,7 +78,8 @@ func (k *Keys) Mint(id, email string, ttl time.Duration) (string, error) {
 	return jwt.NewWithClaims(jwt.SigningMethodHS256, c).SignedString(k.secret)
 }
 
-// Verify checks the signature (HS256 only), the expiry and the claims.
+// Verify checks the signature (HS256 only), the expiry, the claims (a
+// session id among them) and that the session was not signed out.
 func (k *Keys) Verify(token string) (User, error) {
 	var c claims
 	_, err := jwt.ParseWithClaims(token, &c, func(*jwt.Token) (any, error) { return k.secret, nil },
@@ -74,10 +90,13 @@ func (k *Keys) Verify(token string) (User, error) {
 	if err != nil {
 		return User{}, err
 	}
-	if c.ID == "" || c.Email == "" {
-		return User{}, errors.New("token lacks id or email")
+	if c.ID == "" || c.Email == "" || c.RegisteredClaims.ID == "" {
+		return User{}, errors.New("token lacks id, email or session id")
 	}
-	u := User{ID: c.ID, Email: c.Email, ExpiresAt: c.ExpiresAt.Unix()}
+	if k.revoked.Revoked(c.RegisteredClaims.ID) {
+		return User{}, ErrRevoked
+	}
+	u := User{ID: c.ID, Email: c.Email, ExpiresAt: c.ExpiresAt.Unix(), SessionID: c.RegisteredClaims.ID}
 	if c.IssuedAt != nil {
 		u.IssuedAt = c.IssuedAt.Unix()
 	}
@@ -169,4 +188,54 @@ func ClearCookie(secure bool) *http.Cookie {
 		MaxAge:   -1,
 		Expires:  time.Unix(0, 0),
 	}
+}
+
+// Revocations is a deny list of session ids, each kept until its token
+// expires (after that the token is refused anyway). Safe for concurrent use.
+type Revocations struct {
+	mu     sync.RWMutex
+	until  map[string]time.Time
+	pruned int // the list's size after the last prune
+	now    func() time.Time
+}
+
+// NewRevocations returns an empty deny list.
+func NewRevocations() *Revocations {
+	return &Revocations{until: map[string]time.Time{}, now: time.Now}
+}
+
+// Revoke adds a session whose token expires at expires. Whenever the list
+// has doubled since it was last pruned, expired sessions are dropped, so it
+// holds about the sessions signed out within one token lifetime.
+func (r *Revocations) Revoke(sessionID string, expires time.Time) {
+	now := r.now()
+	if sessionID == "" || !expires.After(now) {
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.until[sessionID] = expires
+	if len(r.until) > max(2*r.pruned, 64) {
+		for id, t := range r.until {
+			if !t.After(now) {
+				delete(r.until, id)
+			}
+		}
+		r.pruned = len(r.until)
+	}
+}
+
+// Revoked reports whether the session was signed out.
+func (r *Revocations) Revoked(sessionID string) bool {
+	r.mu.RLock()
+	_, ok := r.until[sessionID]
+	r.mu.RUnlock()
+	return ok
+}
+
+// Len is how many sessions the list holds.
+func (r *Revocations) Len() int {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	return len(r.until)
 }

@@ -2,6 +2,8 @@ package session_test
 
 import (
 	"encoding/base64"
+	"encoding/json"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -23,8 +25,35 @@ func TestMintVerifyRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if u.ID != "64b000000000000000000001" || u.Email != "a@b.co" || u.ExpiresAt-u.IssuedAt != 3600 {
+	if u.ID != "64b000000000000000000001" || u.Email != "a@b.co" || u.ExpiresAt-u.IssuedAt != 3600 || len(u.SessionID) < 20 {
 		t.Fatalf("got %+v", u)
+	}
+	again, _ := keys.Mint("64b000000000000000000001", "a@b.co", time.Hour)
+	if u2, _ := keys.Verify(again); u2.SessionID == u.SessionID {
+		t.Fatalf("two sign-ins share session id %q", u.SessionID)
+	}
+}
+
+// Signing out one session refuses its token and only its token, on every
+// Keys that shares the list, and the API's user never shows the id.
+func TestRevokedSessionIsRefused(t *testing.T) {
+	keys := session.NewKeys("secret")
+	first, _ := keys.Mint("u1", "a@b.co", time.Hour)
+	second, _ := keys.Mint("u1", "a@b.co", time.Hour)
+	u, err := keys.Verify(first)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys.Revocations().Revoke(u.SessionID, time.Unix(u.ExpiresAt, 0))
+	if _, err := keys.Verify(first); !errors.Is(err, session.ErrRevoked) {
+		t.Fatalf("revoked token: %v, want ErrRevoked", err)
+	}
+	if _, err := keys.Verify(second); err != nil {
+		t.Fatalf("the user's other session: %v", err)
+	}
+	b, _ := json.Marshal(u)
+	if strings.Contains(string(b), u.SessionID) {
+		t.Fatalf("user JSON %s shows the session id", b)
 	}
 }
 
@@ -55,7 +84,8 @@ func TestVerifyRejects(t *testing.T) {
 		{"no expiry", sign(t, jwt.SigningMethodHS256, []byte("secret"), jwt.MapClaims{"id": "u1", "email": "a@b.co"})},
 		{"alg none", sign(t, jwt.SigningMethodNone, jwt.UnsafeAllowNoneSignatureType, valid)},
 		{"HS512 with the right key", sign(t, jwt.SigningMethodHS512, []byte("secret"), valid)},
-		{"missing id", sign(t, jwt.SigningMethodHS256, []byte("secret"), jwt.MapClaims{"email": "a@b.co", "exp": now.Add(time.Hour).Unix()})},
+		{"missing id", sign(t, jwt.SigningMethodHS256, []byte("secret"), jwt.MapClaims{"email": "a@b.co", "jti": "s1", "exp": now.Add(time.Hour).Unix()})},
+		{"missing session id", sign(t, jwt.SigningMethodHS256, []byte("secret"), valid)},
 		{"garbage", "not-a-jwt"},
 	}
 	for _, tt := range tests {

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/hibiken/asynq"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
 	"github.com/redis/go-redis/v9"
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/propagation"
@@ -109,9 +111,19 @@ func (w *Worker) process(ctx context.Context, t *asynq.Task) error {
 	if err != nil {
 		return err
 	}
-	w.log.InfoContext(ctx, "order expired", "order_id", j.OrderID, "late_by", time.Since(j.ExpiresAt).String())
+	late := time.Since(j.ExpiresAt)
+	lateness.Observe(late.Seconds())
+	w.log.InfoContext(ctx, "order expired", "order_id", j.OrderID, "late_by", late.String())
 	return nil
 }
+
+// lateness is how long after its expiresAt an order's expiration.complete
+// was published.
+var lateness = promauto.NewHistogram(prometheus.HistogramOpts{
+	Name:    "expiration_lateness_seconds",
+	Help:    "Time from an order's expiresAt to the publish of its expiration.complete.",
+	Buckets: []float64{.01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 300},
+})
 
 func retryDelay(n int, err error, _ *asynq.Task) time.Duration {
 	if early, ok := errors.AsType[*earlyError](err); ok {

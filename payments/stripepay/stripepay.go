@@ -11,6 +11,8 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
 	"github.com/stripe/stripe-go/v76"
 	"github.com/stripe/stripe-go/v76/client"
 )
@@ -131,8 +133,40 @@ type Charge struct {
 	OrderID        string // recorded in the charge's metadata
 }
 
+// Stripe calls by operation (charge, refund) and outcome: ok, declined
+// (the card), rejected (nothing done), unreachable (unknown: retried with
+// the same idempotency key).
+var (
+	stripeCalls = promauto.NewCounterVec(prometheus.CounterOpts{
+		Name: "stripe_requests_total",
+		Help: "Calls to Stripe's API by operation (charge, refund) and outcome (ok, declined, rejected, unreachable).",
+	}, []string{"operation", "outcome"})
+	stripeDuration = promauto.NewHistogramVec(prometheus.HistogramOpts{
+		Name:    "stripe_request_duration_seconds",
+		Help:    "Time of one call to Stripe's API, by operation.",
+		Buckets: []float64{.01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30},
+	}, []string{"operation"})
+)
+
+// observe counts a call that started at start and ended with err (as
+// classify gives it).
+func observe(operation string, start time.Time, err error) {
+	stripeDuration.WithLabelValues(operation).Observe(time.Since(start).Seconds())
+	outcome := "ok"
+	switch err.(type) {
+	case nil:
+	case *Declined:
+		outcome = "declined"
+	case *Rejected:
+		outcome = "rejected"
+	default:
+		outcome = "unreachable"
+	}
+	stripeCalls.WithLabelValues(operation, outcome).Inc()
+}
+
 // CreateCharge charges in usd and returns the charge id.
-func (c *Client) CreateCharge(ctx context.Context, ch Charge) (string, error) {
+func (c *Client) CreateCharge(ctx context.Context, ch Charge) (id string, err error) {
 	params := &stripe.ChargeParams{
 		Amount:      stripe.Int64(ch.AmountCents),
 		Currency:    stripe.String(string(stripe.CurrencyUSD)),
@@ -145,6 +179,7 @@ func (c *Client) CreateCharge(ctx context.Context, ch Charge) (string, error) {
 	}
 	params.Context = ctx
 	params.SetIdempotencyKey(ch.IdempotencyKey)
+	defer func(start time.Time) { observe("charge", start, err) }(time.Now())
 	res, err := c.api.Charges.New(params)
 	if err != nil {
 		return "", classify(err)
@@ -160,10 +195,11 @@ type Refund struct {
 
 // CreateRefund refunds the whole charge and returns the refund id. A charge
 // that is already refunded counts as success with an empty id.
-func (c *Client) CreateRefund(ctx context.Context, r Refund) (string, error) {
+func (c *Client) CreateRefund(ctx context.Context, r Refund) (id string, err error) {
 	params := &stripe.RefundParams{Charge: stripe.String(r.ChargeID)}
 	params.Context = ctx
 	params.SetIdempotencyKey(r.IdempotencyKey)
+	defer func(start time.Time) { observe("refund", start, err) }(time.Now())
 	res, err := c.api.Refunds.New(params)
 	var se *stripe.Error
 	if errors.As(err, &se) && se.Code == stripe.ErrorCodeChargeAlreadyRefunded {

@@ -146,7 +146,7 @@ type Recorder[T any] struct {
 func Record[T any](t testing.TB, js jetstream.JetStream, topic events.Topic[T]) *Recorder[T] {
 	t.Helper()
 	rec := &Recorder[T]{js: js, subject: topic.Subject}
-	cons, err := js.OrderedConsumer(context.Background(), events.StreamName, jetstream.OrderedConsumerConfig{
+	cons, err := js.OrderedConsumer(context.Background(), events.StreamOf(topic.Subject), jetstream.OrderedConsumerConfig{
 		FilterSubjects: []string{topic.Subject},
 	})
 	if err != nil {
@@ -244,7 +244,7 @@ func (l lazy) String() string { return l() }
 // streamLast is the sequence of the stream's last event on the subject (0:
 // none yet).
 func (r *Recorder[T]) streamLast(ctx context.Context) (uint64, error) {
-	s, err := r.js.Stream(ctx, events.StreamName)
+	s, err := r.js.Stream(ctx, events.StreamOf(r.subject))
 	if err != nil {
 		return 0, err
 	}
