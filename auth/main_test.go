@@ -37,7 +37,8 @@ func TestRun(t *testing.T) {
 	one := testkit.Serve(t, name, loadConfig, run, env())
 	other := testkit.Serve(t, name, loadConfig, run, env())
 	client := &http.Client{Timeout: 5 * time.Second}
-	call := func(method, url, body, cookie string) (*http.Response, string) {
+	// call answers the status, headers and body of one request.
+	call := func(method, url, body, cookie string) (int, http.Header, string) {
 		t.Helper()
 		req, _ := http.NewRequest(method, url, strings.NewReader(body))
 		if body != "" {
@@ -52,28 +53,28 @@ func TestRun(t *testing.T) {
 		}
 		defer res.Body.Close()
 		b, _ := io.ReadAll(res.Body)
-		return res, string(b)
+		return res.StatusCode, res.Header, string(b)
 	}
 
-	res, _ := call(http.MethodPost, one.URL+"/api/users/signup", `{"email":"run@example.com","password":"secret"}`, "")
-	if res.StatusCode != http.StatusCreated {
-		t.Fatalf("signup: %d", res.StatusCode)
+	status, header, _ := call(http.MethodPost, one.URL+"/api/users/signup", `{"email":"run@example.com","password":"secret"}`, "")
+	if status != http.StatusCreated {
+		t.Fatalf("signup: %d", status)
 	}
-	setCookie := res.Header.Get("Set-Cookie")
+	setCookie := header.Get("Set-Cookie")
 	if !strings.HasPrefix(setCookie, "session=") || strings.Contains(setCookie, "Secure") {
 		t.Fatalf("Set-Cookie %q: want a session cookie without Secure (COOKIE_SECURE=false)", setCookie)
 	}
 	cookie, _, _ := strings.Cut(setCookie, ";")
 	signedIn := func(s *testkit.Service) bool {
-		_, body := call(http.MethodGet, s.URL+"/api/users/currentuser", "", cookie)
+		_, _, body := call(http.MethodGet, s.URL+"/api/users/currentuser", "", cookie)
 		return strings.Contains(body, "run@example.com")
 	}
 	if !signedIn(one) || !signedIn(other) {
 		t.Fatal("the cookie is not valid on both replicas")
 	}
 
-	if res, _ := call(http.MethodPost, other.URL+"/api/users/signout", "", cookie); res.StatusCode != http.StatusOK {
-		t.Fatalf("signout: %d", res.StatusCode)
+	if status, _, _ := call(http.MethodPost, other.URL+"/api/users/signout", "", cookie); status != http.StatusOK {
+		t.Fatalf("signout: %d", status)
 	}
 	if signedIn(other) {
 		t.Fatal("the replica that signed out still accepts the cookie")

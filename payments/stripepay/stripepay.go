@@ -152,12 +152,14 @@ var (
 // classify gives it).
 func observe(operation string, start time.Time, err error) {
 	stripeDuration.WithLabelValues(operation).Observe(time.Since(start).Seconds())
+	var declined *Declined
+	var rejected *Rejected
 	outcome := "ok"
-	switch err.(type) {
-	case nil:
-	case *Declined:
+	switch {
+	case err == nil:
+	case errors.As(err, &declined):
 		outcome = "declined"
-	case *Rejected:
+	case errors.As(err, &rejected):
 		outcome = "rejected"
 	default:
 		outcome = "unreachable"
