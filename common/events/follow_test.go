@@ -33,13 +33,14 @@ func TestFollowLoadsTheWholeStreamFirst(t *testing.T) {
 	follow := func(js jetstream.JetStream, loadedEarly func(applied int64) bool) (*events.Follower, *atomic.Int64, *atomic.Bool) {
 		var applied atomic.Int64
 		var early atomic.Bool
-		var f *events.Follower
-		f = events.Follow(js, testkit.Logger(t), events.SessionRevoked, func(events.SessionRevokedData) {
-			if f.Loaded(ctx) == nil && loadedEarly(applied.Load()) {
+		var follower atomic.Pointer[events.Follower] // set once Follow returns; the handler may run before
+		f := events.Follow(js, testkit.Logger(t), events.SessionRevoked, func(events.SessionRevokedData) {
+			if f := follower.Load(); f != nil && f.Loaded(ctx) == nil && loadedEarly(applied.Load()) {
 				early.Store(true)
 			}
 			applied.Add(1)
 		})
+		follower.Store(f)
 		t.Cleanup(f.Stop)
 		return f, &applied, &early
 	}

@@ -99,10 +99,19 @@ func Classify(err error) error {
 		return err
 	}
 	if mongo.IsNetworkError(err) || mongo.IsTimeout(err) || errors.Is(err, context.DeadlineExceeded) ||
-		errors.Is(err, mongo.ErrClientDisconnected) || isServerSelection(err) {
+		errors.Is(err, mongo.ErrClientDisconnected) || isServerSelection(err) || isTransient(err) {
 		return apperr.Unavailable(err)
 	}
 	return apperr.Internal(err)
+}
+
+// isTransient is an error the driver labels as passing: a connection pool
+// cleared after another operation's network error (the store just went
+// away) carries TransientTransactionError, a write that may be retried
+// RetryableWriteError.
+func isTransient(err error) bool {
+	var le mongo.LabeledError
+	return errors.As(err, &le) && (le.HasErrorLabel("TransientTransactionError") || le.HasErrorLabel("RetryableWriteError"))
 }
 
 func isServerSelection(err error) bool {

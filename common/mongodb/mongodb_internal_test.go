@@ -1,9 +1,14 @@
 package mongodb
 
 import (
+	"context"
+	"errors"
 	"testing"
 
+	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/readpref"
+
+	"ticketing.dev/common/apperr"
 )
 
 // Writes wait for a journaled majority and reads go to the primary unless
@@ -70,5 +75,31 @@ func TestParseID(t *testing.T) {
 		if ok != tt.ok || ok && id.Hex() != tt.wantHex {
 			t.Errorf("ParseID(%q) = %s, %v; want %s, %v", tt.in, id.Hex(), ok, tt.wantHex, tt.ok)
 		}
+	}
+}
+
+// A store that is away answers 503, whatever shape the driver's error has;
+// anything else is a 500.
+func TestClassify(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		err  error
+		want apperr.Kind
+	}{
+		{"deadline", context.DeadlineExceeded, apperr.KindUnavailable},
+		{"client disconnected", mongo.ErrClientDisconnected, apperr.KindUnavailable},
+		{"pool cleared after a network error", mongo.CommandError{Message: "connection pool for 127.0.0.1:1 was cleared",
+			Labels: []string{"TransientTransactionError"}}, apperr.KindUnavailable},
+		{"retryable write", mongo.CommandError{Labels: []string{"RetryableWriteError"}}, apperr.KindUnavailable},
+		{"network error", mongo.CommandError{Labels: []string{"NetworkError"}}, apperr.KindUnavailable},
+		{"a refused command", mongo.CommandError{Code: 2, Message: "BadValue"}, apperr.KindInternal},
+		{"anything else", errors.New("boom"), apperr.KindInternal},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var ae *apperr.Error
+			if err := Classify(tt.err); !errors.As(err, &ae) || ae.Kind != tt.want {
+				t.Fatalf("Classify(%v) = %v, want kind %v", tt.err, err, tt.want)
+			}
+		})
 	}
 }
