@@ -133,7 +133,7 @@ func TestRecoveryWithoutExpiration(t *testing.T) {
 	requirePlatform(t)
 	t.Parallel()
 	const window, grace, sweep = 5 * time.Second, 2 * time.Second, time.Second
-	p := startPlatform(t, t.TempDir(), "DEVSTACK_SKIP=client,expiration",
+	p := startPlatform(t, t.TempDir(), "DEVSTACK_SKIP=client,expiration,traces",
 		"ORDER_EXPIRATION_WINDOW=5s", "ORDER_EXPIRATION_GRACE=2s", "ORDER_SWEEP=1s")
 	seller, buyer := signUp(t, p.URL, "seller"), signUp(t, p.URL, "buyer")
 

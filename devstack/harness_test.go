@@ -124,8 +124,12 @@ func startPlatform(t *testing.T, dataDir string, env ...string) *running {
 		// Platforms of parallel tests must not share one PostgreSQL
 		// database: SQLite (in dataDir) unless a test database is named.
 		"FERRETDB_POSTGRESQL_URL="+os.Getenv("DEVSTACK_TEST_POSTGRESQL_URL"))
+	// Traces are the e2e's to check (scripts/e2e.sh runs with them); here
+	// they would only add a Jaeger per platform.
 	if os.Getenv("DEVSTACK_TEST_CLIENT") != "1" {
-		cmd.Env = append(cmd.Env, "DEVSTACK_SKIP=client")
+		cmd.Env = append(cmd.Env, "DEVSTACK_SKIP=client,traces")
+	} else {
+		cmd.Env = append(cmd.Env, "DEVSTACK_SKIP=traces")
 	}
 	cmd.Env = append(cmd.Env, env...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}

@@ -48,6 +48,9 @@ func TestUpSmokeDownUpAgain(t *testing.T) {
 	if err != nil {
 		t.Fatalf("smoke.sh failed: %v", err)
 	}
+	// Every service's counters moved along the flow (devstack.json lists
+	// where each serves /metrics).
+	checkMetrics(t, dataDir)
 	// An order whose expiration is scheduled when the platform stops: Redis
 	// keeps the job, so it fires after the restart.
 	buyer := newUser(t, p.URL, fmt.Sprintf("buyer-%d@devstack.test", time.Now().UnixNano()))

@@ -116,7 +116,7 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 	default:
 		cfg.StripeKey, cfg.StartStripeMock = MockStripeKey, true
 	}
-	known := map[string]bool{"client": true}
+	known := map[string]bool{"client": true, "traces": true}
 	for _, s := range Services {
 		known[s] = true
 	}

@@ -47,7 +47,8 @@ type platform struct {
 	pending map[string]string                      // component → what it waits for, before it has a check
 	procs   map[string]*supervisor.Proc
 	ports   map[string]string
-	probes  []replicaProbe // of the services' replicas, set before probeReplicas runs
+	metrics map[string]string // each service replica's /metrics address
+	probes  []replicaProbe    // of the services' replicas, set before probeReplicas runs
 }
 
 func (p *platform) say(format string, args ...any) {
@@ -62,7 +63,7 @@ func Run(ctx context.Context, cfg Config, stdout io.Writer) error {
 	p := &platform{
 		cfg: cfg, out: out, notes: out.Writer("devstack"), sup: supervisor.New(out),
 		checks: map[string]func(context.Context) error{}, pending: map[string]string{},
-		procs: map[string]*supervisor.Proc{}, ports: map[string]string{},
+		procs: map[string]*supervisor.Proc{}, ports: map[string]string{}, metrics: map[string]string{},
 	}
 	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
 		return err
@@ -167,10 +168,22 @@ func Run(ctx context.Context, cfg Config, stdout io.Writer) error {
 	case <-ctx.Done():
 		return nil
 	}
+	// Traces: an intake the services export to at once, and Jaeger behind
+	// it once built (the first build takes minutes, in the background: the
+	// platform does not wait for it).
+	var traces *Traces
+	if !cfg.Skip["traces"] {
+		if traces, err = p.StartTraces(ctx, TracePorts{}); err != nil {
+			p.say("warning: traces: %v: the platform runs without traces", err)
+			traces = nil
+		} else {
+			stops = append(stops, traces.Stop) // stopped after the services, which flush their spans
+		}
+	}
 	var apps []*supervisor.Proc
 	stops = append(stops, func() { stopAll(apps) })
 	for _, svc := range services {
-		apps = append(apps, p.startService(svc, nats.URL(), mongo[svc], redisURL)...)
+		apps = append(apps, p.startService(svc, nats.URL(), mongo[svc], redisURL, traces.ServiceEnv())...)
 	}
 	p.probeReplicas(ctx)
 	var clientWG sync.WaitGroup
@@ -200,7 +213,7 @@ func Run(ctx context.Context, cfg Config, stdout io.Writer) error {
 	}
 	state := runfile.State{
 		Pid: os.Getpid(), URL: url, Gateway: p.gwAddr, NATS: adminURL(nats.URL(), p.natsPasswords[events.AdminUser]), Redis: redisURL,
-		Mongo: mongo, Components: p.portsCopy(),
+		Mongo: mongo, Components: p.portsCopy(), Metrics: p.metricsCopy(),
 	}
 	if err := runfile.WriteState(cfg.DataDir, state); err != nil {
 		return err
@@ -208,6 +221,9 @@ func Run(ctx context.Context, cfg Config, stdout io.Writer) error {
 	p.say("orders expire after %s (ORDER_EXPIRATION_WINDOW), unpaid ones are cancelled %s later (ORDER_EXPIRATION_GRACE); payments use %s",
 		cfg.OrderExpirationWindow, cfg.OrderExpirationGrace, stripeNote(p.cfg))
 	p.say("%s%s   (data in %s; stop with Ctrl-C or `make down`)", ReadyBanner, url, cfg.DataDir)
+	if note := traces.Note(); note != "" {
+		p.say("%s", note)
+	}
 	if cfg.PostgreSQLURL != "" {
 		go p.indexPostgreSQL(ctx)
 	}
@@ -259,6 +275,12 @@ func stopAll(procs []*supervisor.Proc) {
 		}()
 	}
 	wg.Wait()
+}
+
+func (p *platform) metricsCopy() map[string]string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return maps.Clone(p.metrics)
 }
 
 func (p *platform) portsCopy() map[string]string {
@@ -408,9 +430,10 @@ func (p *platform) startStripeMock() (*supervisor.Proc, error) {
 // startService runs REPLICAS processes of a built service, each on its own
 // free port with the environment the brief fixes for the service, and
 // points the gateway at them.
-func (p *platform) startService(svc, natsURL, mongoURI, redisURL string) []*supervisor.Proc {
+func (p *platform) startService(svc, natsURL, mongoURI, redisURL string, extra map[string]string) []*supervisor.Proc {
 	// Loopback only: the gateway is the one way in, as the edge is.
 	env := map[string]string{"NATS_URL": natsURL, "LISTEN_HOST": "127.0.0.1"}
+	maps.Copy(env, extra) // the traces' endpoint
 	if _, ok := events.Services[svc]; ok {
 		env["NATS_USER"], env["NATS_PASSWORD"] = svc, p.natsPasswords[svc]
 	}
@@ -453,6 +476,15 @@ func (p *platform) startService(svc, natsURL, mongoURI, redisURL string) []*supe
 		addr := "127.0.0.1:" + strconv.Itoa(port)
 		replicaEnv := maps.Clone(env)
 		replicaEnv["PORT"] = strconv.Itoa(port)
+		// Its /metrics on a port of its own, listed in devstack.json.
+		metricsPort, err := stores.FreePort()
+		if err != nil {
+			metricsPort = 0
+		}
+		replicaEnv["METRICS_ADDR"] = "127.0.0.1:" + strconv.Itoa(metricsPort)
+		p.mu.Lock()
+		p.metrics[name] = replicaEnv["METRICS_ADDR"]
+		p.mu.Unlock()
 		proc := p.sup.Start(supervisor.Spec{
 			Name: name, Restart: true, StopTimeout: 20 * time.Second,
 			Command: p.marked(name, func() *exec.Cmd { return exec.Command(bin) }, replicaEnv),
@@ -504,6 +536,7 @@ func (p *platform) probeReplicas(ctx context.Context) {
 var platformEnv = []string{
 	"PORT", "MONGO_URI", "NATS_URL", "NATS_USER", "NATS_PASSWORD", "JWT_KEY", "REDIS_URL", "STRIPE_KEY", "STRIPE_API_BASE",
 	"COOKIE_SECURE", "TRUSTED_PROXY_HOPS", "ORDER_EXPIRATION_WINDOW", "ORDER_EXPIRATION_GRACE", "ORDER_ACTIVE_LIMIT", "API_BASE_URL", "LISTEN_HOST",
+	"METRICS_ADDR",
 	runfile.MarkerEnv, runfile.ComponentEnv,
 }
 

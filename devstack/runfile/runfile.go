@@ -84,6 +84,7 @@ type State struct {
 	Redis      string            `json:"redis,omitempty"`
 	Mongo      map[string]string `json:"mongo"`
 	Components map[string]string `json:"components"` // name → 127.0.0.1:port
+	Metrics    map[string]string `json:"metrics"`    // service replica → its /metrics 127.0.0.1:port
 }
 
 // WriteState records the state next to the pid file.
