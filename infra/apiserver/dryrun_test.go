@@ -10,9 +10,11 @@ package apiserver
 
 import (
 	"context"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"os/exec"
 	"path"
@@ -120,13 +122,38 @@ func startCluster(t *testing.T, ns *corev1.Namespace) *cluster {
 		t.Fatal(err)
 	}
 	installGatewayAPI(t, client)
+	installCRDs(t, client, []string{podMonitorCRD(t)})
 	recorded.take()
 	dc, err := discovery.NewDiscoveryClientForConfig(config)
 	if err != nil {
 		t.Fatal(err)
 	}
-	mapper := waitForMapping(t, dc, schema.GroupKind{Group: "gateway.networking.k8s.io", Kind: "HTTPRoute"})
+	mapper := waitForMapping(t, dc, schema.GroupKind{Group: "gateway.networking.k8s.io", Kind: "HTTPRoute"},
+		schema.GroupKind{Group: "monitoring.coreos.com", Kind: "PodMonitor"})
 	return &cluster{mapper: mapper, client: client, warnings: recorded}
+}
+
+// prometheusOperator is the prometheus-operator release whose PodMonitor
+// CRD checks infra/README.md's PodMonitor example (kube-prometheus's way
+// of scraping the services), read from the module cache: `go mod
+// download` brings the module from the Go module proxy without it being a
+// requirement of this module.
+const prometheusOperator = "github.com/prometheus-operator/prometheus-operator@v0.85.0"
+
+// podMonitorCRD is the PodMonitor CRD file of prometheusOperator.
+func podMonitorCRD(t *testing.T) string {
+	t.Helper()
+	cmd := exec.Command("go", "mod", "download", "-json", prometheusOperator)
+	cmd.Env = append(os.Environ(), "GOWORK=off", "GOFLAGS=")
+	out, err := cmd.Output()
+	var m struct{ Dir, Error string }
+	if err == nil {
+		err = json.Unmarshal(out, &m)
+	}
+	if err != nil || m.Dir == "" {
+		t.Fatalf("go mod download %s: %v %s %s", prometheusOperator, err, m.Error, out)
+	}
+	return filepath.Join(m.Dir, "example", "prometheus-operator-crd", "monitoring.coreos.com_podmonitors.yaml")
 }
 
 // gatewayAPIDir is the directory, in the module cache, of the
@@ -151,6 +178,13 @@ func installGatewayAPI(t *testing.T, client dynamic.Interface) {
 	if err != nil || len(files) == 0 {
 		t.Fatalf("no Gateway API CRDs found: %v", err)
 	}
+	installCRDs(t, client, files)
+}
+
+// installCRDs creates the CustomResourceDefinitions of files, for real,
+// and waits until each is established.
+func installCRDs(t *testing.T, client dynamic.Interface, files []string) {
+	t.Helper()
 	crds := client.Resource(schema.GroupVersionResource{Group: "apiextensions.k8s.io", Version: "v1", Resource: "customresourcedefinitions"})
 	ctx := context.Background()
 	var names []string
@@ -191,22 +225,27 @@ func installGatewayAPI(t *testing.T, client dynamic.Interface) {
 		}
 		waitFor(t, "CRD "+name+" established", established)
 	}
-	t.Logf("Gateway API CRDs installed: %d", len(names))
+	t.Logf("CRDs installed: %v", names)
 }
 
 // waitForMapping is a REST mapper of the API server's discovery, once it
-// knows gk (discovery lags the CRDs that were just established).
-func waitForMapping(t *testing.T, dc discovery.DiscoveryInterface, gk schema.GroupKind) meta.RESTMapper {
+// knows every kind of gks (discovery lags the CRDs that were just
+// established).
+func waitForMapping(t *testing.T, dc discovery.DiscoveryInterface, gks ...schema.GroupKind) meta.RESTMapper {
 	t.Helper()
 	var mapper meta.RESTMapper
-	waitFor(t, "discovery of "+gk.String(), func() bool {
+	waitFor(t, fmt.Sprintf("discovery of %v", gks), func() bool {
 		groups, err := restmapper.GetAPIGroupResources(dc)
 		if err != nil {
 			return false
 		}
 		mapper = restmapper.NewDiscoveryRESTMapper(groups)
-		_, err = mapper.RESTMapping(gk)
-		return err == nil
+		for _, gk := range gks {
+			if _, err := mapper.RESTMapping(gk); err != nil {
+				return false
+			}
+		}
+		return true
 	})
 	return mapper
 }
@@ -355,10 +394,30 @@ func TestDryRun(t *testing.T) {
 	// Every object is accepted without a warning (Pod Security warns about a
 	// workload whose template breaks the standard), and the pod each
 	// workload would create is admitted under the namespace's enforcement.
+	// infra/README.md's overlays for the reader to write (production with
+	// observability), rendered as if they were where it says.
+	documented, err := manifests.DocumentedOverlays(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rendered := map[string][]*unstructured.Unstructured{}
+	for _, dir := range dirs {
+		rel, _ := filepath.Rel(root, dir)
+		rendered[rel] = render(t, dir)
+	}
+	for _, o := range documented {
+		out, err := manifests.RenderDocumented(root, o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rendered[o.Dir] = decode(t, out)
+	}
+	if _, ok := rendered[filepath.Join("infra", "overlays", "production-observability")]; !ok {
+		t.Fatal("infra/README.md shows no infra/overlays/production-observability/kustomization.yaml")
+	}
 	t.Run("rendered manifests are accepted", func(t *testing.T) {
-		for _, dir := range dirs {
-			rel, _ := filepath.Rel(root, dir)
-			for _, obj := range render(t, dir) {
+		for _, rel := range slices.Sorted(maps.Keys(rendered)) {
+			for _, obj := range rendered[rel] {
 				name := rel + "/" + obj.GetKind() + "/" + obj.GetName()
 				if err := c.dryRunCreate(context.Background(), obj); err != nil {
 					t.Errorf("%s: %v", name, err)
@@ -610,6 +669,112 @@ func TestDryRun(t *testing.T) {
 				original, ok := objs[tt.object]
 				if !ok {
 					t.Fatalf("the production overlay renders no %s", tt.object)
+				}
+				obj := original.DeepCopy()
+				tt.mutate(obj.Object)
+				err := c.dryRunCreate(context.Background(), obj)
+				if err == nil {
+					t.Fatal("accepted")
+				}
+				if !strings.Contains(err.Error(), tt.wantInError) {
+					t.Errorf("error does not contain %q: %v", tt.wantInError, err)
+				}
+			})
+		}
+	})
+
+	// infra/README.md's PodMonitor (kube-prometheus's way of scraping the
+	// services) meets the CRD's schema; a misspelt field and a wrong type
+	// are refused.
+	t.Run("the README's PodMonitor is accepted", func(t *testing.T) {
+		docs, err := manifests.DocumentedYAML(root)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var pm *unstructured.Unstructured
+		for _, doc := range docs {
+			obj := &unstructured.Unstructured{}
+			if err := yaml.Unmarshal(doc, &obj.Object); err == nil && obj.GetKind() == "PodMonitor" {
+				pm = obj
+			}
+		}
+		if pm == nil {
+			t.Fatal("infra/README.md shows no PodMonitor")
+		}
+		if err := c.dryRunCreate(context.Background(), pm); err != nil {
+			t.Errorf("PodMonitor %s: %v", pm.GetName(), err)
+		}
+		if w := c.warnings.take(); len(w) > 0 {
+			t.Errorf("PodMonitor %s: warnings %q", pm.GetName(), w)
+		}
+		for name, tt := range map[string]struct {
+			want   string
+			mutate func(obj map[string]any)
+		}{
+			"a misspelt field": {"podMetricEndpoints", func(obj map[string]any) {
+				spec := obj["spec"].(map[string]any)
+				spec["podMetricEndpoints"] = spec["podMetricsEndpoints"]
+				delete(spec, "podMetricsEndpoints")
+			}},
+			"a port number for a port name": {"port", func(obj map[string]any) {
+				endpoints, _, _ := unstructured.NestedSlice(obj, "spec", "podMetricsEndpoints")
+				endpoints[0].(map[string]any)["port"] = int64(9090)
+				_ = unstructured.SetNestedSlice(obj, endpoints, "spec", "podMetricsEndpoints")
+			}},
+		} {
+			t.Run(name, func(t *testing.T) {
+				obj := pm.DeepCopy()
+				tt.mutate(obj.Object)
+				err := c.dryRunCreate(context.Background(), obj)
+				if err == nil {
+					t.Fatal("accepted")
+				}
+				if !strings.Contains(err.Error(), tt.want) {
+					t.Errorf("error does not contain %q: %v", tt.want, err)
+				}
+			})
+		}
+	})
+
+	// The observability component's own kinds: RBAC and the named ports of
+	// its policies.
+	t.Run("invalid observability objects are rejected", func(t *testing.T) {
+		objs := map[string]*unstructured.Unstructured{}
+		for _, obj := range rendered[filepath.Join("infra", "overlays", "observability")] {
+			objs[obj.GetKind()+"/"+obj.GetName()] = obj
+		}
+		tests := []struct {
+			name, object, wantInError string
+			mutate                    func(obj map[string]any)
+		}{
+			{"a Role rule without verbs", "Role/prometheus", "verbs", func(obj map[string]any) {
+				rules, _, _ := unstructured.NestedSlice(obj, "rules")
+				delete(rules[0].(map[string]any), "verbs")
+				_ = unstructured.SetNestedSlice(obj, rules, "rules")
+			}},
+			{"a RoleBinding to no Role", "RoleBinding/prometheus", "roleRef.name", func(obj map[string]any) {
+				_ = unstructured.SetNestedField(obj, "", "roleRef", "name")
+			}},
+			{"a policy's port name that is no port name", "NetworkPolicy/services-telemetry", "port", func(obj map[string]any) {
+				ingress, _, _ := unstructured.NestedSlice(obj, "spec", "ingress")
+				_ = unstructured.SetNestedSlice(ingress[0].(map[string]any), []any{map[string]any{"port": "metrics port", "protocol": "TCP"}}, "ports")
+				_ = unstructured.SetNestedSlice(obj, ingress, "spec", "ingress")
+			}},
+			{"an emptyDir of a negative size", "Deployment/prometheus-depl", "sizeLimit", func(obj map[string]any) {
+				volumes, _, _ := unstructured.NestedSlice(obj, "spec", "template", "spec", "volumes")
+				for _, v := range volumes {
+					if e, ok := v.(map[string]any)["emptyDir"].(map[string]any); ok {
+						e["sizeLimit"] = "-1Gi"
+					}
+				}
+				_ = unstructured.SetNestedSlice(obj, volumes, "spec", "template", "spec", "volumes")
+			}},
+		}
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				original, ok := objs[tt.object]
+				if !ok {
+					t.Fatalf("the observability overlay renders no %s", tt.object)
 				}
 				obj := original.DeepCopy()
 				tt.mutate(obj.Object)

@@ -18,14 +18,16 @@ import (
 func TestHighAvailabilityRules(t *testing.T) {
 	drain := drainBounds(t)
 	dirs := kustomizationDirs(t)
-	if !slices.Contains(dirs, productionDir) {
-		t.Fatalf("no overlay %s", productionDir)
+	for _, want := range []string{productionDir, productionObservabilityDir} {
+		if !slices.Contains(dirs, want) {
+			t.Fatalf("no overlay %s (the tree's, or infra/README.md's)", want)
+		}
 	}
 	for _, dir := range dirs {
 		t.Run(dir, func(t *testing.T) {
 			inv := inventoryOf(rendered(t, dir))
 			errs := everyRule(inv, drain)
-			if dir == productionDir {
+			if dir == productionDir || dir == productionObservabilityDir {
 				errs = append(errs, checkHighAvailability(inv)...)
 			}
 			for _, err := range errs {

@@ -18,6 +18,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	policyv1 "k8s.io/api/policy/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 )
@@ -43,10 +44,16 @@ type inventory struct {
 	gateways        []*gatewayv1.Gateway
 	httpRoutes      []*gatewayv1.HTTPRoute
 	networkPolicies []*networkingv1.NetworkPolicy
+	serviceAccounts map[string]*corev1.ServiceAccount
+	roles           []*rbacv1.Role
+	roleBindings    []*rbacv1.RoleBinding
+	clusterRoles    []*rbacv1.ClusterRole
+	clusterBindings []*rbacv1.ClusterRoleBinding
 }
 
 func inventoryOf(objs []Object) inventory {
-	inv := inventory{services: map[string]*corev1.Service{}, configMaps: map[string]*corev1.ConfigMap{}}
+	inv := inventory{services: map[string]*corev1.Service{}, configMaps: map[string]*corev1.ConfigMap{},
+		serviceAccounts: map[string]*corev1.ServiceAccount{}}
 	for _, o := range objs {
 		switch obj := o.Obj.(type) {
 		case *appsv1.Deployment:
@@ -73,6 +80,16 @@ func inventoryOf(objs []Object) inventory {
 			inv.gateways = append(inv.gateways, obj)
 		case *gatewayv1.HTTPRoute:
 			inv.httpRoutes = append(inv.httpRoutes, obj)
+		case *corev1.ServiceAccount:
+			inv.serviceAccounts[obj.Name] = obj
+		case *rbacv1.Role:
+			inv.roles = append(inv.roles, obj)
+		case *rbacv1.RoleBinding:
+			inv.roleBindings = append(inv.roleBindings, obj)
+		case *rbacv1.ClusterRole:
+			inv.clusterRoles = append(inv.clusterRoles, obj)
+		case *rbacv1.ClusterRoleBinding:
+			inv.clusterBindings = append(inv.clusterBindings, obj)
 		}
 	}
 	return inv
@@ -670,6 +687,12 @@ func checkHighAvailability(inv inventory) []error {
 		}
 	}
 	for _, d := range inv.deployments {
+		// The observability stack is one of each, never a request's way: a
+		// lost pod costs traces and metrics until it is back, nothing else
+		// (Jaeger's memory and Prometheus's TSDB are one process's).
+		if d.Spec.Template.Labels["app.kubernetes.io/component"] == "observability" {
+			continue
+		}
 		if r := replicasOf(d.Spec.Replicas); r < 2 {
 			errs = append(errs, fmt.Errorf("Deployment %s: %d replicas, want at least 2", d.Name, r))
 		}
@@ -714,8 +737,12 @@ func everyRule(inv inventory, drain map[string]drainBudget) []error {
 	return append(errs, checkGracePeriods(inv, drain)...)
 }
 
-// productionDir is the overlay checkHighAvailability holds for.
-var productionDir = path.Join("infra", "overlays", "production")
+// productionDir is the overlay checkHighAvailability holds for, and
+// production with observability (infra/README.md's) too.
+var (
+	productionDir              = path.Join("infra", "overlays", "production")
+	productionObservabilityDir = path.Join("infra", "overlays", "production-observability")
+)
 
 // passwordVarRef is a password nats.conf reads from the environment.
 var passwordVarRef = regexp.MustCompile(`\$(NATS_[A-Z0-9_]+_PASSWORD)\b`)

@@ -215,7 +215,47 @@ func kustomizationDirs(t testing.TB) []string {
 			dirs = append(dirs, filepath.Join("infra", "overlays", o.Name()))
 		}
 	}
-	return dirs
+	return append(dirs, sortedKeys(documentedOverlays(t))...)
+}
+
+var (
+	documentedOnce sync.Once
+	documented     map[string]DocumentedOverlay
+	documentedErr  error
+)
+
+// documentedOverlays are the overlays infra/README.md shows for the reader
+// to write (production with observability), by the directory it names:
+// every test over kustomizationDirs checks them as if they were there.
+func documentedOverlays(t testing.TB) map[string]DocumentedOverlay {
+	t.Helper()
+	documentedOnce.Do(func() {
+		var all []DocumentedOverlay
+		all, documentedErr = DocumentedOverlays(repoRoot(t))
+		documented = map[string]DocumentedOverlay{}
+		for _, o := range all {
+			documented[o.Dir] = o
+		}
+	})
+	if documentedErr != nil {
+		t.Fatal(documentedErr)
+	}
+	return documented
+}
+
+// renderDir is `kustomize build` of dir (relative to the repository root; a
+// documented overlay rendered in memory), decoded strictly.
+func renderDir(t testing.TB, dir string) ([]Object, error) {
+	t.Helper()
+	o, ok := documentedOverlays(t)[dir]
+	if !ok {
+		return RenderAndDecode(filepath.Join(repoRoot(t), dir))
+	}
+	out, err := RenderDocumented(repoRoot(t), o)
+	if err != nil {
+		return nil, err
+	}
+	return DecodeAll("kustomize build "+filepath.Join(repoRoot(t), dir), out)
 }
 
 // loadtestDirName is infra/loadtest relative to the repository root: the
@@ -236,7 +276,7 @@ func rendered(t testing.TB, dir string) []Object {
 	t.Helper()
 	r, ok := renderCache.Load(dir)
 	if !ok {
-		objs, err := RenderAndDecode(filepath.Join(repoRoot(t), dir))
+		objs, err := renderDir(t, dir)
 		r, _ = renderCache.LoadOrStore(dir, renderResult{objs, err})
 	}
 	res := r.(renderResult)

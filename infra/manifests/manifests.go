@@ -13,6 +13,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -21,6 +22,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	policyv1 "k8s.io/api/policy/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/serializer"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
@@ -46,7 +48,7 @@ func newDecoder() runtime.Decoder {
 	scheme := runtime.NewScheme()
 	for _, add := range []func(*runtime.Scheme) error{
 		corev1.AddToScheme, appsv1.AddToScheme, autoscalingv2.AddToScheme, batchv1.AddToScheme, networkingv1.AddToScheme,
-		policyv1.AddToScheme, gatewayv1.Install,
+		policyv1.AddToScheme, rbacv1.AddToScheme, gatewayv1.Install,
 	} {
 		if err := add(scheme); err != nil {
 			panic(err)
@@ -123,12 +125,109 @@ func LoadFile(path string) ([]Object, error) {
 
 // Render runs `kustomize build dir` in process (kustomize v5.8.2's library).
 func Render(dir string) ([]byte, error) {
+	return render(filesys.MakeFsOnDisk(), dir)
+}
+
+func render(fsys filesys.FileSystem, dir string) ([]byte, error) {
 	k := krusty.MakeKustomizer(krusty.MakeDefaultOptions())
-	resources, err := k.Run(filesys.MakeFsOnDisk(), dir)
+	resources, err := k.Run(fsys, dir)
 	if err != nil {
 		return nil, fmt.Errorf("kustomize build %s: %w", dir, err)
 	}
 	return resources.AsYaml()
+}
+
+// DocumentedOverlay is a kustomization that infra/README.md shows but the
+// tree does not hold (an overlay for the reader to write, such as
+// production with observability): Dir, relative to the repository root,
+// is where the README says to put it.
+type DocumentedOverlay struct {
+	Dir           string
+	Kustomization []byte
+}
+
+// documentedOverlayHeading is the first line of such a block in the README:
+// a YAML comment naming the file.
+var documentedOverlayHeading = regexp.MustCompile("(?m)^" + fence + `yaml\n# (infra/overlays/[a-z0-9-]+)/kustomization\.yaml\n((?:.*\n)*?)` + fence)
+
+const fence = "```"
+
+// DocumentedOverlays are the kustomizations of infra/README.md's ```yaml
+// blocks whose first line is "# infra/overlays/<name>/kustomization.yaml"
+// for a directory that does not exist.
+func DocumentedOverlays(root string) ([]DocumentedOverlay, error) {
+	readme, err := os.ReadFile(filepath.Join(root, "infra", "README.md"))
+	if err != nil {
+		return nil, err
+	}
+	var out []DocumentedOverlay
+	for _, m := range documentedOverlayHeading.FindAllSubmatch(readme, -1) {
+		dir := filepath.FromSlash(string(m[1]))
+		if _, err := os.Stat(filepath.Join(root, dir)); err == nil {
+			return nil, fmt.Errorf("infra/README.md shows %s/kustomization.yaml, which exists: show it from the file or name another directory", dir)
+		}
+		out = append(out, DocumentedOverlay{Dir: dir, Kustomization: m[2]})
+	}
+	return out, nil
+}
+
+// yamlBlock is a ```yaml block of a Markdown file.
+var yamlBlock = regexp.MustCompile("(?m)^" + fence + "yaml\n((?:.*\n)*?)" + fence)
+
+// DocumentedYAML are the ```yaml blocks of infra/README.md, each split
+// into its documents: the examples it shows (a PodMonitor, Grafana's
+// provisioning), which the tests hold to what the manifests are.
+func DocumentedYAML(root string) ([][]byte, error) {
+	readme, err := os.ReadFile(filepath.Join(root, "infra", "README.md"))
+	if err != nil {
+		return nil, err
+	}
+	var out [][]byte
+	for _, m := range yamlBlock.FindAllSubmatch(readme, -1) {
+		docs, err := Split(m[1])
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, docs...)
+	}
+	return out, nil
+}
+
+// RenderDocumented runs `kustomize build` of o as if its kustomization were
+// written at o.Dir, over an in-memory copy of the repository's infra/
+// directory (its YAML and other manifest files; nothing is written to disk).
+func RenderDocumented(root string, o DocumentedOverlay) ([]byte, error) {
+	fsys := filesys.MakeFsInMemory()
+	infra := filepath.Join(root, "infra")
+	err := filepath.WalkDir(infra, func(path string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			if path != infra && strings.HasPrefix(d.Name(), ".") {
+				return filepath.SkipDir // infra/.tls: the keys of make tls
+			}
+			return nil
+		}
+		switch filepath.Ext(path) {
+		case ".yaml", ".yml", ".json":
+		default:
+			return nil
+		}
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		return fsys.WriteFile(path, data)
+	})
+	if err != nil {
+		return nil, err
+	}
+	dir := filepath.Join(root, o.Dir)
+	if err := fsys.WriteFile(filepath.Join(dir, "kustomization.yaml"), o.Kustomization); err != nil {
+		return nil, err
+	}
+	return render(fsys, dir)
 }
 
 // RenderAndDecode renders dir with kustomize and decodes the output strictly.

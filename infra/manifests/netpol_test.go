@@ -3,6 +3,7 @@ package manifests
 import (
 	"fmt"
 	"net/netip"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
@@ -36,6 +37,7 @@ type endpoint struct {
 	ports     []corev1.ContainerPort
 	ip        netip.Addr
 	stranger  bool
+	token     bool // a pod that mounts a service account token
 }
 
 func (e endpoint) isPod() bool { return e.namespace != "" }
@@ -290,6 +292,13 @@ type network struct {
 	dns      endpoint            // the cluster DNS
 	internet endpoint            // an address outside the cluster (api.stripe.com's)
 	metadata endpoint            // the cloud's metadata service (link-local)
+	// apiServer is the Kubernetes API server as a pod's connection to the
+	// kubernetes Service reaches it: an address outside the pods'
+	// (kind's control-plane node), on 6443 (kind) or 443 (managed clusters).
+	apiServer endpoint
+	// scrapes are the Prometheus servers the manifests run, each with
+	// what Prometheus's own code says its jobs scrape (infra/promcheck).
+	scrapes []scrapes
 	// strangers are pods that are not the platform's: a debugging pod in
 	// its namespace, one in another namespace, and those beside the edge's
 	// controller that are not it (a debugging pod; another Gateway's proxy).
@@ -338,6 +347,7 @@ func networkOf(objs []Object) (network, []error) {
 			ports = append(ports, c.Ports...)
 		}
 		e := podOf(w.name, w.namespace, w.template.Labels, ports, i)
+		e.token = mountsToken(inv, w.template.Spec)
 		n.pods = append(n.pods, e)
 		n.byName[w.name] = e
 	}
@@ -349,6 +359,7 @@ func networkOf(objs []Object) (network, []error) {
 		[]corev1.ContainerPort{{Name: "dns", ContainerPort: 53, Protocol: corev1.ProtocolUDP}, {Name: "dns-tcp", ContainerPort: 53}}, 300)
 	n.internet = endpoint{name: "the internet (api.stripe.com)", ip: netip.MustParseAddr("203.0.113.7")}
 	n.metadata = endpoint{name: "the metadata service", ip: netip.MustParseAddr("169.254.169.254")}
+	n.apiServer = endpoint{name: "the API server", ip: netip.MustParseAddr("172.18.0.2")}
 	debug := map[string]string{"run": "debug"}
 	n.strangers = []endpoint{
 		strangerOf("a debugging pod in "+platform, platform, debug, 301),
@@ -403,6 +414,32 @@ func networkOf(objs []Object) (network, []error) {
 				if _, other := envVar(c, "STRIPE_API_BASE"); !other {
 					n.paths = append(n.paths, connection{from, n.internet, 443, corev1.ProtocolTCP})
 				}
+			}
+		}
+	}
+	// A pod that mounts a service account token calls the API server
+	// (Prometheus's discovery), on either port the API server may have.
+	for _, w := range inv.podTemplates() {
+		if n.byName[w.name].token {
+			for _, port := range apiServerPorts {
+				n.paths = append(n.paths, connection{n.byName[w.name], n.apiServer, port, corev1.ProtocolTCP})
+			}
+		}
+	}
+	// Prometheus scrapes what its configuration, discovery and relabeling
+	// make targets of (Prometheus's own code says which).
+	scraped, scrapeErrs := prometheusScrapes(inv, n)
+	errs = append(errs, scrapeErrs...)
+	n.scrapes = scraped
+	for _, s := range scraped {
+		for _, job := range s.jobs {
+			for _, target := range job.Targets {
+				to, port, err := n.targetPod(target["__address__"])
+				if err != nil {
+					errs = append(errs, fmt.Errorf("%s, job %s: %w", s.server, job.Name, err))
+					continue
+				}
+				n.paths = append(n.paths, connection{n.byName[s.server.name], to, port, corev1.ProtocolTCP})
 			}
 		}
 	}
@@ -519,7 +556,28 @@ func (n network) destinations() []connection {
 	add(n.edge, n.edge.ports...)
 	add(n.internet, corev1.ContainerPort{ContainerPort: 443}, corev1.ContainerPort{ContainerPort: 80})
 	add(n.metadata, corev1.ContainerPort{ContainerPort: 80}, corev1.ContainerPort{ContainerPort: 443})
+	for _, port := range apiServerPorts {
+		add(n.apiServer, corev1.ContainerPort{ContainerPort: port})
+	}
 	return out
+}
+
+// apiServerPorts are the ports the API server may listen on behind the
+// kubernetes Service: kind's 6443, a managed cluster's 443.
+var apiServerPorts = []int32{443, 6443}
+
+// targetPod is the platform's pod at address (ip:port), and the port.
+func (n network) targetPod(address string) (endpoint, int32, error) {
+	addr, err := netip.ParseAddrPort(address)
+	if err != nil {
+		return endpoint{}, 0, fmt.Errorf("target %q has no port (kubernetes_sd's target for a container without ports): %w", address, err)
+	}
+	for _, p := range n.pods {
+		if p.ip == addr.Addr() {
+			return p, int32(addr.Port()), nil
+		}
+	}
+	return endpoint{}, 0, fmt.Errorf("target %s is no pod of the platform", address)
 }
 
 // sources are every endpoint a connection may come from.
@@ -565,11 +623,28 @@ func checkNothingElse(n network) []error {
 }
 
 // denial is a family of connections that must be denied: those from a
-// source to a destination that match.
+// source to a destination that match (or, with port, those to that port
+// too).
 type denial struct {
 	name  string
 	match func(from, to endpoint) bool
+	port  func(c connection) bool
 }
+
+func (d denial) matches(c connection) bool {
+	if d.port != nil {
+		return d.port(c)
+	}
+	return d.match(c.from, c.to)
+}
+
+// portNamed reports whether c reaches the destination's container port
+// named name.
+func portNamed(c connection, name string) bool {
+	return slices.ContainsFunc(c.to.ports, func(p corev1.ContainerPort) bool { return p.Name == name && p.ContainerPort == c.port })
+}
+
+func nameOf(e endpoint) string { return e.labels["app.kubernetes.io/name"] }
 
 func componentOf(e endpoint) string { return e.labels["app.kubernetes.io/component"] }
 
@@ -580,33 +655,53 @@ func isStranger(e endpoint) bool { return e.stranger }
 var denials = []denial{
 	{"the client reaches no MongoDB, Redis or NATS", func(from, to endpoint) bool {
 		return from.name == "client-depl" && slices.Contains([]string{"database", "cache", "broker"}, componentOf(to))
-	}},
+	}, nil},
 	{"tickets cannot reach orders' MongoDB", func(from, to endpoint) bool {
 		return from.name == "tickets-depl" && to.name == "orders-mongo"
-	}},
+	}, nil},
 	{"a service reaches no MongoDB but its own", func(from, to endpoint) bool {
 		return componentOf(from) == "api" && componentOf(to) == "database" && to.name != strings.TrimSuffix(from.name, "-depl")+"-mongo"
-	}},
+	}, nil},
 	{"a debugging pod in the namespace reaches nothing", func(from, _ endpoint) bool {
 		return isStranger(from) && from.namespace == "ticketing"
-	}},
+	}, nil},
 	{"no pod that is neither the platform's nor the edge reaches one of its pods", func(from, to endpoint) bool {
 		return isStranger(from) && to.labels["app.kubernetes.io/part-of"] == "ticketing"
-	}},
+	}, nil},
 	{"only payments reaches the internet", func(from, to endpoint) bool {
 		return from.name != "payments-depl" && to.name == "the internet (api.stripe.com)"
-	}},
+	}, nil},
 	{"nothing reaches the cloud's metadata service", func(_, to endpoint) bool {
 		return to.name == "the metadata service"
-	}},
+	}, nil},
 	{"Redis opens no connection", func(from, _ endpoint) bool {
 		return from.name == "expiration-redis"
-	}},
+	}, nil},
 	// (The source that is neither the platform's nor a stranger: the edge.)
 	{"the edge reaches no store and not expiration", func(from, to endpoint) bool {
 		return from.labels["app.kubernetes.io/part-of"] != "ticketing" && !isStranger(from) &&
 			slices.Contains([]string{"database", "cache", "broker", "worker"}, componentOf(to))
+	}, nil},
+	// Observability (infra/components/observability).
+	{"only Prometheus reaches a metrics port", nil, func(c connection) bool {
+		return nameOf(c.from) != "prometheus" && portNamed(c, "metrics")
 	}},
+	{"nothing reaches Prometheus", func(_, to endpoint) bool {
+		return nameOf(to) == "prometheus"
+	}, nil},
+	{"only the services reach the collector (the client does not)", func(from, to endpoint) bool {
+		return nameOf(to) == "otel-collector" && !slices.Contains(goServices, nameOf(from))
+	}, nil},
+	{"only the collector reaches Jaeger (its UI through a port-forward)", func(from, to endpoint) bool {
+		return nameOf(to) == "jaeger" && nameOf(from) != "otel-collector"
+	}, nil},
+	{"only a pod with a service account token reaches the API server", func(from, to endpoint) bool {
+		return to.name == "the API server" && !from.token
+	}, nil},
+	{"the observability stack reaches no store, no broker, not the edge", func(from, to endpoint) bool {
+		return componentOf(from) == "observability" &&
+			(slices.Contains([]string{"database", "cache", "broker"}, componentOf(to)) || (to.isPod() && to.labels["app.kubernetes.io/part-of"] != "ticketing" && to.namespace != "kube-system"))
+	}, nil},
 }
 
 func checkDenials(n network) []error {
@@ -614,7 +709,7 @@ func checkDenials(n network) []error {
 	for _, d := range denials {
 		for _, from := range n.sources() {
 			for _, c := range n.destinations() {
-				if c.from = from; d.match(c.from, c.to) && n.governed(c) && allowed(n.policies, c) {
+				if c.from = from; d.matches(c) && n.governed(c) && allowed(n.policies, c) {
 					errs = append(errs, fmt.Errorf("%s: yet %s is allowed", d.name, c))
 				}
 			}
@@ -668,6 +763,12 @@ func TestNetworkPolicies(t *testing.T) {
 			}
 			if withLoadtest {
 				want = append(want, "loadtest → "+n.edge.name+":")
+			}
+			// With observability: the traces' way, the scrapes, the discovery.
+			if len(inv.containersOf(collectorImage)) > 0 {
+				want = append(want, "auth-depl → otel-collector-depl:4318/TCP", "expiration-depl → otel-collector-depl:4318/TCP",
+					"otel-collector-depl → jaeger-depl:4318/TCP", "otel-collector-depl → kube-dns:53/UDP",
+					"prometheus-depl → orders-depl:9090/TCP", "prometheus-depl → expiration-depl:9090/TCP", "prometheus-depl → the API server:6443/TCP")
 			}
 			for _, want := range want {
 				if !slices.ContainsFunc(n.paths, func(c connection) bool { return strings.HasPrefix(c.String(), want) }) {
@@ -759,6 +860,87 @@ func TestNetworkPolicyRulesRejectMutations(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			objs := tt.mutate(t, copyObjects(rendered(t, "infra/k8s")))
+			errs := networkRules(objs)
+			if !slices.ContainsFunc(errs, func(err error) bool { return strings.Contains(err.Error(), tt.want) }) {
+				t.Errorf("no rule reports %q; they report %v", tt.want, errs)
+			}
+		})
+	}
+}
+
+// The same for the observability component's policies, on the rendered
+// observability overlay.
+func TestObservabilityNetworkRulesRejectMutations(t *testing.T) {
+	policy := func(t *testing.T, objs []Object, name string) *networkingv1.NetworkPolicy {
+		return find[*networkingv1.NetworkPolicy](t, objs, name)
+	}
+	tests := []struct {
+		name, want string
+		mutate     func(t *testing.T, objs []Object) []Object
+	}{
+		{"the client exports too", "only the services reach the collector (the client does not)", func(t *testing.T, objs []Object) []Object {
+			for _, values := range []*[]string{
+				&policy(t, objs, "services-telemetry").Spec.PodSelector.MatchExpressions[0].Values,
+				&policy(t, objs, "otel-collector").Spec.Ingress[0].From[0].PodSelector.MatchExpressions[0].Values,
+			} {
+				*values = append(*values, "client")
+			}
+			return objs
+		}},
+		{"expiration not let out to the collector", "denies expiration-depl → otel-collector-depl:4318/TCP", func(t *testing.T, objs []Object) []Object {
+			values := &policy(t, objs, "services-telemetry").Spec.PodSelector.MatchExpressions[0].Values
+			*values = slices.DeleteFunc(*values, func(v string) bool { return v == "expiration" })
+			return objs
+		}},
+		{"the collector let into the metrics port", "only Prometheus reaches a metrics port", func(t *testing.T, objs []Object) []Object {
+			telemetry := policy(t, objs, "services-telemetry")
+			telemetry.Spec.Ingress[0].From = append(telemetry.Spec.Ingress[0].From, networkingv1.NetworkPolicyPeer{PodSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"app.kubernetes.io/name": "otel-collector"}}})
+			collector := policy(t, objs, "otel-collector")
+			collector.Spec.Egress = append(collector.Spec.Egress, networkingv1.NetworkPolicyEgressRule{
+				To: []networkingv1.NetworkPolicyPeer{{PodSelector: &telemetry.Spec.PodSelector}}, Ports: telemetry.Spec.Ingress[0].Ports})
+			return objs
+		}},
+		{"the scrape rule on every port", "only Prometheus reaches a metrics port", func(t *testing.T, objs []Object) []Object {
+			p := policy(t, objs, "services-telemetry")
+			p.Spec.Ingress[0].From = nil
+			return objs
+		}},
+		{"Prometheus cut off from the services", "denies prometheus-depl → payments-depl:9090/TCP", func(t *testing.T, objs []Object) []Object {
+			policy(t, objs, "prometheus").Spec.Egress = policy(t, objs, "prometheus").Spec.Egress[1:]
+			return objs
+		}},
+		{"Prometheus's API rule on every address", "only payments reaches the internet", func(t *testing.T, objs []Object) []Object {
+			policy(t, objs, "prometheus").Spec.Egress[1].To = []networkingv1.NetworkPolicyPeer{{IPBlock: &networkingv1.IPBlock{CIDR: "0.0.0.0/0"}}}
+			return objs
+		}},
+		{"Prometheus let in from the client", "nothing reaches Prometheus", func(t *testing.T, objs []Object) []Object {
+			p := policy(t, objs, "prometheus")
+			p.Spec.Ingress = append(p.Spec.Ingress, networkingv1.NetworkPolicyIngressRule{From: []networkingv1.NetworkPolicyPeer{{PodSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"app.kubernetes.io/name": "client"}}}}})
+			c := policy(t, objs, "client")
+			c.Spec.Egress = append(c.Spec.Egress, networkingv1.NetworkPolicyEgressRule{To: []networkingv1.NetworkPolicyPeer{{PodSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"app.kubernetes.io/name": "prometheus"}}}}})
+			return objs
+		}},
+		{"Jaeger's UI open to the collector's peers", "only the collector reaches Jaeger", func(t *testing.T, objs []Object) []Object {
+			j := policy(t, objs, "jaeger")
+			j.Spec.Ingress[0].From = append(j.Spec.Ingress[0].From, policy(t, objs, "otel-collector").Spec.Ingress[0].From...)
+			j.Spec.Ingress[0].Ports = nil
+			telemetry := policy(t, objs, "services-telemetry")
+			telemetry.Spec.Egress = append(telemetry.Spec.Egress, networkingv1.NetworkPolicyEgressRule{To: []networkingv1.NetworkPolicyPeer{{PodSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"app.kubernetes.io/name": "jaeger"}}}}})
+			return objs
+		}},
+		{"the collector's way to Jaeger dropped", "denies otel-collector-depl → jaeger-depl:4318/TCP", func(t *testing.T, objs []Object) []Object {
+			policy(t, objs, "otel-collector").Spec.Egress = policy(t, objs, "otel-collector").Spec.Egress[1:]
+			return objs
+		}},
+		{"the collector let out everywhere", "the observability stack reaches no store", func(t *testing.T, objs []Object) []Object {
+			policy(t, objs, "otel-collector").Spec.Egress = append(policy(t, objs, "otel-collector").Spec.Egress, networkingv1.NetworkPolicyEgressRule{})
+			policy(t, objs, "auth-mongo").Spec.Ingress[0].From = nil
+			return objs
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			objs := tt.mutate(t, copyObjects(rendered(t, filepath.Join("infra", "overlays", "observability"))))
 			errs := networkRules(objs)
 			if !slices.ContainsFunc(errs, func(err error) bool { return strings.Contains(err.Error(), tt.want) }) {
 				t.Errorf("no rule reports %q; they report %v", tt.want, errs)
