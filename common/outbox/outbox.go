@@ -78,6 +78,16 @@ func (f *Fields) Add(evts ...Event) {
 	}
 }
 
+// Events returns the pending events of a document as read or as a write
+// returned it (to pass them to Relay.Notify).
+func (f Fields) Events() []Event {
+	evts := make([]Event, 0, len(f.Outbox))
+	for id, e := range f.Outbox {
+		evts = append(evts, Event{ID: id, Entry: e})
+	}
+	return evts
+}
+
 // Update returns update with the events added to its $set and the pending
 // counter to its $inc, so they are written by the same atomic update.
 // update's $set and $inc, when present, must be bson.D.

@@ -2,10 +2,13 @@ package outbox_test
 
 import (
 	"context"
+	"maps"
 	"testing"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"ticketing.dev/common/events"
 	"ticketing.dev/common/outbox"
@@ -93,49 +96,86 @@ func TestRelayPublishesWhatACrashedWriterLeft(t *testing.T) {
 	}
 }
 
+// Notify publishes a document's events at once, in seq order, each
+// removed once confirmed. Given the document's pending events (an
+// insert's, or those an update returned), the relay does not read the
+// document: its only commands are the clears.
 func TestRelayNotifyPublishesPromptly(t *testing.T) {
 	tests := []struct {
-		name  string
-		fresh bool // Notify with the inserted document's events
+		name string
+		// write stores a document with the events of versions 0 and 1 and
+		// notifies the relay; want are the commands of the write and the relay.
+		write func(t *testing.T, coll *mongo.Collection, relay *outbox.Relay, id bson.ObjectID)
+		want  map[string]int
 	}{
-		{"reading the document", false},
-		{"with the inserted events", true},
+		{"reading the document", func(t *testing.T, coll *mongo.Collection, relay *outbox.Relay, id bson.ObjectID) {
+			insert(t, coll, id, ticketEvent(t, id, 1, "y"), ticketEvent(t, id, 0, "x"))
+			relay.Notify(id)
+		}, map[string]int{"insert tickets": 1, "find tickets": 1, "update tickets": 2}},
+		{"with the inserted events", func(t *testing.T, coll *mongo.Collection, relay *outbox.Relay, id bson.ObjectID) {
+			evts := []outbox.Event{ticketEvent(t, id, 1, "y"), ticketEvent(t, id, 0, "x")}
+			insert(t, coll, id, evts...)
+			relay.Notify(id, evts...)
+		}, map[string]int{"insert tickets": 1, "update tickets": 2}},
+		{"with the events an update returned", func(t *testing.T, coll *mongo.Collection, relay *outbox.Relay, id bson.ObjectID) {
+			insert(t, coll, id, ticketEvent(t, id, 0, "x")) // its event still pending
+			var written doc
+			err := coll.FindOneAndUpdate(testkit.Context(t), bson.D{{Key: "_id", Value: id}, {Key: "version", Value: 0}},
+				outbox.Update(bson.D{{Key: "$set", Value: bson.D{{Key: "title", Value: "y"}, {Key: "version", Value: 1}}}},
+					ticketEvent(t, id, 1, "y")),
+				options.FindOneAndUpdate().SetReturnDocument(options.After)).Decode(&written)
+			if err != nil {
+				t.Fatal(err)
+			}
+			relay.Notify(id, written.Events()...)
+		}, map[string]int{"insert tickets": 1, "findAndModify tickets": 1, "update tickets": 2}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			ctx := testkit.Context(t)
-			db := mongokit.Mongo(t)
+			db, counter := mongokit.Counted(t)
 			n := natskit.StartNATS(t)
 			coll := db.Collection("tickets")
 			rec := natskit.Record(t, n.JS, events.TicketUpdated)
 			relay := outbox.NewRelay(coll, events.NewPublisher(n.JS), testkit.Logger(t), time.Hour)
 			go relay.Run(ctx)
+			testkit.Eventually(t, 5*time.Second, func() bool { return counter.Take()["find tickets"] > 0 },
+				"the relay's first sweep")
 
 			id := bson.NewObjectID()
-			d := doc{ID: id, Title: "x"}
-			evts := []outbox.Event{ticketEvent(t, id, 1, "y"), ticketEvent(t, id, 0, "x")}
-			d.Add(evts...)
-			if _, err := coll.InsertOne(ctx, d); err != nil {
-				t.Fatal(err)
-			}
-			if tt.fresh {
-				relay.Notify(id, evts...)
-			} else {
-				relay.Notify(id)
-			}
+			tt.write(t, coll, relay, id)
 			got := rec.WaitFor(t, 2, 5*time.Second)
 			for v, e := range got {
 				if e.Data.ID != id.Hex() || e.ID != outbox.ID("ticket.updated", id.Hex(), v) {
 					t.Fatalf("event %d: got %+v, want version %d (in seq order)", v, e, v)
 				}
 			}
-			// Each publish is confirmed, then removed from the document.
+			// Each publish is confirmed, then removed from the document: the
+			// relay's last commands.
+			cmds := map[string]int{}
 			testkit.Eventually(t, 5*time.Second, func() bool {
-				var left doc
-				err := coll.FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Decode(&left)
-				return err == nil && left.OutboxN == 0 && len(left.Outbox) == 0
-			}, "the published events are still in the document")
+				for k, n := range counter.Take() {
+					cmds[k] += n
+				}
+				return cmds["update tickets"] >= 2
+			}, "the published events are not cleared")
+			if !maps.Equal(cmds, tt.want) {
+				t.Fatalf("commands %s, want %s", mongokit.Format(cmds), mongokit.Format(tt.want))
+			}
+			var left doc
+			if err := coll.FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Decode(&left); err != nil || left.OutboxN != 0 || len(left.Outbox) != 0 {
+				t.Fatalf("left in the document: %+v, %v", left, err)
+			}
 		})
+	}
+}
+
+func insert(t *testing.T, coll *mongo.Collection, id bson.ObjectID, evts ...outbox.Event) {
+	t.Helper()
+	d := doc{ID: id, Title: "x"}
+	d.Add(evts...)
+	if _, err := coll.InsertOne(testkit.Context(t), d); err != nil {
+		t.Fatal(err)
 	}
 }
 

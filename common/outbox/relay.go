@@ -61,22 +61,24 @@ func (r *Relay) EnsureIndex(ctx context.Context) error {
 
 // kick asks a worker to publish a document's events.
 type kick struct {
-	id    any
-	fresh []Event // the events of a document just inserted; nil: read them
+	id      any
+	pending []Event // all of the document's pending events; nil: read them
 }
 
 // Notify asks the relay to publish the events of the document with this _id
 // now. It never blocks: when the queue is full the next sweep does the work.
 //
-// fresh are the events of a document just inserted, which are then all of
-// its pending events: the relay publishes them without reading the
-// document back. After an update, call Notify without them: the document
-// may hold older events, which go first.
-func (r *Relay) Notify(id any, fresh ...Event) {
+// pending, when given, are all of the document's pending events as the
+// write that stored the latest of them left them: an insert's events, or
+// the outbox of the document an update returned (findAndModify, then
+// Fields.Events), older events included, which go first. The relay then
+// publishes without reading the document back. Without them (after an
+// update that returned no document) it reads the document first.
+func (r *Relay) Notify(id any, pending ...Event) {
 	h := fnv.New32a()
 	_, _ = fmt.Fprint(h, id)
 	select {
-	case r.kicks[h.Sum32()%uint32(len(r.kicks))] <- kick{id: id, fresh: fresh}:
+	case r.kicks[h.Sum32()%uint32(len(r.kicks))] <- kick{id: id, pending: pending}:
 	default:
 	}
 }
@@ -94,8 +96,8 @@ func (r *Relay) Run(ctx context.Context) {
 					return
 				case k := <-kick:
 					var err error
-					if k.fresh != nil {
-						err = r.publish(ctx, k.id, k.fresh)
+					if k.pending != nil {
+						err = r.publish(ctx, k.id, k.pending)
 					} else {
 						err = r.publishDoc(ctx, bson.D{{Key: "_id", Value: k.id}})
 					}
@@ -174,7 +176,7 @@ func (r *Relay) sweepOnce(ctx context.Context) {
 	}
 }
 
-type pending struct {
+type pendingDoc struct {
 	ID     any              `bson:"_id"`
 	Outbox map[string]Entry `bson:"outbox"`
 }
@@ -183,7 +185,7 @@ type pending struct {
 // one once JetStream has confirmed it. It stops at the first failure so
 // that the order is kept.
 func (r *Relay) publishDoc(ctx context.Context, filter bson.D) error {
-	var doc pending
+	var doc pendingDoc
 	err := r.coll.FindOne(ctx, filter, options.FindOne().SetProjection(bson.D{{Key: "outbox", Value: 1}})).Decode(&doc)
 	if errors.Is(err, mongo.ErrNoDocuments) {
 		return nil
@@ -191,11 +193,7 @@ func (r *Relay) publishDoc(ctx context.Context, filter bson.D) error {
 	if err != nil {
 		return err
 	}
-	evts := make([]Event, 0, len(doc.Outbox))
-	for id, e := range doc.Outbox {
-		evts = append(evts, Event{ID: id, Entry: e})
-	}
-	return r.publish(ctx, doc.ID, evts)
+	return r.publish(ctx, doc.ID, Fields{Outbox: doc.Outbox}.Events())
 }
 
 // publish publishes a document's events in seq order, removing each one

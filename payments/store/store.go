@@ -169,14 +169,35 @@ func (s *Store) Order(ctx context.Context, id bson.ObjectID) (Order, error) {
 
 // ApplyStatus sets the order's status at version, only if version is the
 // next one; it returns what it did and the replica as it stands afterwards
-// (none when the order is Missing).
+// (none when the order is Missing), as mongodb.ApplyNext decides it. The
+// update that applies is a findAndModify, which returns the replica in the
+// same round trip; only an event that does not apply reads it.
 func (s *Store) ApplyStatus(ctx context.Context, id bson.ObjectID, version int64, status string) (mongodb.Outcome, Order, error) {
-	res, _, err := mongodb.ApplyNext(ctx, s.orders, id, version, bson.D{{Key: "status", Value: status}})
-	if err != nil || res == mongodb.Missing {
-		return res, Order{}, err
+	for {
+		var o Order
+		err := s.orders.FindOneAndUpdate(ctx,
+			bson.D{{Key: "_id", Value: id}, {Key: "version", Value: version - 1}},
+			bson.D{{Key: "$set", Value: bson.D{{Key: "status", Value: status}, {Key: "version", Value: version}}}},
+			options.FindOneAndUpdate().SetReturnDocument(options.After)).Decode(&o)
+		if err == nil {
+			return mongodb.Applied, o, nil
+		}
+		if !errors.Is(err, mongo.ErrNoDocuments) {
+			return 0, Order{}, mongodb.Classify(err)
+		}
+		o, err = s.Order(ctx, id)
+		switch {
+		case errors.Is(err, ErrNotFound):
+			return mongodb.Missing, Order{}, nil
+		case err != nil:
+			return 0, Order{}, err
+		case o.Version >= version:
+			return mongodb.Stale, o, nil
+		case o.Version < version-1:
+			return mongodb.Gap, o, nil
+		}
+		// The previous version arrived between the update and the read.
 	}
-	o, err := s.Order(ctx, id)
-	return res, o, err
 }
 
 // MarkSettled records that a cancelled order's payment slot is final.

@@ -111,6 +111,13 @@ func (f *FerretDB) URI(database string) string {
 	return "mongodb://" + f.Addr() + "/" + database
 }
 
+// Counts returns how many commands of each kind the Front forwarded (see
+// Front.Counts).
+func (f *FerretDB) Counts() map[Command]int { return f.front.Counts() }
+
+// ResetCounts starts the Front's counts afresh.
+func (f *FerretDB) ResetCounts() { f.front.ResetCounts() }
+
 // Stop ends the Front and FerretDB and waits for them.
 func (f *FerretDB) Stop() {
 	if f.front != nil {

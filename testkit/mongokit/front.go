@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"math"
 	"net"
 	"slices"
@@ -52,6 +53,46 @@ type Front struct {
 	conns   map[net.Conn]struct{}
 	closed  bool
 	wg      sync.WaitGroup
+
+	countsMu sync.Mutex
+	counts   map[Command]int
+}
+
+// Command is a kind of command a Front forwarded: its database, name and
+// collection (empty for a command without one, such as hello).
+type Command struct {
+	DB, Name, Collection string
+}
+
+func (c Command) String() string {
+	return strings.TrimSpace(c.Name + " " + c.Collection)
+}
+
+// Counts returns how many commands of each kind the Front forwarded (and
+// FerretDB answered) since it started or since the last ResetCounts: a
+// measure of a flow's cost that does not depend on the machine's load.
+func (f *Front) Counts() map[Command]int {
+	f.countsMu.Lock()
+	defer f.countsMu.Unlock()
+	return maps.Clone(f.counts)
+}
+
+// ResetCounts starts the counts afresh.
+func (f *Front) ResetCounts() { f.takeCounts() }
+
+// takeCounts returns the counts and starts them afresh, at once.
+func (f *Front) takeCounts() map[Command]int {
+	f.countsMu.Lock()
+	defer f.countsMu.Unlock()
+	out := f.counts
+	f.counts = map[Command]int{}
+	return out
+}
+
+func (f *Front) count(cmd command) {
+	f.countsMu.Lock()
+	f.counts[Command{DB: cmd.db, Name: cmd.name, Collection: cmd.coll}]++
+	f.countsMu.Unlock()
 }
 
 // StartFront listens on addr (127.0.0.1:0 for a free port) and forwards to
@@ -65,7 +106,8 @@ func StartFront(addr, network, backend string, log *slog.Logger) (*Front, error)
 	if err != nil {
 		return nil, fmt.Errorf("mongodb front: %w", err)
 	}
-	f := &Front{ln: ln, network: network, backend: backend, log: log, locks: map[string]*dbLocks{}, conns: map[net.Conn]struct{}{}}
+	f := &Front{ln: ln, network: network, backend: backend, log: log, locks: map[string]*dbLocks{}, conns: map[net.Conn]struct{}{},
+		counts: map[Command]int{}}
 	f.wg.Go(f.accept)
 	return f, nil
 }
@@ -157,6 +199,7 @@ func (f *Front) serve(client, backend net.Conn) error {
 		} else {
 			err = roundTrip(req, cmd, backend, fromBackend, client)
 		}
+		f.count(cmd) // once answered: a count seen means the command is done
 		if err != nil {
 			return err
 		}
@@ -290,8 +333,8 @@ func moreToCome(msg []byte) bool {
 
 // command is what the front needs to know of a request.
 type command struct {
-	db    string
-	write bool
+	db, name, coll string // name and collection: only to count it
+	write          bool
 	// docs are the documents a write may change ("collection\x00_id"
 	// keys, sorted, no repeats); nil: it may change any of the database.
 	docs       []string
@@ -322,6 +365,7 @@ func classify(msg []byte) command {
 			return unknown
 		}
 		cmd.db, _ = doc.Lookup("$db").StringValueOK()
+		cmd.name, cmd.coll = nameOf(doc)
 		if cmd.write = needsLock(doc); cmd.write {
 			cmd.docs = documents(doc, seqs)
 		}
@@ -340,10 +384,27 @@ func classify(msg []byte) command {
 			return unknown
 		}
 		db, _, _ := strings.Cut(name, ".")
-		return command{db: db, write: needsLock(doc)}
+		cmd := command{db: db, write: needsLock(doc)}
+		cmd.name, cmd.coll = nameOf(doc)
+		return cmd
 	default:
 		return unknown
 	}
+}
+
+// nameOf returns a command's name (its first key) and the collection it
+// names (its first value, or getMore's collection field), if any.
+func nameOf(doc bson.Raw) (name, coll string) {
+	first, err := doc.IndexErr(0)
+	if err != nil {
+		return "", ""
+	}
+	name = first.Key()
+	coll, _ = first.Value().StringValueOK()
+	if name == "getMore" {
+		coll, _ = doc.Lookup("collection").StringValueOK()
+	}
+	return name, coll
 }
 
 // sections reads OP_MSG's sections: the kind-0 body (the command

@@ -96,10 +96,32 @@ func TestClassify(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := classify(tt.msg); !reflect.DeepEqual(got, tt.want) {
+			got := classify(tt.msg)
+			got.name, got.coll = "", "" // only counted: TestCommandNames
+			if !reflect.DeepEqual(got, tt.want) {
 				t.Fatalf("classify = %+v, want %+v", got, tt.want)
 			}
 		})
+	}
+}
+
+// A command is counted under its name and the collection it names, if any
+// (getMore names it in a field of its own).
+func TestCommandNames(t *testing.T) {
+	tests := []struct {
+		cmd        bson.D
+		name, coll string
+	}{
+		{bson.D{{Key: "find", Value: "tickets"}, {Key: "$db", Value: "shop"}}, "find", "tickets"},
+		{bson.D{{Key: "findAndModify", Value: "orders"}, {Key: "$db", Value: "shop"}}, "findAndModify", "orders"},
+		{bson.D{{Key: "getMore", Value: int64(42)}, {Key: "collection", Value: "tickets"}, {Key: "$db", Value: "shop"}}, "getMore", "tickets"},
+		{bson.D{{Key: "hello", Value: 1}, {Key: "$db", Value: "admin"}}, "hello", ""},
+	}
+	for _, tt := range tests {
+		got := classify(msgOf(t, 0, tt.cmd, ""))
+		if got.name != tt.name || got.coll != tt.coll {
+			t.Errorf("%v: counted as %q %q, want %q %q", tt.cmd, got.name, got.coll, tt.name, tt.coll)
+		}
 	}
 }
 

@@ -92,8 +92,8 @@ type Store struct {
 	coll      *mongo.Collection
 	cancelled *mongo.Collection
 	// notify tells the outbox relay that a ticket has events to publish
-	// (with them when the ticket was just inserted).
-	notify func(id any, fresh ...outbox.Event)
+	// (with all of its pending events, as the write left them).
+	notify func(id any, pending ...outbox.Event)
 	// lists caches pages of unreserved tickets; nil: every list reads.
 	lists *listCache
 }
@@ -101,7 +101,7 @@ type Store struct {
 // New returns a store on db's tickets and cancelled_orders collections;
 // notify (the outbox relay's Notify) is called with a ticket's id after each
 // write that stored events.
-func New(db *mongo.Database, notify func(id any, fresh ...outbox.Event)) *Store {
+func New(db *mongo.Database, notify func(id any, pending ...outbox.Event)) *Store {
 	return &Store{coll: db.Collection(Collection), cancelled: db.Collection(CancelledCollection), notify: notify}
 }
 
@@ -249,11 +249,11 @@ func (s *Store) Update(ctx context.Context, id bson.ObjectID, change Change) (Ti
 			return true, err
 		}
 		t.Version = prev + 1
-		written, err := s.write(ctx, t, prev)
-		if err != nil || !written {
+		pending, err := s.write(ctx, t, prev)
+		if err != nil || pending == nil {
 			return false, err
 		}
-		s.notify(t.ID)
+		s.notify(t.ID, pending...)
 		out = t
 		return true, nil
 	})
@@ -285,14 +285,17 @@ func (s *Store) Release(ctx context.Context, id bson.ObjectID, orderID string) (
 }
 
 // write stores t (whose Version is already the new one) if the stored
-// ticket is still at version prev, and reports whether it was.
-func (s *Store) write(ctx context.Context, t Ticket, prev int64) (bool, error) {
+// ticket is still at version prev, and returns the ticket's pending events
+// as the write left them, its ticket.updated included (nil: not written,
+// another writer got there first). One findAndModify both writes and
+// returns them, so the relay publishes without reading the ticket again.
+func (s *Store) write(ctx context.Context, t Ticket, prev int64) ([]outbox.Event, error) {
 	data := events.TicketUpdatedData{
 		ID: t.ID.Hex(), Version: t.Version, Title: t.Title, Price: t.Price, UserID: t.UserID, OrderID: t.OrderID,
 	}
 	evt, err := outbox.New(events.TicketUpdated, outbox.ID(events.TicketUpdated.Subject, t.ID.Hex(), t.Version), t.Version, data)
 	if err != nil {
-		return false, fmt.Errorf("ticket.updated of %s: %w", t.ID.Hex(), err)
+		return nil, fmt.Errorf("ticket.updated of %s: %w", t.ID.Hex(), err)
 	}
 	set := bson.D{
 		{Key: "title", Value: t.Title},
@@ -306,12 +309,18 @@ func (s *Store) write(ctx context.Context, t Ticket, prev int64) (bool, error) {
 		update = append(update, bson.E{Key: "$unset", Value: bson.D{{Key: "orderId", Value: ""}}})
 	}
 	update = append(update, bson.E{Key: "$set", Value: set})
-	res, err := s.coll.UpdateOne(ctx,
+	// No projection: FerretDB 1.24's findAndModify refuses one.
+	var written document
+	err = s.coll.FindOneAndUpdate(ctx,
 		bson.D{{Key: "_id", Value: t.ID}, {Key: "version", Value: prev}},
-		outbox.Update(update, evt))
+		outbox.Update(update, evt),
+		options.FindOneAndUpdate().SetReturnDocument(options.After)).Decode(&written)
 	s.lists.changed()
-	if err != nil {
-		return false, mongodb.Classify(err)
+	if errors.Is(err, mongo.ErrNoDocuments) {
+		return nil, nil
 	}
-	return res.MatchedCount == 1, nil
+	if err != nil {
+		return nil, mongodb.Classify(err)
+	}
+	return written.Events(), nil
 }
