@@ -37,7 +37,7 @@ func loadConfig(r *config.Reader) Config {
 		Window:      r.Duration("ORDER_EXPIRATION_WINDOW", 15*time.Minute),
 		Grace:       r.NonNegativeDuration("ORDER_EXPIRATION_GRACE", time.Minute),
 		Sweep:       r.Duration("ORDER_SWEEP", 5*time.Second),
-		ActiveLimit: r.Int("ORDER_ACTIVE_LIMIT", 10, 1, 1_000_000),
+		ActiveLimit: r.Int("ORDER_ACTIVE_LIMIT", 10, 0, 1_000_000), // 0: no limit
 		OutboxSweep: r.Duration("OUTBOX_SWEEP", time.Second),
 	}
 }

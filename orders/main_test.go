@@ -57,7 +57,7 @@ func TestGraceSweepAndLimitConfiguration(t *testing.T) {
 		{env: map[string]string{"ORDER_EXPIRATION_GRACE": "a while"}, wantError: "ORDER_EXPIRATION_GRACE"},
 		{env: map[string]string{"ORDER_SWEEP": "0s"}, wantError: "ORDER_SWEEP"},
 		{env: map[string]string{"ORDER_SWEEP": "often"}, wantError: "ORDER_SWEEP"},
-		{env: map[string]string{"ORDER_ACTIVE_LIMIT": "0"}, wantError: "ORDER_ACTIVE_LIMIT"},
+		{env: map[string]string{"ORDER_ACTIVE_LIMIT": "0"}, grace: time.Minute, sweep: 5 * time.Second, limit: 0}, // no limit
 		{env: map[string]string{"ORDER_ACTIVE_LIMIT": "-3"}, wantError: "ORDER_ACTIVE_LIMIT"},
 		{env: map[string]string{"ORDER_ACTIVE_LIMIT": "ten"}, wantError: "ORDER_ACTIVE_LIMIT"},
 	}

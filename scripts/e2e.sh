@@ -69,7 +69,9 @@ url="$(jq -r .url "$data/devstack.json")"
 say "platform ready at $url"
 
 set +e
-(cd client && E2E_BASE_URL="$url" E2E_EXPIRATION_SECONDS="$window" npm run e2e)
+# The trace viewer (traces.test.mjs waits for Jaeger if it is still building).
+traces="$(jq -r '.components.traces // empty' "$data/devstack.json")"
+(cd client && E2E_BASE_URL="$url" E2E_EXPIRATION_SECONDS="$window" E2E_TRACES_URL="$traces" npm run e2e)
 rc=$?
 set -e
 if [ "$rc" -ne 0 ]; then

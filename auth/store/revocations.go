@@ -46,14 +46,14 @@ func (r *Revocations) Revoke(ctx context.Context, u session.User) error {
 		return err
 	}
 	doc := revocation{SessionID: data.SessionID, UserID: data.UserID, ExpiresAt: data.ExpiresAt}
-	doc.Add(evt)
+	doc.Add(ctx, evt)
 	if _, err := r.coll.InsertOne(ctx, doc); err != nil {
 		if mongo.IsDuplicateKeyError(err) {
 			return nil // revoked already: its event was stored then
 		}
 		return mongodb.Classify(err)
 	}
-	r.notify(doc.SessionID, evt)
+	r.notify(doc.SessionID, doc.Events()...)
 	return nil
 }
 

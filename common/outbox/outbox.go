@@ -11,12 +11,15 @@
 package outbox
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"strings"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/propagation"
 
 	"ticketing.dev/common/events"
 )
@@ -27,6 +30,26 @@ type Entry struct {
 	Data    string    `bson:"data"`
 	Seq     int64     `bson:"seq"`
 	At      time.Time `bson:"at"`
+	// Trace is the W3C traceparent of the write that stored the event: the
+	// relay's publish continues that trace, so a request and the events it
+	// sets off are one trace.
+	Trace string `bson:"trace,omitempty"`
+}
+
+// traced returns e with the trace context of ctx (none: e as it is).
+func traced(ctx context.Context, e Entry) Entry {
+	carrier := propagation.MapCarrier{}
+	otel.GetTextMapPropagator().Inject(ctx, carrier)
+	e.Trace = carrier.Get("traceparent")
+	return e
+}
+
+// traceContext is ctx continuing the trace the entry was stored in.
+func (e Entry) traceContext(ctx context.Context) context.Context {
+	if e.Trace == "" {
+		return ctx
+	}
+	return otel.GetTextMapPropagator().Extract(ctx, propagation.MapCarrier{"traceparent": e.Trace})
 }
 
 // Fields are embedded (bson:",inline") in every document that has an outbox.
@@ -65,8 +88,10 @@ func ID(subject string, parts ...any) string {
 	return s
 }
 
-// Add puts events into a document that is about to be inserted.
-func (f *Fields) Add(evts ...Event) {
+// Add puts events into a document that is about to be inserted by a write
+// in ctx (whose trace they keep). Notify the relay with the document's
+// Events, which carry it.
+func (f *Fields) Add(ctx context.Context, evts ...Event) {
 	if f.Outbox == nil {
 		f.Outbox = make(map[string]Entry, len(evts))
 	}
@@ -74,7 +99,7 @@ func (f *Fields) Add(evts ...Event) {
 		if _, dup := f.Outbox[e.ID]; !dup {
 			f.OutboxN++
 		}
-		f.Outbox[e.ID] = e.Entry
+		f.Outbox[e.ID] = traced(ctx, e.Entry)
 	}
 }
 
@@ -89,15 +114,16 @@ func (f Fields) Events() []Event {
 }
 
 // Update returns update with the events added to its $set and the pending
-// counter to its $inc, so they are written by the same atomic update.
-// update's $set and $inc, when present, must be bson.D.
-func Update(update bson.D, evts ...Event) bson.D {
+// counter to its $inc, so they are written by the same atomic update, in
+// ctx (whose trace they keep). update's $set and $inc, when present, must
+// be bson.D.
+func Update(ctx context.Context, update bson.D, evts ...Event) bson.D {
 	if len(evts) == 0 {
 		return update
 	}
 	set := bson.D{}
 	for _, e := range evts {
-		set = append(set, bson.E{Key: "outbox." + e.ID, Value: e.Entry})
+		set = append(set, bson.E{Key: "outbox." + e.ID, Value: traced(ctx, e.Entry)})
 	}
 	inc := bson.D{{Key: "outboxN", Value: len(evts)}}
 	out := make(bson.D, 0, len(update)+2)

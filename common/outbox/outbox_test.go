@@ -45,14 +45,14 @@ func TestRelayPublishesWhatACrashedWriterLeft(t *testing.T) {
 
 	id := bson.NewObjectID()
 	d := doc{ID: id, Title: "a", Version: 0}
-	d.Add(ticketEvent(t, id, 0, "a"))
+	d.Add(testkit.Context(t), ticketEvent(t, id, 0, "a"))
 	if _, err := coll.InsertOne(ctx, d); err != nil {
 		t.Fatal(err)
 	}
 	// two more changes, each with its event, by single-document updates
 	for v := int64(1); v <= 2; v++ {
 		title := string(rune('a' + v))
-		upd := outbox.Update(bson.D{
+		upd := outbox.Update(testkit.Context(t), bson.D{
 			{Key: "$set", Value: bson.D{{Key: "title", Value: title}}},
 			{Key: "$inc", Value: bson.D{{Key: "version", Value: 1}}},
 		}, ticketEvent(t, id, v, title))
@@ -121,7 +121,7 @@ func TestRelayNotifyPublishesPromptly(t *testing.T) {
 			insert(t, coll, id, ticketEvent(t, id, 0, "x")) // its event still pending
 			var written doc
 			err := coll.FindOneAndUpdate(testkit.Context(t), bson.D{{Key: "_id", Value: id}, {Key: "version", Value: 0}},
-				outbox.Update(bson.D{{Key: "$set", Value: bson.D{{Key: "title", Value: "y"}, {Key: "version", Value: 1}}}},
+				outbox.Update(testkit.Context(t), bson.D{{Key: "$set", Value: bson.D{{Key: "title", Value: "y"}, {Key: "version", Value: 1}}}},
 					ticketEvent(t, id, 1, "y")),
 				options.FindOneAndUpdate().SetReturnDocument(options.After)).Decode(&written)
 			if err != nil {
@@ -173,7 +173,7 @@ func TestRelayNotifyPublishesPromptly(t *testing.T) {
 func insert(t *testing.T, coll *mongo.Collection, id bson.ObjectID, evts ...outbox.Event) {
 	t.Helper()
 	d := doc{ID: id, Title: "x"}
-	d.Add(evts...)
+	d.Add(testkit.Context(t), evts...)
 	if _, err := coll.InsertOne(testkit.Context(t), d); err != nil {
 		t.Fatal(err)
 	}
@@ -189,7 +189,7 @@ func TestRelayRetriesUntilConfirmed(t *testing.T) {
 
 	id := bson.NewObjectID()
 	d := doc{ID: id}
-	d.Add(ticketEvent(t, id, 0, "x"))
+	d.Add(testkit.Context(t), ticketEvent(t, id, 0, "x"))
 	if _, err := coll.InsertOne(ctx, d); err != nil {
 		t.Fatal(err)
 	}

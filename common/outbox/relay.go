@@ -209,7 +209,7 @@ func (r *Relay) publish(ctx context.Context, docID any, evts []Event) error {
 	})
 	for _, evt := range evts {
 		id, e := evt.ID, evt.Entry
-		if err := r.pub.PublishRaw(ctx, e.Subject, id, []byte(e.Data)); err != nil {
+		if err := r.pub.PublishRaw(e.traceContext(ctx), e.Subject, id, []byte(e.Data)); err != nil {
 			return err
 		}
 		// The $exists guard makes the decrement happen once even when two

@@ -38,10 +38,10 @@ const DevOrderExpirationWindow = "60s"
 const DevOrderExpirationGrace = "30s"
 
 // DevOrderActiveLimit is how many active orders one user may hold when
-// ORDER_ACTIVE_LIMIT is not set: no limit in practice, so that load tools
+// ORDER_ACTIVE_LIMIT is not set: no limit (0), so that load tools
 // (make loadtest, the bench harness), whose buyers keep many unpaid orders,
 // measure the platform rather than the limit. Production's default is 10.
-const DevOrderActiveLimit = "1000000"
+const DevOrderActiveLimit = "0"
 
 // MockStripeKey is the key payments uses against stripe-mock.
 const MockStripeKey = "sk_test_123"

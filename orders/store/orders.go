@@ -100,14 +100,14 @@ func (s *Orders) Create(ctx context.Context, o order.Order, created outbox.Event
 	if unpaid(o.Status) {
 		doc.ActiveUser = o.UserID
 	}
-	doc.Add(created)
+	doc.Add(ctx, created)
 	if _, err := s.coll.InsertOne(ctx, doc); err != nil {
 		if mongo.IsDuplicateKeyError(err) {
 			return ErrTicketReserved
 		}
 		return mongodb.Classify(err)
 	}
-	s.notify(o.ID, created)
+	s.notify(o.ID, doc.Events()...)
 	return nil
 }
 
@@ -220,7 +220,7 @@ func (s *Orders) Update(ctx context.Context, id bson.ObjectID, change Change) (o
 		// FerretDB 1.24's findAndModify refuses one.
 		var written orderDoc
 		err = s.coll.FindOneAndUpdate(ctx, bson.D{{Key: "_id", Value: id}, {Key: "version", Value: read}},
-			outbox.Update(update, *evt), options.FindOneAndUpdate().SetReturnDocument(options.After)).Decode(&written)
+			outbox.Update(ctx, update, *evt), options.FindOneAndUpdate().SetReturnDocument(options.After)).Decode(&written)
 		if errors.Is(err, mongo.ErrNoDocuments) {
 			return false, nil // another writer got there first
 		}

@@ -263,7 +263,7 @@ func (s *Service) charge(ctx context.Context, p store.Payment) (store.Payment, e
 		return store.Payment{}, fmt.Errorf("record charge %s of order %s: %w", chargeID, p.OrderID.Hex(), err)
 	}
 	if s.relay != nil {
-		s.relay.Notify(paid.ID)
+		s.relay.Notify(paid.ID, paid.Events()...) // as written: no read back
 	}
 	return paid, nil
 }

@@ -402,7 +402,7 @@ func (s *Store) RenewLease(ctx context.Context, p Payment, now time.Time, lease 
 // update. If another holder of the same attempt recorded it first (the
 // idempotency key gave both the same charge), that record is returned.
 func (s *Store) MarkSucceeded(ctx context.Context, p Payment, stripeID string, now time.Time, evt outbox.Event) (Payment, error) {
-	update := outbox.Update(bson.D{
+	update := outbox.Update(ctx, bson.D{
 		{Key: "$set", Value: bson.D{
 			{Key: "state", Value: Succeeded},
 			{Key: "stripeId", Value: stripeID},

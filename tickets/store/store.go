@@ -143,13 +143,13 @@ func (s *Store) Create(ctx context.Context, title string, price money.Cents, use
 		return Ticket{}, fmt.Errorf("ticket.created of %s: %w", t.ID.Hex(), err)
 	}
 	doc := document{Ticket: t}
-	doc.Add(evt)
+	doc.Add(ctx, evt)
 	_, err = s.coll.InsertOne(ctx, doc)
 	s.lists.changed()
 	if err != nil {
 		return Ticket{}, mongodb.Classify(err)
 	}
-	s.notify(t.ID, evt)
+	s.notify(t.ID, doc.Events()...)
 	return t, nil
 }
 
@@ -313,7 +313,7 @@ func (s *Store) write(ctx context.Context, t Ticket, prev int64) ([]outbox.Event
 	var written document
 	err = s.coll.FindOneAndUpdate(ctx,
 		bson.D{{Key: "_id", Value: t.ID}, {Key: "version", Value: prev}},
-		outbox.Update(update, evt),
+		outbox.Update(ctx, update, evt),
 		options.FindOneAndUpdate().SetReturnDocument(options.After)).Decode(&written)
 	s.lists.changed()
 	if errors.Is(err, mongo.ErrNoDocuments) {
