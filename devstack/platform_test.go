@@ -35,7 +35,10 @@ func TestUpSmokeDownUpAgain(t *testing.T) {
 	t.Parallel()
 	dataDir := t.TempDir()
 
-	p := startPlatform(t, dataDir, "ORDER_EXPIRATION_WINDOW=10s")
+	// Telemetry failures never fail a request: every service exports its
+	// spans to a collector that is not there, and the flow still passes.
+	deadCollector := fmt.Sprintf("OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:%d", testkit.FreePort(t))
+	p := startPlatform(t, dataDir, "ORDER_EXPIRATION_WINDOW=10s", deadCollector, "OTEL_BSP_SCHEDULE_DELAY=100")
 	keeper := newUser(t, p.URL, fmt.Sprintf("keeper-%d@devstack.test", time.Now().UnixNano()))
 	keeper.must(201, "POST", "/api/users/signup", map[string]string{"email": keeper.email, "password": "keep-me-1"}, nil)
 	var kept ticket

@@ -128,6 +128,7 @@ func (r *Relay) Run(ctx context.Context) {
 func (r *Relay) Start() (stop func()) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
+	backlog.add(r) // its collection's backlog on /metrics while it runs
 	go func() {
 		defer close(done)
 		r.Run(ctx)
@@ -135,6 +136,7 @@ func (r *Relay) Start() (stop func()) {
 	return func() {
 		cancel()
 		<-done
+		backlog.remove(r)
 		fctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		if err := r.Flush(fctx); err != nil {

@@ -261,12 +261,9 @@ func stringSlice(e ast.Expr) []string {
 }
 
 // announced are metrics the dashboard may use before the code defines
-// them (issue 18: the outbox's gauges, being added in common/outbox), with
-// their labels. Once the code defines one, it must leave this list.
-var announced = map[string]metricDef{
-	"outbox_pending_documents":          {name: "outbox_pending_documents", kind: "gauge", labels: []string{"collection"}, where: "announced"},
-	"outbox_oldest_pending_age_seconds": {name: "outbox_oldest_pending_age_seconds", kind: "gauge", labels: []string{"collection"}, where: "announced"},
-}
+// them, with their labels (none now). Once the code defines one, it must
+// leave this list.
+var announced = map[string]metricDef{}
 
 // prometheusSeries are the series Prometheus itself writes for every
 // target.
