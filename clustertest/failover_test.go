@@ -346,7 +346,9 @@ func TestEnsureStreamNeverLowersReplicas(t *testing.T) {
 	js := connect(t, ctx, c.urls(), "test", testkit.Logger(t))
 	tests := []struct{ ask, want int }{{3, 3}, {1, 3}, {0, 3}, {2, 3}}
 	for _, tt := range tests {
-		testkit.Eventually(t, 30*time.Second, func() bool { return events.EnsureStream(ctx, js, tt.ask) == nil },
+		// A loaded machine may take a while to place three replicas of
+		// each stream: the count is what is checked, not the time.
+		testkit.Eventually(t, 90*time.Second, func() bool { return events.EnsureStream(ctx, js, tt.ask) == nil },
 			"EnsureStream(%d) failed", tt.ask)
 		s, err := js.Stream(ctx, events.StreamName)
 		if err != nil {

@@ -144,8 +144,6 @@ func (k *streamKeeper) run(ctx context.Context) {
 // there: an operator who raised a stream to 3 replicas keeps them when a pod
 // with a smaller setting starts.
 func EnsureStream(ctx context.Context, js jetstream.JetStream, replicas int) error {
-	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
 	err := ensure(ctx, js, jetstream.StreamConfig{
 		Name:       StreamName,
 		Subjects:   []string{"ticket.>", "order.>", "expiration.>", "payment.>"},
@@ -175,7 +173,12 @@ func EnsureStream(ctx context.Context, js jetstream.JetStream, replicas int) err
 // replica count when that is higher than replicas. The count written is
 // always read just before: when another process creates the stream first,
 // it is read again, never overwritten blindly.
+//
+// Each stream has ten seconds of its own: a cluster busy electing its
+// leaders may take that long for one, and what one call made stays made.
 func ensure(ctx context.Context, js jetstream.JetStream, cfg jetstream.StreamConfig, replicas int) error {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
 	for attempt := 1; ; attempt++ {
 		cfg.Replicas = max(replicas, 1)
 		s, err := js.Stream(ctx, cfg.Name)

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"go.yaml.in/yaml/v3"
+	corev1 "k8s.io/api/core/v1"
 )
 
 // skaffoldConfig mirrors the part of skaffold's v4beta13 schema that
@@ -50,13 +51,15 @@ type skaffoldPipeline struct {
 		StatusCheckDeadlineSeconds    int       `yaml:"statusCheckDeadlineSeconds"`
 		TolerateFailuresUntilDeadline bool      `yaml:"tolerateFailuresUntilDeadline"`
 	} `yaml:"deploy,omitempty"`
-	PortForward []struct {
-		ResourceType string `yaml:"resourceType"`
-		ResourceName string `yaml:"resourceName"`
-		Namespace    string `yaml:"namespace"`
-		Port         int    `yaml:"port"`
-		LocalPort    int    `yaml:"localPort"`
-	} `yaml:"portForward"`
+	PortForward []skaffoldPortForward `yaml:"portForward"`
+}
+
+type skaffoldPortForward struct {
+	ResourceType string `yaml:"resourceType"`
+	ResourceName string `yaml:"resourceName"`
+	Namespace    string `yaml:"namespace"`
+	Port         int    `yaml:"port"`
+	LocalPort    int    `yaml:"localPort"`
 }
 
 type skaffoldArtifact struct {
@@ -239,7 +242,17 @@ func checkPortForwards(t *testing.T, cfg skaffoldConfig) []error {
 		if len(forwards) == 0 {
 			errs = append(errs, fmt.Errorf("%s forwards nothing to the edge", p.name))
 		}
+		sawEdge := false
 		for _, f := range forwards {
+			if own, ok := ownService(objs, f); ok {
+				// A Service the pipeline renders itself (the observability
+				// profile's trace UI and Prometheus): one of its ports.
+				if !own {
+					errs = append(errs, fmt.Errorf("%s forwards port %d of %s/%s, which that Service does not serve", p.name, f.Port, f.Namespace, f.ResourceName))
+				}
+				continue
+			}
+			sawEdge = true
 			switch {
 			case f.ResourceType != "service" || f.ResourceName != edge.service || f.Namespace != edge.namespace:
 				errs = append(errs, fmt.Errorf("%s forwards %s %s/%s, want the Service of the edge's controller, %s/%s", p.name, f.ResourceType, f.Namespace, f.ResourceName, edge.namespace, edge.service))
@@ -247,8 +260,32 @@ func checkPortForwards(t *testing.T, cfg skaffoldConfig) []error {
 				errs = append(errs, fmt.Errorf("%s forwards port %d, which the Service of %s does not serve (%v)", p.name, f.Port, edge.name, sortedKeys(portNames(edge))))
 			}
 		}
+		if !sawEdge {
+			errs = append(errs, fmt.Errorf("%s forwards nothing to the edge", p.name))
+		}
 	}
 	return errs
+}
+
+// ownService reports whether forward f names a Service among objs (found)
+// and whether that Service serves f's port (own).
+func ownService(objs []Object, f skaffoldPortForward) (own, found bool) {
+	if f.ResourceType != "service" {
+		return false, false
+	}
+	for _, o := range objs {
+		svc, ok := o.Obj.(*corev1.Service)
+		if !ok || svc.Name != f.ResourceName || (svc.Namespace != "" && svc.Namespace != f.Namespace) {
+			continue
+		}
+		for _, p := range svc.Spec.Ports {
+			if int(p.Port) == f.Port {
+				return true, true
+			}
+		}
+		return false, true
+	}
+	return false, false
 }
 
 func portNames(c controller) map[string]bool {
@@ -273,6 +310,9 @@ func TestSkaffoldForwardsTheEdge(t *testing.T) {
 	for _, tt := range []struct{ name, old, new, want string }{
 		{"a Service Envoy Gateway does not make", "resourceName: envoy-ticketing-ticketing-fc42b6bf", "resourceName: envoy-ticketing-ticketing", "want the Service of the edge's controller"},
 		{"HTTPS forwarded where plain HTTP is served", "    port: 80\n        localPort: 8080", "    port: 443\n        localPort: 8080", "forwards port 443"},
+		{"a port the trace UI does not serve", "port: 16686\n        localPort: 16686", "port: 16000\n        localPort: 16686", "which that Service does not serve"},
+		{"the observability profile forwarding a port the edge does not serve", "        port: 443\n        localPort: 8443\n      - resourceType: service\n        resourceName: jaeger-srv",
+			"        port: 16686\n        localPort: 8443\n      - resourceType: service\n        resourceName: jaeger-srv", "profile observability forwards port 16686"},
 		{"the Ingress profile forwarding the Gateway", "resourceName: ingress-nginx-controller\n        namespace: ingress-nginx", "resourceName: envoy-ticketing-ticketing-fc42b6bf\n        namespace: envoy-gateway-system", "profile ingress forwards"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
