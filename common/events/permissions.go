@@ -29,7 +29,7 @@ var Services = map[string]Access{
 	},
 	"tickets": {
 		Publishes: subjects(TicketCreated, TicketUpdated),
-		Listens:   subjects(OrderCreated, OrderCancelled),
+		Listens:   subjects(OrderCreated, OrderCancelled, OrderCompleted),
 		Follows:   subjects(SessionRevoked),
 	},
 	"orders": {

@@ -2,12 +2,9 @@
 package httpapi
 
 import (
-	"encoding/base64"
 	"fmt"
 	"log/slog"
 	"net/http"
-	"net/url"
-	"strconv"
 
 	"github.com/go-chi/chi/v5"
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -19,12 +16,6 @@ import (
 	"ticketing.dev/common/server"
 	"ticketing.dev/common/session"
 	"ticketing.dev/tickets/store"
-)
-
-// Page sizes of the listing.
-const (
-	defaultLimit = 100
-	maxLimit     = 100
 )
 
 // Deps are what the API needs.
@@ -64,6 +55,13 @@ type ticketJSON struct {
 	UserID  string      `json:"userId"`
 	Version int64       `json:"version"`
 	OrderID string      `json:"orderId,omitempty"`
+}
+
+// ownTicketJSON is a ticket as its seller lists it: with its state
+// (store.StateForSale, StateReserved, StateSold).
+type ownTicketJSON struct {
+	ticketJSON
+	State string `json:"state"`
 }
 
 func toJSON(t store.Ticket) ticketJSON {
@@ -125,39 +123,38 @@ func (a *api) edit(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// list answers a page of unreserved tickets, oldest first. The cursor is
-// the last id of the previous page, encoded so that clients treat it as
-// opaque; the next page's URL is in the Link header.
+// list answers a page of tickets: by default the unreserved ones, oldest
+// first, as the original did; with mine=true every ticket of the caller
+// with its state. The cursor is the last id of the previous page, encoded
+// so that clients treat it as opaque; the next page's URL is in the Link
+// header.
 func (a *api) list(w http.ResponseWriter, r *http.Request) error {
-	q := r.URL.Query()
-	var problems []apperr.FieldError
-	limit := defaultLimit
-	if s := q.Get("limit"); s != "" {
-		n, err := strconv.Atoi(s)
-		if err != nil || n < 1 || n > maxLimit {
-			problems = append(problems, apperr.FieldError{Field: "limit",
-				Message: fmt.Sprintf("Limit must be a whole number between 1 and %d", maxLimit)})
+	p, err := parseList(r.URL.RawQuery)
+	if p.mine {
+		user, ok := httpx.UserFrom(r.Context())
+		if !ok {
+			return apperr.NotAuthorized()
 		}
-		limit = n
+		p.Seller = user.ID
 	}
-	after, ok := decodeCursor(q.Get("after"))
-	if !ok {
-		problems = append(problems, apperr.FieldError{Field: "after",
-			Message: "Invalid page cursor: use the Link header of the previous page"})
+	if err != nil {
+		return err
 	}
-	if len(problems) > 0 {
-		return apperr.Validation(problems...)
-	}
-	tickets, more, err := a.store.ListUnreserved(r.Context(), after, limit)
+	tickets, more, err := a.store.List(r.Context(), p.ListQuery)
 	if err != nil {
 		return err
 	}
 	if more {
-		next := url.Values{
-			"limit": {strconv.Itoa(limit)},
-			"after": {encodeCursor(tickets[len(tickets)-1].ID)},
-		}
+		next := p.next(tickets[len(tickets)-1].ID)
 		w.Header().Set("Link", fmt.Sprintf(`<%s?%s>; rel="next"`, r.URL.Path, next.Encode()))
+	}
+	if p.mine {
+		out := make([]ownTicketJSON, len(tickets))
+		for i, t := range tickets {
+			out[i] = ownTicketJSON{ticketJSON: toJSON(t), State: t.State()}
+		}
+		httpx.WriteJSON(w, http.StatusOK, out)
+		return nil
 	}
 	out := make([]ticketJSON, len(tickets))
 	for i, t := range tickets {
@@ -165,22 +162,6 @@ func (a *api) list(w http.ResponseWriter, r *http.Request) error {
 	}
 	httpx.WriteJSON(w, http.StatusOK, out)
 	return nil
-}
-
-func encodeCursor(id bson.ObjectID) string { return base64.RawURLEncoding.EncodeToString(id[:]) }
-
-// decodeCursor reads a cursor; an empty one means the first page.
-func decodeCursor(s string) (bson.ObjectID, bool) {
-	var id bson.ObjectID
-	if s == "" {
-		return id, true
-	}
-	b, err := base64.RawURLEncoding.DecodeString(s)
-	if err != nil || len(b) != len(id) {
-		return id, false
-	}
-	copy(id[:], b)
-	return id, !id.IsZero()
 }
 
 func ticketID(r *http.Request) (bson.ObjectID, error) {

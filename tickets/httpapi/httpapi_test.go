@@ -2,10 +2,13 @@ package httpapi_test
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"net/http"
+	"net/url"
 	"reflect"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -320,6 +323,20 @@ func TestEdit(t *testing.T) {
 	})
 }
 
+// nextPath is the path of the answer's Link rel="next" ("" when none).
+func nextPath(t *testing.T, res testkit.Response) string {
+	t.Helper()
+	link := res.Header.Get("Link")
+	if link == "" {
+		return ""
+	}
+	m := linkNext.FindStringSubmatch(link)
+	if m == nil {
+		t.Fatalf("Link %q", link)
+	}
+	return m[1]
+}
+
 var linkNext = regexp.MustCompile(`^<([^>]+)>; rel="next"$`)
 
 func TestList(t *testing.T) {
@@ -357,14 +374,7 @@ func TestList(t *testing.T) {
 			page := decode[[]ticket](t, res)
 			got = append(got, page...)
 			sizes = append(sizes, len(page))
-			path = ""
-			if link := res.Header.Get("Link"); link != "" {
-				m := linkNext.FindStringSubmatch(link)
-				if m == nil {
-					t.Fatalf("Link %q", link)
-				}
-				path = m[1]
-			}
+			path = nextPath(t, res)
 		}
 		if !reflect.DeepEqual(got, free) || !reflect.DeepEqual(sizes, []int{2, 2, 1}) {
 			t.Fatalf("pages of %v gave %+v\nwant %+v", sizes, got, free)
@@ -393,6 +403,9 @@ func TestList(t *testing.T) {
 		{"cursor of the wrong length", "?after=abcd", errs("after", cursorMsg)},
 		{"raw id as cursor", "?after=" + free[0].ID, errs("after", cursorMsg)},
 		{"both bad", "?limit=0&after=zzz", errs("limit", limitMsg, "after", cursorMsg)},
+		{"cursor param not base64", "?cursor=%25%25not-a-cursor", errs("cursor", cursorMsg)},
+		{"cursor param of the wrong length", "?cursor=abcd", errs("cursor", cursorMsg)},
+		{"raw id as cursor param", "?cursor=" + free[0].ID, errs("cursor", cursorMsg)},
 	}
 	for _, tc := range bad {
 		t.Run(tc.name, func(t *testing.T) {
@@ -444,4 +457,256 @@ func TestEventsPublished(t *testing.T) {
 	if n := len(updated.Settled(t, a.Outbox())); n != 1 {
 		t.Fatalf("%d ticket.updated events, want 1", n)
 	}
+}
+
+// ids are the tickets' ids, in order.
+func ids(tickets []ticket) []string {
+	out := make([]string, len(tickets))
+	for i, t := range tickets {
+		out[i] = t.ID
+	}
+	return out
+}
+
+// walk follows the Link headers from path and returns every ticket listed
+// and the links it followed.
+func walk[T any](t *testing.T, a *api, path, user string) ([]T, []string) {
+	t.Helper()
+	var got []T
+	var links []string
+	for path != "" {
+		res := testkit.Call(t, a.h, http.MethodGet, path, nil, as(t, user)...)
+		got = append(got, decode[[]T](t, res.Want(t, http.StatusOK))...)
+		if path = nextPath(t, res); path != "" {
+			links = append(links, path)
+		}
+	}
+	return got, links
+}
+
+// Every parameter of the listing that is malformed, unknown in value or
+// given twice is a 400 naming it, all of them at once; mine=true needs a
+// session first (401 before 400, as everywhere).
+func TestListParameters(t *testing.T) {
+	t.Parallel()
+	a := newAPI(t)
+	tk := a.create(t, alice, "gig", "10")
+	limitMsg := "Limit must be a whole number between 1 and 100"
+	cursorMsg := "Invalid page cursor: use the Link header of the previous page"
+	sortMsg := "Sort must be newest or oldest"
+	mineMsg := "Mine must be true or false"
+	longMsg := "Search must be at most 100 characters"
+	once := func(p string) string { return "Give " + p + " at most once" }
+	escaped := func(p string) string { return "Parameter " + p + " is not percent-encoded correctly" }
+	tests := []struct {
+		name   string
+		user   string
+		query  string
+		status int
+		want   []apperr.FieldError
+	}{
+		{name: "decimal limit", query: "?limit=1.5", want: errs("limit", limitMsg)},
+		{name: "huge limit", query: "?limit=99999999999999999999", want: errs("limit", limitMsg)},
+		{name: "limit twice", query: "?limit=1&limit=2", want: errs("limit", once("limit"))},
+		{name: "limit badly escaped", query: "?limit=%zz", want: errs("limit", escaped("limit"))},
+		{name: "cursor of the issue", query: "?cursor=%25%25not-a-cursor", want: errs("cursor", cursorMsg)},
+		{name: "zero cursor", query: "?cursor=AAAAAAAAAAAAAAAA", want: errs("cursor", cursorMsg)},
+		{name: "padded cursor", query: "?cursor=AAAAAAAAAAAAAAAA%3D", want: errs("cursor", cursorMsg)},
+		{name: "cursor badly escaped", query: "?cursor=%zz", want: errs("cursor", escaped("cursor"))},
+		{name: "cursor twice", query: "?cursor=a&cursor=b", want: errs("cursor", once("cursor"))},
+		{name: "cursor and after", query: "?cursor=" + cursorOf(tk.ID) + "&after=" + cursorOf(tk.ID),
+			want: errs("after", "Give cursor or after, not both")},
+		{name: "after twice", query: "?after=a&after=b", want: errs("after", once("after"))},
+		{name: "unknown sort", query: "?sort=price", want: errs("sort", sortMsg)},
+		{name: "sort in capitals", query: "?sort=NEWEST", want: errs("sort", sortMsg)},
+		{name: "sort twice", query: "?sort=newest&sort=oldest", want: errs("sort", once("sort"))},
+		{name: "sort badly escaped", query: "?sort=%", want: errs("sort", escaped("sort"))},
+		{name: "mine yes", user: alice, query: "?mine=yes", want: errs("mine", mineMsg)},
+		{name: "mine 1", user: alice, query: "?mine=1", want: errs("mine", mineMsg)},
+		{name: "mine in capitals", user: alice, query: "?mine=TRUE", want: errs("mine", mineMsg)},
+		{name: "mine twice", user: alice, query: "?mine=true&mine=true", want: errs("mine", once("mine"))},
+		{name: "search over 100 characters", query: "?q=" + strings.Repeat("é", 101), want: errs("q", longMsg)},
+		{name: "search not UTF-8", query: "?q=%ff", want: errs("q", "Search must be text (UTF-8)")},
+		{name: "search twice", query: "?q=a&q=b", want: errs("q", once("q"))},
+		{name: "name badly escaped", query: "?%zz=1",
+			want: []apperr.FieldError{{Message: "Malformed query string: a parameter name is not percent-encoded correctly"}}},
+		{name: "every bad parameter, each named", user: alice, query: "?q=" + strings.Repeat("x", 101) + "&mine=no&sort=up&cursor=zz&limit=0",
+			want: errs("limit", limitMsg, "cursor", cursorMsg, "sort", sortMsg, "mine", mineMsg, "q", longMsg)},
+		{name: "mine anonymous", query: "?mine=true", status: 401, want: notAuthorized()},
+		{name: "mine anonymous with bad parameters", query: "?mine=true&limit=0", status: 401, want: notAuthorized()},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			status := tc.status
+			if status == 0 {
+				status = http.StatusBadRequest
+			}
+			testkit.Call(t, a.h, http.MethodGet, "/api/tickets"+tc.query, nil, as(t, tc.user)...).WantErrors(t, status, tc.want...)
+		})
+	}
+
+	// What is not wrong is not refused.
+	fine := []string{
+		"?limit=", "?cursor=", "?sort=", "?mine=", "?q=", "?q=%20%20", // empty: not given
+		"?mine=false", "?sort=oldest", "?utm_source=mail&_=1", // unknown parameters are ignored
+		"?q=" + strings.Repeat("é", 100), "?q=a;b", "?cursor=" + cursorOf(bson.NewObjectID().Hex()),
+	}
+	for _, q := range fine {
+		t.Run("fine "+q, func(t *testing.T) {
+			t.Parallel()
+			testkit.Call(t, a.h, http.MethodGet, "/api/tickets"+q, nil).Want(t, http.StatusOK)
+		})
+	}
+}
+
+func cursorOf(id string) string {
+	oid, _ := mongodb.ParseID(id)
+	return base64.RawURLEncoding.EncodeToString(oid[:])
+}
+
+// Sort and search: the default order stays oldest first, newest first on
+// request; a search keeps the titles that hold it whatever the case, as
+// plain text (no pattern); both carry over to the next page's link.
+func TestListSortAndSearch(t *testing.T) {
+	t.Parallel()
+	a := newAPI(t)
+	titles := []string{"Jazz night", "Rock (live)", "jazz brunch", "Opera", "JAZZ.fest", "Rock open air", "Jazz at noon"}
+	var all []ticket
+	for _, title := range titles {
+		all = append(all, a.create(t, alice, title, "10"))
+	}
+	a.reserve(t, all[3].ID, bson.NewObjectID().Hex()) // Opera: not listed
+	listed := slices.Delete(slices.Clone(all), 3, 4)
+	newest := slices.Clone(listed)
+	slices.Reverse(newest)
+	pick := func(from []ticket, idx ...int) []ticket {
+		var out []ticket
+		for _, i := range idx {
+			out = append(out, from[i])
+		}
+		return out
+	}
+	// listed: 0 Jazz night, 1 Rock (live), 2 jazz brunch, 3 JAZZ.fest, 4 Rock open air, 5 Jazz at noon
+	tests := []struct {
+		query string
+		want  []ticket
+	}{
+		{"", listed},
+		{"?sort=oldest", listed},
+		{"?sort=newest", newest},
+		{"?q=jazz", pick(listed, 0, 2, 3, 5)},
+		{"?q=JaZz&sort=newest", pick(listed, 5, 3, 2, 0)},
+		{"?q=%20rock%20", pick(listed, 1, 4)},
+		{"?q=.", pick(listed, 3)},
+		{"?q=(live", pick(listed, 1)},
+		{"?q=.*", nil},
+		{"?q=opera", nil},
+		{"?q=z+a", pick(listed, 5)},
+	}
+	for _, tc := range tests {
+		t.Run("query "+tc.query, func(t *testing.T) {
+			t.Parallel()
+			for _, limit := range []string{"", "limit=2"} {
+				path := "/api/tickets" + tc.query
+				if limit != "" {
+					path += map[bool]string{true: "&", false: "?"}[tc.query != ""] + limit
+				}
+				got, links := walk[ticket](t, a, path, "")
+				if !slices.Equal(ids(got), ids(tc.want)) {
+					t.Fatalf("%s: %v\nwant %v", path, ids(got), ids(tc.want))
+				}
+				for _, l := range links {
+					u, _ := url.Parse(l)
+					v := u.Query()
+					orig, _ := url.ParseQuery(strings.TrimPrefix(tc.query, "?"))
+					if v.Get("limit") != "2" || v.Get("cursor") == "" || v.Get("after") != "" ||
+						v.Get("sort") != orig.Get("sort") || v.Get("q") != strings.TrimSpace(orig.Get("q")) {
+						t.Fatalf("%s: next link %s", path, l)
+					}
+				}
+			}
+		})
+	}
+
+	t.Run("links handed out with after still page", func(t *testing.T) {
+		res := testkit.Call(t, a.h, http.MethodGet, "/api/tickets?limit=2&after="+cursorOf(listed[1].ID), nil)
+		if got := decode[[]ticket](t, res.Want(t, 200)); !slices.Equal(ids(got), ids(listed[2:4])) {
+			t.Fatalf("got %v", ids(got))
+		}
+	})
+	t.Run("the plain list answers as the original: no state", func(t *testing.T) {
+		res := testkit.Call(t, a.h, http.MethodGet, "/api/tickets", nil)
+		var raw []map[string]any
+		res.Decode(t, &raw)
+		for _, tk := range raw {
+			if _, ok := tk["state"]; ok {
+				t.Fatalf("plain list has a state: %v", tk)
+			}
+		}
+	})
+}
+
+type ownTicket struct {
+	ticket
+	State string `json:"state"`
+}
+
+// mine=true lists every ticket of the caller, reserved and sold ones
+// included, each with its state; nobody else's.
+func TestListMine(t *testing.T) {
+	t.Parallel()
+	a := newAPI(t)
+	forSale := a.create(t, alice, "for sale", "10")
+	reserved := a.create(t, alice, "reserved", "10")
+	sold := a.create(t, alice, "sold", "10")
+	bobs := a.create(t, bob, "bob's", "10")
+	soldOrder := bson.NewObjectID().Hex()
+	a.reserve(t, reserved.ID, bson.NewObjectID().Hex())
+	a.reserve(t, sold.ID, soldOrder)
+	if held, err := a.Store.MarkSold(context.Background(), soldOrder); err != nil || !held {
+		t.Fatalf("MarkSold: %v, %v", held, err)
+	}
+	if held, err := a.Store.MarkSold(context.Background(), bson.NewObjectID().Hex()); err != nil || held {
+		t.Fatalf("MarkSold of an order holding nothing: %v, %v", held, err)
+	}
+	state := func(tk ticket, s string) ownTicket {
+		got := decode[ticket](t, testkit.Call(t, a.h, http.MethodGet, "/api/tickets/"+tk.ID, nil))
+		return ownTicket{ticket: got, State: s}
+	}
+	alices := []ownTicket{state(forSale, "for-sale"), state(reserved, "reserved"), state(sold, "sold")}
+	newestFirst := slices.Clone(alices)
+	slices.Reverse(newestFirst)
+
+	tests := []struct {
+		name, user, query string
+		want              []ownTicket
+	}{
+		{"alice's, oldest first", alice, "?mine=true", alices},
+		{"alice's, two a page", alice, "?mine=true&limit=2", alices},
+		{"alice's, newest first", alice, "?mine=true&sort=newest&limit=1", newestFirst},
+		{"alice's, searched", alice, "?mine=true&q=SOLD", alices[2:]},
+		{"bob's", bob, "?mine=true", []ownTicket{state(bobs, "for-sale")}},
+		{"a seller with none", "5f0000000000000000000c0c", "?mine=true", nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			got, links := walk[ownTicket](t, a, "/api/tickets"+tc.query, tc.user)
+			if !reflect.DeepEqual(got, tc.want) {
+				t.Fatalf("got %+v\nwant %+v", got, tc.want)
+			}
+			for _, l := range links {
+				if !strings.Contains(l, "mine=true") {
+					t.Fatalf("next link %s drops mine", l)
+				}
+			}
+		})
+	}
+	t.Run("mine=false is the public list", func(t *testing.T) {
+		got := decode[[]ticket](t, testkit.Call(t, a.h, http.MethodGet, "/api/tickets?mine=false", nil, as(t, alice)...))
+		if !slices.Equal(ids(got), []string{forSale.ID, bobs.ID}) {
+			t.Fatalf("got %v", ids(got))
+		}
+	})
 }

@@ -16,7 +16,7 @@ const (
 	PointCancelledRelease = pointCancelledRelease
 )
 
-// Handlers returns the two handlers as Start wires them, for tests that call
+// Handlers returns the order.created and order.cancelled handlers as Start wires them, for tests that call
 // them directly; pause (nil: never) is called at each point.
 func Handlers(st *store.Store, log *slog.Logger, pause func(point string)) (
 	created func(context.Context, events.Msg[events.OrderCreatedData]) error,

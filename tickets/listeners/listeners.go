@@ -1,5 +1,5 @@
 // Package listeners reserves and releases tickets as orders are created and
-// cancelled. Both handlers are idempotent: a redelivered or replayed event
+// cancelled, and marks them sold when their order completes. The handlers are idempotent: a redelivered or replayed event
 // finds its change already made and writes nothing, so it publishes nothing.
 //
 // A cancelled order is remembered by a marker in its own collection (see
@@ -72,14 +72,15 @@ func (h handlers) at(point string) {
 	}
 }
 
-// Start listens to order.created and order.cancelled; stopping the group
-// drains them.
+// Start listens to order.created, order.cancelled and order.completed;
+// stopping the group drains them.
 func Start(ctx context.Context, js jetstream.JetStream, log *slog.Logger, st *store.Store) (*events.Group, error) {
 	h := handlers{store: st, log: log}
 	g := events.NewGroup(js, log, QueueGroup)
 	err := errors.Join(
 		events.Subscribe(ctx, g, events.OrderCreated, h.orderCreated),
 		events.Subscribe(ctx, g, events.OrderCancelled, h.orderCancelled),
+		events.Subscribe(ctx, g, events.OrderCompleted, h.orderCompleted),
 	)
 	if err != nil {
 		g.Stop()
@@ -162,6 +163,25 @@ func (h handlers) orderCancelled(ctx context.Context, msg events.Msg[events.Orde
 	}
 	h.at(pointCancelledRelease)
 	return h.store.Settle(ctx, order.ID)
+}
+
+// completedRetryDelay paces the wait of an order.completed that overtook
+// its order.created (another consumer): the reservation is on its way.
+const completedRetryDelay = time.Second
+
+// orderCompleted marks the ticket the order holds as sold. The event names
+// only the order, so the ticket is found by its reservation; one that is
+// not reserved by the order yet waits for order.created (a completed order
+// is never cancelled, so the reservation comes).
+func (h handlers) orderCompleted(ctx context.Context, msg events.Msg[events.OrderCompletedData]) error {
+	if _, ok := mongodb.ParseID(msg.Data.ID); !ok {
+		return events.Malformed(fmt.Errorf("order id %q is not an ObjectId", msg.Data.ID))
+	}
+	held, err := h.store.MarkSold(ctx, msg.Data.ID)
+	if err != nil || held {
+		return err
+	}
+	return events.Retry(completedRetryDelay, fmt.Errorf("completed order %s holds no ticket yet", msg.Data.ID))
 }
 
 // ids checks the ids an order event carries; bad ones can never be handled.

@@ -22,6 +22,7 @@ const seller = "5f0000000000000000000a11"
 var (
 	createdDurable   = events.Durable(listeners.QueueGroup, events.OrderCreated.Subject)
 	cancelledDurable = events.Durable(listeners.QueueGroup, events.OrderCancelled.Subject)
+	completedDurable = events.Durable(listeners.QueueGroup, events.OrderCompleted.Subject)
 )
 
 type world struct {
@@ -86,6 +87,16 @@ func (w *world) orderCancelled(orderID string, tk store.Ticket) {
 	}
 }
 
+func (w *world) orderCompleted(orderID string) {
+	w.t.Helper()
+	w.sent++
+	err := events.Publish(w.ctx, w.pub, events.OrderCompleted, outbox.ID("order.completed", orderID, w.sent),
+		events.OrderCompletedData{ID: orderID, Version: 1})
+	if err != nil {
+		w.t.Fatal(err)
+	}
+}
+
 // settle waits until both listeners have handled every event and the relay
 // has published everything they wrote.
 func (w *world) settle() {
@@ -135,7 +146,7 @@ func (w *world) expectMarkers(want map[string]bool) {
 func (w *world) replay() {
 	w.t.Helper()
 	w.ls.Stop()
-	for _, durable := range []string{createdDurable, cancelledDurable} {
+	for _, durable := range []string{createdDurable, cancelledDurable, completedDurable} {
 		if err := w.NATS.JS.DeleteConsumer(w.ctx, events.StreamName, durable); err != nil {
 			w.t.Fatal(err)
 		}
@@ -257,4 +268,65 @@ func TestMalformedEventsAreTerminated(t *testing.T) {
 	}
 	w.settle()
 	w.expect(tk, "", 0)
+}
+
+// order.completed marks the ticket its order holds as sold, without a new
+// version or a ticket.updated (orders has no use for it). When it overtakes
+// the order.created (another consumer), it waits for the reservation.
+func TestCompletedMarksTheTicketSold(t *testing.T) {
+	t.Parallel()
+	w := start(t)
+	state := func(tk store.Ticket) string {
+		got, err := w.Store.Get(w.ctx, tk.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return got.State()
+	}
+	soon := func(tk store.Ticket, want string) {
+		t.Helper()
+		testkit.Eventually(t, 10*time.Second, func() bool { return state(tk) == want }, "ticket %s not %s", tk.ID.Hex(), want)
+	}
+
+	t.Run("in order", func(t *testing.T) {
+		tk, order := w.ticket(), bson.NewObjectID().Hex()
+		w.orderCreated(order, tk)
+		w.settle()
+		if got := state(tk); got != store.StateReserved {
+			t.Fatalf("state %s, want reserved", got)
+		}
+		w.orderCompleted(order)
+		soon(tk, store.StateSold)
+		w.expect(tk, order, 1)
+	})
+	t.Run("completed before created", func(t *testing.T) {
+		tk, order := w.ticket(), bson.NewObjectID().Hex()
+		w.orderCompleted(order)
+		w.orderCreated(order, tk)
+		soon(tk, store.StateSold)
+		w.settle()
+		w.expect(tk, order, 1)
+	})
+	t.Run("another order's completion leaves the reservation alone", func(t *testing.T) {
+		tk, other := w.ticket(), w.ticket()
+		order, otherOrder := bson.NewObjectID().Hex(), bson.NewObjectID().Hex()
+		w.orderCreated(order, tk)
+		w.orderCreated(otherOrder, other)
+		w.settle()
+		w.orderCompleted(otherOrder)
+		soon(other, store.StateSold)
+		if got := state(tk); got != store.StateReserved {
+			t.Fatalf("state %s, want reserved", got)
+		}
+	})
+	t.Run("malformed order id", func(t *testing.T) {
+		w.orderCompleted("not-an-id")
+	})
+	t.Run("replay changes nothing", func(t *testing.T) {
+		before := len(w.updated.Settled(t, w.Outbox()))
+		w.replay()
+		if got := len(w.updated.Settled(t, w.Outbox())); got != before {
+			t.Fatalf("%d ticket.updated after the replay, %d before", got, before)
+		}
+	})
 }

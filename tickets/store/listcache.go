@@ -7,7 +7,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"go.mongodb.org/mongo-driver/v2/bson"
 	"golang.org/x/sync/singleflight"
 )
 
@@ -54,9 +53,9 @@ func (c *listCache) changed() {
 }
 
 // get returns the page from the cache, or reads it with read.
-func (c *listCache) get(ctx context.Context, after bson.ObjectID, limit int,
+// key names the page (its query).
+func (c *listCache) get(ctx context.Context, key string,
 	read func(context.Context) ([]Ticket, bool, error)) ([]Ticket, bool, error) {
-	key := after.Hex() + "/" + strconv.Itoa(limit)
 	gen := c.gen.Load()
 	c.mu.Lock()
 	p, ok := c.pages[key]

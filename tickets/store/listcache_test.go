@@ -15,7 +15,13 @@ import (
 
 func listed(t *testing.T, s *store.Store) []bson.ObjectID {
 	t.Helper()
-	tickets, _, err := s.ListUnreserved(testkit.Context(t), bson.ObjectID{}, 100)
+	return listedBy(t, s, store.ListQuery{Limit: 100})
+}
+
+// listedBy is the ids of the page q lists.
+func listedBy(t *testing.T, s *store.Store, q store.ListQuery) []bson.ObjectID {
+	t.Helper()
+	tickets, _, err := s.List(testkit.Context(t), q)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -104,4 +110,67 @@ func TestListCacheExpires(t *testing.T) {
 	testkit.Eventually(t, 10*time.Second, func() bool {
 		return slices.Contains(listed(t, a), other.ID)
 	}, "B's sale never showed in A's cached list")
+}
+
+// Each query shape has its own cached page (order, search, page size,
+// cursor), and a seller's own list is never cached: another replica's
+// reservation of the seller's ticket shows at once.
+func TestListCacheKeepsQueriesApart(t *testing.T) {
+	t.Parallel()
+	ctx := testkit.Context(t)
+	db := mongokit.Mongo(t)
+	noop := func(any, ...outbox.Event) {}
+	a, b := store.New(db, noop), store.New(db, noop)
+	a.CacheLists(time.Hour)
+	var made []bson.ObjectID
+	for _, title := range []string{"jazz", "rock", "Jazz brunch"} {
+		tk, err := a.Create(ctx, title, 1000, "seller")
+		if err != nil {
+			t.Fatal(err)
+		}
+		made = append(made, tk.ID)
+	}
+	list := func(q store.ListQuery) []bson.ObjectID {
+		t.Helper()
+		q.Limit = max(q.Limit, 1)
+		return listedBy(t, a, q)
+	}
+	for range 2 { // the second round is served from the cache
+		tests := []struct {
+			q    store.ListQuery
+			want []bson.ObjectID
+		}{
+			{store.ListQuery{Limit: 100}, made},
+			{store.ListQuery{Limit: 100, Newest: true}, []bson.ObjectID{made[2], made[1], made[0]}},
+			{store.ListQuery{Limit: 100, Title: "JAZZ"}, []bson.ObjectID{made[0], made[2]}},
+			{store.ListQuery{Limit: 100, Title: "JAZZ", Newest: true}, []bson.ObjectID{made[2], made[0]}},
+			{store.ListQuery{Limit: 1}, made[:1]},
+			{store.ListQuery{Limit: 1, After: made[0]}, made[1:2]},
+			{store.ListQuery{Limit: 1, After: made[2], Newest: true}, made[1:2]},
+		}
+		for _, tc := range tests {
+			if got := list(tc.q); !slices.Equal(got, tc.want) {
+				t.Fatalf("%+v lists %v, want %v", tc.q, got, tc.want)
+			}
+		}
+	}
+
+	mine := store.ListQuery{Limit: 100, Seller: "seller"}
+	_ = list(mine)
+	if _, err := b.Update(ctx, made[1], func(tk *store.Ticket) (bool, error) {
+		tk.OrderID = bson.NewObjectID().Hex()
+		return true, nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	tickets, _, err := a.List(ctx, mine)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(tickets) != 3 || tickets[1].State() != store.StateReserved {
+		t.Fatalf("seller's list %+v: B's reservation not shown", tickets)
+	}
+	if got := list(store.ListQuery{Limit: 100}); !slices.Equal(got, made) {
+		t.Fatalf("cached public page %v, want the one read before B's reservation", got)
+	}
 }

@@ -11,6 +11,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"regexp"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -48,6 +49,29 @@ type Ticket struct {
 	Version int64         `bson:"version"`
 	// OrderID is the order that reserves the ticket; empty when it is free.
 	OrderID string `bson:"orderId,omitempty"`
+	// SoldOrder is the order whose payment completed (order.completed):
+	// the ticket is sold while that order still holds it. A completed
+	// order is never cancelled, so in practice it holds it for good.
+	SoldOrder string `bson:"soldOrder,omitempty"`
+}
+
+// States of a ticket, as its seller sees them.
+const (
+	StateForSale  = "for-sale"
+	StateReserved = "reserved"
+	StateSold     = "sold"
+)
+
+// State tells whether the ticket is for sale, reserved by an order not paid
+// for yet, or sold (reserved by an order that completed).
+func (t *Ticket) State() string {
+	switch {
+	case !t.Reserved():
+		return StateForSale
+	case t.SoldOrder == t.OrderID:
+		return StateSold
+	}
+	return StateReserved
 }
 
 // Edit changes what the seller sells: only the seller may, and only while no
@@ -105,7 +129,7 @@ func New(db *mongo.Database, notify func(id any, pending ...outbox.Event)) *Stor
 	return &Store{coll: db.Collection(Collection), cancelled: db.Collection(CancelledCollection), notify: notify}
 }
 
-// CacheLists makes ListUnreserved serve a page it read less than ttl ago,
+// CacheLists makes List serve a page it read less than ttl ago,
 // as long as this store wrote no ticket since (see listCache). Call it
 // before the store is used; ttl 0 leaves every list reading the store.
 func (s *Store) CacheLists(ttl time.Duration) {
@@ -115,8 +139,9 @@ func (s *Store) CacheLists(ttl time.Duration) {
 }
 
 // EnsureIndexes creates the index that serves the listing of unreserved
-// tickets in creation order (ObjectIds grow with creation time) and the
-// sweep's scan of reserved tickets, and the index of the sweep's marker
+// tickets in creation order (ObjectIds grow with creation time), the
+// sweep's scan of reserved tickets and order.completed's lookup by order,
+// the index of a seller's own list, and the index of the sweep's marker
 // queries. One CreateOne per index: FerretDB 1.24 fails on several at once.
 func (s *Store) EnsureIndexes(ctx context.Context) error {
 	indexes := []struct {
@@ -124,6 +149,7 @@ func (s *Store) EnsureIndexes(ctx context.Context) error {
 		keys bson.D
 	}{
 		{s.coll, bson.D{{Key: "orderId", Value: 1}, {Key: "_id", Value: 1}}},
+		{s.coll, bson.D{{Key: "userId", Value: 1}, {Key: "_id", Value: 1}}},
 		{s.cancelled, bson.D{{Key: "settled", Value: 1}, {Key: "at", Value: 1}}},
 	}
 	for _, ix := range indexes {
@@ -179,39 +205,74 @@ func (s *Store) load(ctx context.Context, id bson.ObjectID) (loaded, error) {
 	return t, nil
 }
 
-// ListUnreserved returns up to limit unreserved tickets created after the
-// ticket with id after (the zero id: from the start), oldest first, and
-// whether more follow.
+// ListQuery selects a page of tickets.
+type ListQuery struct {
+	// Seller, when set, lists every ticket of that seller, reserved and
+	// sold ones included; empty lists the unreserved tickets of everyone.
+	Seller string
+	// Title, when set, keeps the tickets whose title holds it, whatever
+	// the case.
+	Title string
+	// Newest lists the newest first; otherwise the oldest first (ObjectIds
+	// grow with creation time).
+	Newest bool
+	// After is the last ticket of the previous page (the zero id: from the
+	// start, in the page's order).
+	After bson.ObjectID
+	Limit int
+}
+
+// key names the query's page in the list cache.
+func (q ListQuery) key() string {
+	return fmt.Sprintf("%s/%d/%t/%q/%q", q.After.Hex(), q.Limit, q.Newest, q.Seller, q.Title)
+}
+
+// List returns up to q.Limit tickets as q selects them, and whether more
+// follow.
 //
-// With CacheLists, a page may come from the cache.
-func (s *Store) ListUnreserved(ctx context.Context, after bson.ObjectID, limit int) ([]Ticket, bool, error) {
-	if s.lists == nil {
-		return s.listUnreserved(ctx, after, limit)
+// With CacheLists, a page of unreserved tickets may come from the cache; a
+// seller's own list is always read, so that the seller sees a reservation
+// or a sale as soon as this service knows it.
+func (s *Store) List(ctx context.Context, q ListQuery) ([]Ticket, bool, error) {
+	if s.lists == nil || q.Seller != "" {
+		return s.list(ctx, q)
 	}
-	return s.lists.get(ctx, after, limit, func(ctx context.Context) ([]Ticket, bool, error) {
-		return s.listUnreserved(ctx, after, limit)
+	return s.lists.get(ctx, q.key(), func(ctx context.Context) ([]Ticket, bool, error) {
+		return s.list(ctx, q)
 	})
 }
 
-func (s *Store) listUnreserved(ctx context.Context, after bson.ObjectID, limit int) ([]Ticket, bool, error) {
-	filter := bson.D{{Key: "orderId", Value: bson.D{{Key: "$exists", Value: false}}}}
-	if !after.IsZero() {
-		filter = append(filter, bson.E{Key: "_id", Value: bson.D{{Key: "$gt", Value: after}}})
+func (s *Store) list(ctx context.Context, q ListQuery) ([]Ticket, bool, error) {
+	var filter bson.D
+	if q.Seller != "" {
+		filter = bson.D{{Key: "userId", Value: q.Seller}}
+	} else {
+		filter = bson.D{{Key: "orderId", Value: bson.D{{Key: "$exists", Value: false}}}}
+	}
+	order, past := 1, "$gt"
+	if q.Newest {
+		order, past = -1, "$lt"
+	}
+	if !q.After.IsZero() {
+		filter = append(filter, bson.E{Key: "_id", Value: bson.D{{Key: past, Value: q.After}}})
+	}
+	if q.Title != "" {
+		filter = append(filter, bson.E{Key: "title", Value: bson.Regex{Pattern: regexp.QuoteMeta(q.Title), Options: "i"}})
 	}
 	opts := options.Find().
-		SetSort(bson.D{{Key: "_id", Value: 1}}).
-		SetLimit(int64(limit) + 1).
+		SetSort(bson.D{{Key: "_id", Value: order}}).
+		SetLimit(int64(q.Limit) + 1).
 		SetProjection(public)
 	cur, err := s.coll.Find(ctx, filter, opts)
 	if err != nil {
 		return nil, false, mongodb.Classify(err)
 	}
-	tickets := make([]Ticket, 0, limit+1)
+	tickets := make([]Ticket, 0, q.Limit+1)
 	if err := cur.All(ctx, &tickets); err != nil {
 		return nil, false, mongodb.Classify(err)
 	}
-	if len(tickets) > limit {
-		return tickets[:limit], true, nil
+	if len(tickets) > q.Limit {
+		return tickets[:q.Limit], true, nil
 	}
 	return tickets, false, nil
 }
@@ -261,6 +322,21 @@ func (s *Store) Update(ctx context.Context, id bson.ObjectID, change Change) (Ti
 		return Ticket{}, err
 	}
 	return out, nil
+}
+
+// MarkSold records that the order holding a ticket was paid for, and
+// reports whether a ticket is held by the order (false: its order.created
+// has not reserved it yet). It changes neither the version nor what the
+// ticket.updated events carry (orders has no use for it), so it publishes
+// nothing, and a replay writes the same value again.
+func (s *Store) MarkSold(ctx context.Context, orderID string) (bool, error) {
+	res, err := s.coll.UpdateOne(ctx,
+		bson.D{{Key: "orderId", Value: orderID}},
+		bson.D{{Key: "$set", Value: bson.D{{Key: "soldOrder", Value: orderID}}}})
+	if err != nil {
+		return false, mongodb.Classify(err)
+	}
+	return res.MatchedCount > 0, nil
 }
 
 // Release frees the ticket if the order holds it, and reports whether it
