@@ -3,6 +3,7 @@ package httpapi
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"time"
@@ -111,11 +112,23 @@ func (h handlers) mayOrder(ctx context.Context, userID string, now time.Time) er
 	return order.MayOrder(n, h.ActiveLimit)
 }
 
+// list answers the caller's orders: without parameters every one, oldest
+// first, as the original did; with limit a page, the next page's URL in the
+// Link header (see parseList).
 func (h handlers) list(w http.ResponseWriter, r *http.Request) error {
 	user, _ := httpx.UserFrom(r.Context())
-	orders, err := h.Orders.ListByUser(r.Context(), user.ID)
+	p, err := parseList(r.URL.RawQuery)
 	if err != nil {
 		return err
+	}
+	p.UserID = user.ID
+	orders, more, err := h.Orders.List(r.Context(), p.ListQuery)
+	if err != nil {
+		return err
+	}
+	if more {
+		next := p.next(store.PositionOf(orders[len(orders)-1]))
+		w.Header().Set("Link", fmt.Sprintf(`<%s?%s>; rel="next"`, r.URL.Path, next.Encode()))
 	}
 	out := make([]orderJSON, len(orders))
 	for i, o := range orders {

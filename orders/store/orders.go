@@ -124,10 +124,59 @@ func (s *Orders) Get(ctx context.Context, id bson.ObjectID) (order.Order, error)
 	return doc.Order, nil
 }
 
-// ListByUser returns the user's orders, oldest first.
-func (s *Orders) ListByUser(ctx context.Context, userID string) ([]order.Order, error) {
-	return s.find(ctx, bson.D{{Key: "userId", Value: userID}},
-		options.Find().SetSort(bson.D{{Key: "createdAt", Value: 1}, {Key: "_id", Value: 1}}))
+// ListQuery selects a page of one user's orders. Orders are listed by
+// createdAt, then _id among orders created in the same millisecond.
+type ListQuery struct {
+	UserID string
+	// Newest lists the newest first; otherwise the oldest first (the
+	// original's order).
+	Newest bool
+	// After is the last order of the previous page (nil: from the start, in
+	// the page's order).
+	After *Position
+	// Limit is the page's size; 0 lists every order (after After).
+	Limit int
+}
+
+// Position is where an order stands in the listing: its createdAt (as
+// stored, to the millisecond) and its id.
+type Position struct {
+	CreatedAt time.Time
+	ID        bson.ObjectID
+}
+
+// PositionOf is o's place in the listing.
+func PositionOf(o order.Order) Position {
+	return Position{CreatedAt: o.CreatedAt, ID: o.ID}
+}
+
+// List returns the orders q selects, up to q.Limit of them, and whether
+// more follow. The {userId, createdAt} index serves it.
+func (s *Orders) List(ctx context.Context, q ListQuery) ([]order.Order, bool, error) {
+	dir, past := 1, "$gt"
+	if q.Newest {
+		dir, past = -1, "$lt"
+	}
+	filter := bson.D{{Key: "userId", Value: q.UserID}}
+	if q.After != nil {
+		at := bson.NewDateTimeFromTime(q.After.CreatedAt)
+		filter = append(filter, bson.E{Key: "$or", Value: bson.A{
+			bson.D{{Key: "createdAt", Value: bson.D{{Key: past, Value: at}}}},
+			bson.D{{Key: "createdAt", Value: at}, {Key: "_id", Value: bson.D{{Key: past, Value: q.After.ID}}}},
+		}})
+	}
+	opts := options.Find().SetSort(bson.D{{Key: "createdAt", Value: dir}, {Key: "_id", Value: dir}})
+	if q.Limit > 0 {
+		opts.SetLimit(int64(q.Limit) + 1)
+	}
+	orders, err := s.find(ctx, filter, opts)
+	if err != nil {
+		return nil, false, err
+	}
+	if q.Limit > 0 && len(orders) > q.Limit {
+		return orders[:q.Limit], true, nil
+	}
+	return orders, false, nil
 }
 
 // CountActive counts the user's active orders at now (see order.MayOrder):
