@@ -109,6 +109,23 @@ export async function screenshot(page, name) {
   await page.screenshot({ path: path.join(SCREENSHOT_DIR, `${name}.png`), fullPage: true });
 }
 
+// The two sizes every page is shown at: a laptop and a phone.
+export const VIEWPORTS = {
+  desktop: { width: 1280, height: 800 },
+  mobile: { width: 390, height: 844 },
+};
+
+// Screenshots of the page at both sizes (`<name>-desktop.png`, `<name>-mobile.png`);
+// the page keeps its own size afterwards.
+export async function screenshotSizes(page, name) {
+  const before = page.viewportSize();
+  for (const [size, viewport] of Object.entries(VIEWPORTS)) {
+    await page.setViewportSize(viewport);
+    await screenshot(page, `${name}-${size}`);
+  }
+  if (before) await page.setViewportSize(before);
+}
+
 export function pathOf(page) {
   return new URL(page.url()).pathname;
 }
@@ -152,8 +169,8 @@ export async function sellTicket(page, title, price) {
   await waitForPath(page, '/');
 }
 
-// The landing page lists unreserved tickets oldest first, in pages; a ticket from this
-// run may be past the first page on a platform that has seen earlier runs.
+// The landing page lists unreserved tickets newest first, in pages; a ticket from this
+// run may be past the first page once later ones were listed.
 export async function findTicketRow(page, title) {
   await page.goto('/');
   for (;;) {

@@ -214,7 +214,7 @@ describe(`ticketing client at ${BASE_URL}`, () => {
     await navLink(page, 'Sign Out').click();
     await navLink(page, 'Sign In').waitFor();
 
-    for (const protectedPath of ['/tickets/new', '/orders']) {
+    for (const protectedPath of ['/tickets/new', '/tickets/mine', '/orders']) {
       await page.goto(protectedPath);
       await waitForPath(page, '/auth/signin');
       assert.equal(new URL(page.url()).searchParams.get('next'), protectedPath);

@@ -35,3 +35,10 @@ export const ORDER_STATUS_LABELS = {
   // Shown by the order page once the countdown ends, until the platform cancels the order.
   expired: 'Expired',
 };
+
+// A seller's ticket as GET /api/tickets?mine=true reports it.
+export const TICKET_STATE_LABELS = {
+  'for-sale': 'For sale',
+  reserved: 'Reserved',
+  sold: 'Sold',
+};

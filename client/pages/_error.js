@@ -3,9 +3,16 @@
 // build time: a prerendered page has no request, so its scripts could not carry the
 // request's nonce and the Content-Security-Policy would refuse them.
 import NextError from 'next/error';
+import PageTitle from '../components/PageTitle.js';
 
 export default function ErrorPage({ statusCode }) {
-  return <NextError statusCode={statusCode} />;
+  // After NextError's own <title> ("404: This page could not be found"): the last wins.
+  return (
+    <>
+      <NextError statusCode={statusCode} />
+      <PageTitle title={statusCode === 404 ? 'Page not found' : 'Error'} />
+    </>
+  );
 }
 
 ErrorPage.getInitialProps = ({ res, err }) => {

@@ -1,12 +1,74 @@
+import { useEffect, useState } from 'react';
 import Link from 'next/link';
+import { useRouter } from 'next/router';
 import ErrorList from '../components/ErrorList.js';
-import { nextLink } from '../lib/api.js';
+import PageTitle from '../components/PageTitle.js';
+import Pager from '../components/Pager.js';
 import { formatPrice } from '../lib/format.js';
+import { DEFAULT_SORT, firstPagePath, listQuery, nextPagePath, SORTS } from '../lib/listing.js';
 import { withSession } from '../lib/session.js';
 
-export default function LandingPage({ tickets, errors, currentUser, nextPage, isFirstPage }) {
+// Search and sort: a plain GET form (it works before the scripts load); once they have,
+// submitting or changing the sort navigates on the client, to the first page.
+function SearchForm({ q, sort }) {
+  const router = useRouter();
+  const [text, setText] = useState(q);
+  useEffect(() => setText(q), [q]);
+
+  function go(nextQ, nextSort) {
+    router.push(firstPagePath('/', { q: nextQ.trim(), sort: nextSort }));
+  }
+
+  return (
+    <form
+      method="get"
+      action="/"
+      role="search"
+      className="row g-2 align-items-end mb-3"
+      onSubmit={(event) => {
+        event.preventDefault();
+        go(text, sort);
+      }}
+    >
+      <div className="col-12 col-sm">
+        <label htmlFor="q" className="form-label small mb-1">
+          Search titles
+        </label>
+        <input
+          id="q"
+          name="q"
+          type="search"
+          className="form-control"
+          maxLength={100}
+          value={text}
+          onChange={(e) => setText(e.target.value)}
+        />
+      </div>
+      <div className="col-8 col-sm-auto">
+        <label htmlFor="sort" className="form-label small mb-1">
+          Sort
+        </label>
+        <select id="sort" name="sort" className="form-select" value={sort} onChange={(e) => go(text, e.target.value)}>
+          {SORTS.map((s) => (
+            <option key={s.value} value={s.value}>
+              {s.label}
+            </option>
+          ))}
+        </select>
+      </div>
+      <div className="col-4 col-sm-auto">
+        <button type="submit" className="btn btn-outline-primary w-100">
+          Search
+        </button>
+      </div>
+    </form>
+  );
+}
+
+export default function LandingPage({ tickets, errors, currentUser, nextPage, firstPage, isFirstPage, q, sort }) {
   return (
     <>
+      <PageTitle title={q ? `Tickets matching “${q}”` : 'Tickets'} />
       <div className="d-flex justify-content-between align-items-center mb-3">
         <h1 className="h2 mb-0">Tickets</h1>
         {currentUser && (
@@ -15,10 +77,11 @@ export default function LandingPage({ tickets, errors, currentUser, nextPage, is
           </Link>
         )}
       </div>
+      <SearchForm q={q} sort={sort} />
       <ErrorList errors={errors} title="Could not load the tickets" />
       {!errors && tickets.length === 0 && (
         <p className="text-muted" data-testid="no-tickets">
-          No tickets for sale right now.
+          {q ? `No tickets for sale match “${q}”.` : 'No tickets for sale right now.'}
         </p>
       )}
       {tickets.length > 0 && (
@@ -45,39 +108,26 @@ export default function LandingPage({ tickets, errors, currentUser, nextPage, is
           </table>
         </div>
       )}
-      {(nextPage || !isFirstPage) && (
-        <nav aria-label="Ticket pages" className="d-flex gap-2">
-          {!isFirstPage && (
-            <Link className="btn btn-outline-secondary btn-sm" href="/">
-              First page
-            </Link>
-          )}
-          {nextPage && (
-            <Link className="btn btn-outline-secondary btn-sm" href={nextPage} data-testid="next-page">
-              Next page
-            </Link>
-          )}
-        </nav>
-      )}
+      <Pager label="Ticket pages" firstPage={firstPage} nextPage={nextPage} isFirstPage={isFirstPage} />
     </>
   );
 }
 
-// The page's query string is the API's (limit, cursor), so the API's rel="next" link maps
-// onto this page's own next link without knowing what the cursor looks like.
+// Newest first (the site asks for it; the API's default is the original's order).
 export const getServerSideProps = withSession(async (ctx, { client }) => {
-  const query = new URLSearchParams();
-  for (const [key, value] of Object.entries(ctx.query)) {
-    if (typeof value === 'string') query.set(key, value);
+  const { apiPath, isFirstPage, q, sort } = listQuery(ctx.query);
+  const base = { q, sort: sort || DEFAULT_SORT, isFirstPage, firstPage: firstPagePath('/', { q, sort }) };
+  const res = await client.get(apiPath);
+  if (!res.ok) {
+    if (res.status === 400) ctx.res.statusCode = 400;
+    return { props: { ...base, tickets: [], errors: res.errors, nextPage: null } };
   }
-  const qs = query.toString();
-  const res = await client.get(`/api/tickets${qs ? `?${qs}` : ''}`);
-  const isFirstPage = qs === '';
-  if (!res.ok) return { props: { tickets: [], errors: res.errors, nextPage: null, isFirstPage } };
-
-  const next = nextLink(res.headers && res.headers.link);
-  const nextPage = next ? `/?${new URL(next, 'http://api.invalid').searchParams.toString()}` : null;
   return {
-    props: { tickets: Array.isArray(res.data) ? res.data : [], errors: null, nextPage, isFirstPage },
+    props: {
+      ...base,
+      tickets: Array.isArray(res.data) ? res.data : [],
+      errors: null,
+      nextPage: nextPagePath('/', res.headers),
+    },
   };
 });

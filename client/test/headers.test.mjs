@@ -132,6 +132,7 @@ const PAGES = [
   '/auth/signup',
   '/auth/signout',
   '/tickets/new',
+  '/tickets/mine',
   `/tickets/${FAKE.ticketId}`,
   `/tickets/${FAKE.ticketId}/edit`,
   '/orders',

@@ -1,6 +1,7 @@
 import { useEffect, useRef, useState } from 'react';
 import { useRouter } from 'next/router';
 import ErrorList from '../../components/ErrorList.js';
+import PageTitle from '../../components/PageTitle.js';
 import { api } from '../../lib/api.js';
 import { withSession } from '../../lib/session.js';
 
@@ -25,6 +26,7 @@ export default function SignOutPage() {
 
   return (
     <>
+      <PageTitle title="Signing Out" />
       <p>Signing you out...</p>
       <ErrorList errors={errors} />
     </>

@@ -3,6 +3,7 @@ import dynamic from 'next/dynamic';
 import Link from 'next/link';
 import { useRouter } from 'next/router';
 import ErrorList from '../../components/ErrorList.js';
+import PageTitle from '../../components/PageTitle.js';
 import StatusBadge from '../../components/StatusBadge.js';
 import useRequest from '../../hooks/useRequest.js';
 import { formatPrice } from '../../lib/format.js';
@@ -56,6 +57,7 @@ function OrderView({ order, currentUser, serverNow, stripeKey }) {
 
   return (
     <div className="card page-narrow" data-testid="order" data-status={order.status}>
+      <PageTitle title={`Order for ${order.ticket.title}`} />
       <div className="card-body">
         <h1 className="card-title h3">Order for {order.ticket.title}</h1>
         <p className="mb-2">
@@ -129,6 +131,7 @@ export default function OrderShowPage({ order, errors, ...rest }) {
   if (!order) {
     return (
       <>
+        <PageTitle title="Order not found" />
         <h1 className="h2 mb-4">Order</h1>
         <ErrorList errors={errors} title="Could not load this order" />
         <Link href="/orders">Back to my orders</Link>

@@ -1,5 +1,6 @@
 import Link from 'next/link';
 import ErrorList from '../../components/ErrorList.js';
+import PageTitle from '../../components/PageTitle.js';
 import StatusBadge from '../../components/StatusBadge.js';
 import { formatPrice } from '../../lib/format.js';
 import { withSession } from '../../lib/session.js';
@@ -7,6 +8,7 @@ import { withSession } from '../../lib/session.js';
 export default function OrdersPage({ orders, errors }) {
   return (
     <>
+      <PageTitle title="My Orders" />
       <h1 className="h2 mb-3">My Orders</h1>
       <ErrorList errors={errors} title="Could not load your orders" />
       {!errors && orders.length === 0 && <p className="text-muted">You have no orders yet.</p>}

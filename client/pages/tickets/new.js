@@ -1,4 +1,5 @@
 import { useRouter } from 'next/router';
+import PageTitle from '../../components/PageTitle.js';
 import TicketForm from '../../components/TicketForm.js';
 import useRequest from '../../hooks/useRequest.js';
 import { priceForApi } from '../../lib/format.js';
@@ -15,6 +16,7 @@ export default function NewTicketPage() {
 
   return (
     <>
+      <PageTitle title="Sell a Ticket" />
       <h1 className="h2 mb-4">Sell a Ticket</h1>
       <TicketForm submitLabel="Submit" onSubmit={create} errors={errors} pending={pending} />
     </>

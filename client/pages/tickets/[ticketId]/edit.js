@@ -1,6 +1,7 @@
 import Link from 'next/link';
 import { useRouter } from 'next/router';
 import ErrorList from '../../../components/ErrorList.js';
+import PageTitle from '../../../components/PageTitle.js';
 import TicketForm from '../../../components/TicketForm.js';
 import useRequest from '../../../hooks/useRequest.js';
 import { priceForApi } from '../../../lib/format.js';
@@ -14,6 +15,7 @@ export default function EditTicketPage({ ticket, errors: loadErrors }) {
   if (!ticket) {
     return (
       <>
+        <PageTitle title="Cannot edit ticket" />
         <h1 className="h2 mb-4">Edit Ticket</h1>
         <ErrorList errors={loadErrors} title="Cannot edit this ticket" />
         <Link href="/">Back to all tickets</Link>
@@ -28,6 +30,7 @@ export default function EditTicketPage({ ticket, errors: loadErrors }) {
 
   return (
     <>
+      <PageTitle title={`Edit ${ticket.title}`} />
       <h1 className="h2 mb-4">Edit Ticket</h1>
       <TicketForm
         initialTitle={ticket.title}

@@ -1,6 +1,7 @@
 import Link from 'next/link';
 import { useRouter } from 'next/router';
 import ErrorList from '../../../components/ErrorList.js';
+import PageTitle from '../../../components/PageTitle.js';
 import useRequest from '../../../hooks/useRequest.js';
 import { formatPrice, signinPath } from '../../../lib/format.js';
 import { withSession } from '../../../lib/session.js';
@@ -19,6 +20,7 @@ export default function TicketShowPage({ ticket, errors: loadErrors, currentUser
   if (!ticket) {
     return (
       <>
+        <PageTitle title="Ticket not found" />
         <h1 className="h2 mb-4">Ticket</h1>
         <ErrorList errors={loadErrors} title="Could not load this ticket" />
         <Link href="/">Back to all tickets</Link>
@@ -41,6 +43,7 @@ export default function TicketShowPage({ ticket, errors: loadErrors, currentUser
 
   return (
     <div className="card page-narrow">
+      <PageTitle title={`${ticket.title} · Ticket`} />
       <div className="card-body">
         <h1 className="card-title h2" data-testid="ticket-title">
           {ticket.title}
