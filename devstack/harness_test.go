@@ -85,30 +85,13 @@ type running struct {
 	t       *testing.T
 	cmd     *exec.Cmd
 	dataDir string
-	out     *lockedBuffer
+	out     *testkit.Buffer
 	exited  chan struct{}
 	URL     string
 	State   runfile.State
 	// seen are every process of the platform noticed while it ran: none
 	// may outlive it.
 	seen map[int]string
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 // startPlatform runs devstack on dataDir with a free gateway port, the
@@ -133,7 +116,7 @@ func startPlatform(t *testing.T, dataDir string, env ...string) *running {
 	}
 	cmd.Env = append(cmd.Env, env...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	r := &running{t: t, cmd: cmd, dataDir: dataDir, out: &lockedBuffer{}, exited: make(chan struct{}), seen: map[int]string{}}
+	r := &running{t: t, cmd: cmd, dataDir: dataDir, out: &testkit.Buffer{}, exited: make(chan struct{}), seen: map[int]string{}}
 	pr, pw := io.Pipe()
 	cmd.Stdout, cmd.Stderr = pw, pw
 	ready := make(chan string, 1)

@@ -6,6 +6,7 @@
 package testkit
 
 import (
+	"bytes"
 	"context"
 	"log/slog"
 	"net/http"
@@ -95,4 +96,24 @@ func (c *Clock) Advance(d time.Duration) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.now = c.now.Add(d)
+}
+
+// Buffer collects a process's output for a test that reads it while it is
+// written (an io.Writer safe for concurrent use).
+type Buffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *Buffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+// String is what was written so far.
+func (b *Buffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
 }

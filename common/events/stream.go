@@ -140,31 +140,28 @@ func (k *streamKeeper) run(ctx context.Context) {
 }
 
 // EnsureStream creates or updates the event stream, the session stream and
-// the dead-letter stream with at least replicas copies (at least 1). It never lowers what is
-// there: an operator who raised a stream to 3 replicas keeps them when a pod
-// with a smaller setting starts.
+// the dead-letter stream with at least replicas copies (at least 1). It
+// never lowers what is there: an operator who raised a stream to 3 replicas
+// keeps them when a pod with a smaller setting starts.
 func EnsureStream(ctx context.Context, js jetstream.JetStream, replicas int) error {
-	err := ensure(ctx, js, jetstream.StreamConfig{
-		Name:       StreamName,
-		Subjects:   []string{"ticket.>", "order.>", "expiration.>", "payment.>"},
-		Retention:  jetstream.LimitsPolicy,
-		Storage:    jetstream.FileStorage,
-		MaxAge:     MaxAge,
-		Duplicates: DuplicateWindow,
-	}, replicas)
-	if err != nil {
-		return err
-	}
-	err = ensure(ctx, js, jetstream.StreamConfig{
-		Name:       SessionStream,
-		Subjects:   []string{"session.>"},
-		Retention:  jetstream.LimitsPolicy,
-		Storage:    jetstream.FileStorage,
-		MaxAge:     MaxAge,
-		Duplicates: DuplicateWindow,
-	}, replicas)
-	if err != nil {
-		return err
+	for _, st := range []struct {
+		name     string
+		subjects []string
+	}{
+		{StreamName, []string{"ticket.>", "order.>", "expiration.>", "payment.>"}},
+		{SessionStream, []string{"session.>"}},
+	} {
+		err := ensure(ctx, js, jetstream.StreamConfig{
+			Name:       st.name,
+			Subjects:   st.subjects,
+			Retention:  jetstream.LimitsPolicy,
+			Storage:    jetstream.FileStorage,
+			MaxAge:     MaxAge,
+			Duplicates: DuplicateWindow,
+		}, replicas)
+		if err != nil {
+			return err
+		}
 	}
 	return ensureDeadLetterStream(ctx, js, replicas)
 }

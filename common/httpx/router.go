@@ -94,7 +94,7 @@ func newRequestID() string {
 func tracing(next http.Handler) http.Handler {
 	tracer := otel.Tracer("ticketing.dev/common/httpx")
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == "/healthz" || r.URL.Path == "/readyz" {
+		if isProbe(r) {
 			next.ServeHTTP(w, r)
 			return
 		}
@@ -115,7 +115,7 @@ func accessLog(log *slog.Logger) func(http.Handler) http.Handler {
 			ww := middleware.NewWrapResponseWriter(w, r.ProtoMajor)
 			next.ServeHTTP(ww, r)
 			level := slog.LevelInfo
-			if r.URL.Path == "/healthz" || r.URL.Path == "/readyz" {
+			if isProbe(r) {
 				level = slog.LevelDebug // probes every few seconds would drown the log
 			}
 			log.Log(r.Context(), level, "request", "method", r.Method, "path", r.URL.Path,
@@ -180,3 +180,7 @@ func RequireAuth(log *slog.Logger) func(http.Handler) http.Handler {
 		})
 	}
 }
+
+// isProbe is a liveness or readiness probe's request: called every few
+// seconds, so neither traced nor logged at info.
+func isProbe(r *http.Request) bool { return r.URL.Path == "/healthz" || r.URL.Path == "/readyz" }

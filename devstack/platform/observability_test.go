@@ -1,7 +1,6 @@
 package platform
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"io"
@@ -9,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -21,29 +19,11 @@ import (
 	"ticketing.dev/testkit"
 )
 
-// lockedBuffer is the platform's output, read while it is written.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // testPlatform is a platform with what StartTraces uses: the
 // configuration, the output and the supervisor.
-func testPlatform(t *testing.T, root string) (*platform, *lockedBuffer) {
+func testPlatform(t *testing.T, root string) (*platform, *testkit.Buffer) {
 	t.Helper()
-	buf := &lockedBuffer{}
+	buf := &testkit.Buffer{}
 	out := supervisor.NewOutput(buf)
 	p := &platform{
 		cfg: Config{Root: root, DataDir: t.TempDir()}, out: out, notes: out.Writer("devstack"), sup: supervisor.New(out),
@@ -53,7 +33,7 @@ func testPlatform(t *testing.T, root string) (*platform, *lockedBuffer) {
 	return p, buf
 }
 
-func waitOutput(t *testing.T, buf *lockedBuffer, want string, within time.Duration) {
+func waitOutput(t *testing.T, buf *testkit.Buffer, want string, within time.Duration) {
 	t.Helper()
 	deadline := time.Now().Add(within)
 	for !strings.Contains(buf.String(), want) {

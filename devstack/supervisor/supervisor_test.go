@@ -7,7 +7,6 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -15,23 +14,6 @@ import (
 
 	"ticketing.dev/testkit"
 )
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 func alive(pid int) bool {
 	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
@@ -45,7 +27,7 @@ func alive(pid int) bool {
 
 func TestOutputIsPrefixedPerLine(t *testing.T) {
 	t.Parallel()
-	var buf syncBuffer
+	var buf testkit.Buffer
 	out := NewOutput(&buf)
 	w := out.Writer("auth")
 	_, _ = w.Write([]byte("one\ntw"))
@@ -58,7 +40,7 @@ func TestOutputIsPrefixedPerLine(t *testing.T) {
 
 func TestRestartsAfterSIGKILLAndStopsTheWholeGroup(t *testing.T) {
 	t.Parallel()
-	var buf syncBuffer
+	var buf testkit.Buffer
 	sup := New(NewOutput(&buf))
 	sup.MinBackoff = 20 * time.Millisecond
 	dir := t.TempDir()
@@ -104,7 +86,7 @@ func TestRestartsAfterSIGKILLAndStopsTheWholeGroup(t *testing.T) {
 
 func TestNoRestartWhenNotAsked(t *testing.T) {
 	t.Parallel()
-	var buf syncBuffer
+	var buf testkit.Buffer
 	sup := New(NewOutput(&buf))
 	p := sup.Start(Spec{Name: "once", Command: func() *exec.Cmd { return exec.Command("sh", "-c", "exit 3") }})
 	select {
@@ -119,7 +101,7 @@ func TestNoRestartWhenNotAsked(t *testing.T) {
 
 func TestSIGKILLAfterTimeout(t *testing.T) {
 	t.Parallel()
-	var buf syncBuffer
+	var buf testkit.Buffer
 	sup := New(NewOutput(&buf))
 	p := sup.Start(Spec{
 		Name: "stubborn",

@@ -265,6 +265,21 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 // dryRunCreate creates obj with dryRun=All and strict field validation: the
 // API server defaults, validates and admits it, and stores nothing. A
 // namespaced object goes to its own namespace, which must be given.
+// wantRejected dry-runs a copy of original changed by mutate and wants the
+// API server to refuse it with an error that says want.
+func (c *cluster) wantRejected(t *testing.T, original *unstructured.Unstructured, mutate func(map[string]any), want string) {
+	t.Helper()
+	obj := original.DeepCopy()
+	mutate(obj.Object)
+	err := c.dryRunCreate(context.Background(), obj)
+	if err == nil {
+		t.Fatal("accepted")
+	}
+	if !strings.Contains(err.Error(), want) {
+		t.Errorf("error does not contain %q: %v", want, err)
+	}
+}
+
 func (c *cluster) dryRunCreate(ctx context.Context, obj *unstructured.Unstructured) error {
 	gvk := obj.GroupVersionKind()
 	mapping, err := c.mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
@@ -545,15 +560,7 @@ func TestDryRun(t *testing.T) {
 		}
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
-				obj := auth.DeepCopy()
-				tt.mutate(obj.Object)
-				err := c.dryRunCreate(context.Background(), obj)
-				if err == nil {
-					t.Fatal("accepted")
-				}
-				if !strings.Contains(err.Error(), tt.wantInError) {
-					t.Errorf("error does not contain %q: %v", tt.wantInError, err)
-				}
+				c.wantRejected(t, auth, tt.mutate, tt.wantInError)
 			})
 		}
 	})
@@ -620,15 +627,7 @@ func TestDryRun(t *testing.T) {
 				if !ok {
 					t.Fatalf("the base renders no %s", tt.object)
 				}
-				obj := original.DeepCopy()
-				tt.mutate(obj.Object)
-				err := c.dryRunCreate(context.Background(), obj)
-				if err == nil {
-					t.Fatal("accepted")
-				}
-				if !strings.Contains(err.Error(), tt.wantInError) {
-					t.Errorf("error does not contain %q: %v", tt.wantInError, err)
-				}
+				c.wantRejected(t, original, tt.mutate, tt.wantInError)
 			})
 		}
 	})
@@ -670,15 +669,7 @@ func TestDryRun(t *testing.T) {
 				if !ok {
 					t.Fatalf("the production overlay renders no %s", tt.object)
 				}
-				obj := original.DeepCopy()
-				tt.mutate(obj.Object)
-				err := c.dryRunCreate(context.Background(), obj)
-				if err == nil {
-					t.Fatal("accepted")
-				}
-				if !strings.Contains(err.Error(), tt.wantInError) {
-					t.Errorf("error does not contain %q: %v", tt.wantInError, err)
-				}
+				c.wantRejected(t, original, tt.mutate, tt.wantInError)
 			})
 		}
 	})
@@ -723,15 +714,7 @@ func TestDryRun(t *testing.T) {
 			}},
 		} {
 			t.Run(name, func(t *testing.T) {
-				obj := pm.DeepCopy()
-				tt.mutate(obj.Object)
-				err := c.dryRunCreate(context.Background(), obj)
-				if err == nil {
-					t.Fatal("accepted")
-				}
-				if !strings.Contains(err.Error(), tt.want) {
-					t.Errorf("error does not contain %q: %v", tt.want, err)
-				}
+				c.wantRejected(t, pm, tt.mutate, tt.want)
 			})
 		}
 	})
@@ -776,15 +759,7 @@ func TestDryRun(t *testing.T) {
 				if !ok {
 					t.Fatalf("the observability overlay renders no %s", tt.object)
 				}
-				obj := original.DeepCopy()
-				tt.mutate(obj.Object)
-				err := c.dryRunCreate(context.Background(), obj)
-				if err == nil {
-					t.Fatal("accepted")
-				}
-				if !strings.Contains(err.Error(), tt.wantInError) {
-					t.Errorf("error does not contain %q: %v", tt.wantInError, err)
-				}
+				c.wantRejected(t, original, tt.mutate, tt.wantInError)
 			})
 		}
 	})

@@ -1,19 +1,15 @@
 package mongokit
 
 import (
-	"context"
 	"maps"
 	"slices"
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 	"go.mongodb.org/mongo-driver/v2/x/mongo/driver/connstring"
-
-	"ticketing.dev/testkit"
 )
 
 // Counter counts the commands one test's database receives, for tests that
@@ -43,18 +39,7 @@ func Counted(t testing.TB) (*mongo.Database, *Counter) {
 		t.Fatal(err)
 	}
 	t.Cleanup(front.Close)
-	client, err := mongo.Connect(options.Client().ApplyURI(uri).
-		SetHosts([]string{front.Addr()}).SetDirect(true).SetTimeout(30 * time.Second))
-	if err != nil {
-		t.Fatal(err)
-	}
-	db := client.Database(testkit.RandomName("test_"))
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		_ = db.Drop(ctx)
-		_ = client.Disconnect(ctx)
-	})
+	db := freshDB(t, options.Client().ApplyURI(uri).SetHosts([]string{front.Addr()}).SetDirect(true))
 	return db, &Counter{front: front, db: db.Name()}
 }
 

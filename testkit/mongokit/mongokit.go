@@ -52,7 +52,14 @@ func MongoURI(t testing.TB) string {
 // Mongo returns a fresh database, dropped when the test ends.
 func Mongo(t testing.TB) *mongo.Database {
 	t.Helper()
-	client, err := mongo.Connect(options.Client().ApplyURI(MongoURI(t)).SetTimeout(30 * time.Second))
+	return freshDB(t, options.Client().ApplyURI(MongoURI(t)))
+}
+
+// freshDB connects with opts and returns a new database of that client;
+// the database is dropped and the client disconnected when the test ends.
+func freshDB(t testing.TB, opts *options.ClientOptions) *mongo.Database {
+	t.Helper()
+	client, err := mongo.Connect(opts.SetTimeout(30 * time.Second))
 	if err != nil {
 		t.Fatal(err)
 	}
