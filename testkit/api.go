@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"reflect"
+	"regexp"
+	"strings"
 	"testing"
 
 	"ticketing.dev/common/apperr"
@@ -93,4 +95,30 @@ func (r Response) WantErrors(t testing.TB, status int, want ...apperr.FieldError
 	if !reflect.DeepEqual(env.Errors, want) {
 		t.Fatalf("errors %+v, want %+v", env.Errors, want)
 	}
+}
+
+// linkValue is one link of a Link header: <target>; rel="name".
+var linkValue = regexp.MustCompile(`^<([^>]*)>; rel="([a-z]+)"$`)
+
+// Links reads the answer's Link header (as httpx.SetPageLinks writes it)
+// into its targets by rel; none is an empty map. A header of any other
+// shape, or a rel given twice, fails the test.
+func (r Response) Links(t testing.TB) map[string]string {
+	t.Helper()
+	links := map[string]string{}
+	header := r.Header.Get("Link")
+	if header == "" {
+		return links
+	}
+	for part := range strings.SplitSeq(header, ", ") {
+		m := linkValue.FindStringSubmatch(part)
+		if m == nil {
+			t.Fatalf("Link %q: %q is not <target>; rel=\"name\"", header, part)
+		}
+		if _, dup := links[m[2]]; dup {
+			t.Fatalf("Link %q: rel %q twice", header, m[2])
+		}
+		links[m[2]] = m[1]
+	}
+	return links
 }

@@ -3,9 +3,9 @@ package httpapi
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -113,8 +113,8 @@ func (h handlers) mayOrder(ctx context.Context, userID string, now time.Time) er
 }
 
 // list answers the caller's orders: without parameters every one, oldest
-// first, as the original did; with limit a page, the next page's URL in the
-// Link header (see parseList).
+// first, as the original did; with limit a page, the URLs of the previous
+// and next pages in the Link header (httpx.SetPageLinks; see parseList).
 func (h handlers) list(w http.ResponseWriter, r *http.Request) error {
 	user, _ := httpx.UserFrom(r.Context())
 	p, err := parseList(r.URL.RawQuery)
@@ -126,9 +126,16 @@ func (h handlers) list(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if more {
-		next := p.next(store.PositionOf(orders[len(orders)-1]))
-		w.Header().Set("Link", fmt.Sprintf(`<%s?%s>; rel="next"`, r.URL.Path, next.Encode()))
+	if p.Limit > 0 {
+		page := httpx.Page{Back: p.Backward, Cursor: p.After != nil, More: more, N: len(orders)}
+		var prev, next url.Values
+		if page.HasPrev() {
+			prev = p.link(store.PositionOf(orders[0]), true)
+		}
+		if page.HasNext() {
+			next = p.link(store.PositionOf(orders[len(orders)-1]), false)
+		}
+		httpx.SetPageLinks(w, r.URL.Path, prev, next)
 	}
 	out := make([]orderJSON, len(orders))
 	for i, o := range orders {
@@ -182,13 +189,18 @@ func orderID(r *http.Request) (bson.ObjectID, error) {
 	return id, nil
 }
 
+// orderJSON is an order as the API answers it: the original's fields, then
+// createdAt, and cancelReason ("buyer" or "expired") on a cancelled order
+// that knows why.
 type orderJSON struct {
-	ID        string     `json:"id"`
-	UserID    string     `json:"userId"`
-	Status    string     `json:"status"`
-	ExpiresAt string     `json:"expiresAt"`
-	Version   int64      `json:"version"`
-	Ticket    ticketJSON `json:"ticket"`
+	ID           string     `json:"id"`
+	UserID       string     `json:"userId"`
+	Status       string     `json:"status"`
+	ExpiresAt    string     `json:"expiresAt"`
+	Version      int64      `json:"version"`
+	Ticket       ticketJSON `json:"ticket"`
+	CreatedAt    string     `json:"createdAt"`
+	CancelReason string     `json:"cancelReason,omitempty"`
 }
 
 type ticketJSON struct {
@@ -203,11 +215,13 @@ const isoMillis = "2006-01-02T15:04:05.000Z"
 
 func toJSON(o order.Order) orderJSON {
 	return orderJSON{
-		ID:        o.ID.Hex(),
-		UserID:    o.UserID,
-		Status:    o.Status,
-		ExpiresAt: o.ExpiresAt.UTC().Format(isoMillis),
-		Version:   o.Version,
-		Ticket:    ticketJSON{ID: o.Ticket.ID.Hex(), Title: o.Ticket.Title, Price: o.Ticket.Price, Version: o.Ticket.Version},
+		ID:           o.ID.Hex(),
+		UserID:       o.UserID,
+		Status:       o.Status,
+		ExpiresAt:    o.ExpiresAt.UTC().Format(isoMillis),
+		Version:      o.Version,
+		Ticket:       ticketJSON{ID: o.Ticket.ID.Hex(), Title: o.Ticket.Title, Price: o.Ticket.Price, Version: o.Ticket.Version},
+		CreatedAt:    o.CreatedAt.UTC().Format(isoMillis),
+		CancelReason: o.CancelReason,
 	}
 }

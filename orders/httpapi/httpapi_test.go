@@ -241,6 +241,14 @@ func TestShowOrder(t *testing.T) {
 			}
 		})
 	}
+	t.Run("createdAt", func(t *testing.T) {
+		created, err1 := time.Parse(time.RFC3339Nano, o.CreatedAt)
+		expires, err2 := time.Parse(time.RFC3339Nano, o.ExpiresAt)
+		// 15 minutes: testenv's default window.
+		if err1 != nil || err2 != nil || expires.Sub(created) != 15*time.Minute || o.CancelReason != "" {
+			t.Fatalf("createdAt %q, expiresAt %q, cancelReason %q: want createdAt + the window = expiresAt, no reason", o.CreatedAt, o.ExpiresAt, o.CancelReason)
+		}
+	})
 }
 
 func TestCancelOrder(t *testing.T) {
@@ -283,6 +291,11 @@ func TestCancelOrder(t *testing.T) {
 			}
 			if got.Status != events.StatusCancelled || got.Version != 1 {
 				t.Fatalf("after cancel: status %q version %d", got.Status, got.Version)
+			}
+			var shown testenv.Order
+			testkit.Call(t, e.API, http.MethodGet, path, nil, cookieOf(t, alice)).Want(t, http.StatusOK).Decode(t, &shown)
+			if shown.Status != events.StatusCancelled || shown.CancelReason != order.ByBuyer {
+				t.Fatalf("shown after cancel: status %q cancelReason %q, want cancelled by %q", shown.Status, shown.CancelReason, order.ByBuyer)
 			}
 			// The ticket is free again.
 			e.CreateOrder(t, tk.ID, cookieOf(t, bob))

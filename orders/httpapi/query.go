@@ -1,7 +1,6 @@
 package httpapi
 
 import (
-	"encoding/base64"
 	"encoding/binary"
 	"net/url"
 	"strconv"
@@ -20,7 +19,7 @@ const maxLimit = 100
 // listParams is a valid listing query.
 type listParams struct {
 	store.ListQuery
-	sort string // as asked ("" for the default), for the next page's link
+	sort string // as asked ("" for the default), for the pages' links
 }
 
 // parseList reads the listing's query string as tickets' listing does
@@ -30,8 +29,8 @@ func parseList(rawQuery string) (listParams, error) {
 	q := httpx.ParseQuery(rawQuery, httpx.ParamLimit, httpx.ParamCursor, httpx.ParamSort)
 	p.Limit, _ = q.Limit(maxLimit)
 	if s, ok := q.One(httpx.ParamCursor); ok {
-		if after, ok := decodeCursor(s); ok {
-			p.After = &after
+		if after, back, ok := decodeCursor(s); ok {
+			p.After, p.Backward = &after, back
 		} else {
 			q.Fail(httpx.ParamCursor, httpx.CursorMessage)
 		}
@@ -40,11 +39,12 @@ func parseList(rawQuery string) (listParams, error) {
 	return p, q.Err()
 }
 
-// next is the query of the page after the one that ends with last.
-func (p listParams) next(last store.Position) url.Values {
+// link is the query of the page next to the order at: the one after it,
+// or with back the one before it.
+func (p listParams) link(at store.Position, back bool) url.Values {
 	v := url.Values{
 		httpx.ParamLimit:  {strconv.Itoa(p.Limit)},
-		httpx.ParamCursor: {encodeCursor(last)},
+		httpx.ParamCursor: {encodeCursor(at, back)},
 	}
 	if p.sort != "" {
 		v.Set(httpx.ParamSort, p.sort)
@@ -56,23 +56,22 @@ func (p listParams) next(last store.Position) url.Values {
 // (big-endian) and the order's id.
 const cursorLen = 8 + len(bson.ObjectID{})
 
-// encodeCursor is the opaque cursor of a page that ends with last:
-// base64url (unpadded) of its createdAt in milliseconds and its id.
-func encodeCursor(last store.Position) string {
+// encodeCursor is the opaque cursor (httpx.EncodeCursor) of the order at:
+// its createdAt in milliseconds and its id.
+func encodeCursor(at store.Position, back bool) string {
 	b := make([]byte, 0, cursorLen)
-	b = binary.BigEndian.AppendUint64(b, uint64(last.CreatedAt.UnixMilli()))
-	b = append(b, last.ID[:]...)
-	return base64.RawURLEncoding.EncodeToString(b)
+	b = binary.BigEndian.AppendUint64(b, uint64(at.CreatedAt.UnixMilli()))
+	b = append(b, at.ID[:]...)
+	return httpx.EncodeCursor(b, back)
 }
 
 // decodeCursor reads a cursor made by encodeCursor.
-func decodeCursor(s string) (store.Position, bool) {
-	var pos store.Position
-	b, err := base64.RawURLEncoding.DecodeString(s)
-	if err != nil || len(b) != cursorLen {
-		return pos, false
+func decodeCursor(s string) (pos store.Position, back, ok bool) {
+	b, back, ok := httpx.DecodeCursor(s, cursorLen)
+	if !ok {
+		return pos, false, false
 	}
 	pos.CreatedAt = time.UnixMilli(int64(binary.BigEndian.Uint64(b))).UTC()
 	copy(pos.ID[:], b[8:])
-	return pos, !pos.ID.IsZero()
+	return pos, back, !pos.ID.IsZero()
 }

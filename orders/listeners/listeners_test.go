@@ -12,6 +12,7 @@ import (
 	"ticketing.dev/common/outbox"
 	"ticketing.dev/orders/internal/testenv"
 	"ticketing.dev/orders/listeners"
+	"ticketing.dev/orders/order"
 	"ticketing.dev/orders/store"
 	"ticketing.dev/testkit"
 	"ticketing.dev/testkit/natskit"
@@ -146,6 +147,9 @@ func TestExpiration(t *testing.T) {
 				got, err := e.Orders.Get(ctx, id)
 				if err == nil && got.Status == events.StatusCancelled {
 					cancelledSeenAt = time.Now()
+					if got.CancelReason != order.Expired {
+						t.Errorf("cancelReason %q, want %q", got.CancelReason, order.Expired)
+					}
 					return true
 				}
 				return false

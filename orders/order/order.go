@@ -33,7 +33,17 @@ type Order struct {
 	Version   int64         `bson:"version"`
 	CreatedAt time.Time     `bson:"createdAt"`
 	Ticket    Ticket        `bson:"ticket"`
+	// CancelReason says why a cancelled order was cancelled (ByBuyer or
+	// Expired); empty while it is not, and on orders cancelled before the
+	// field was stored.
+	CancelReason string `bson:"cancelReason,omitempty"`
 }
+
+// Why an order was cancelled.
+const (
+	ByBuyer = "buyer"   // its owner cancelled it
+	Expired = "expired" // it was not paid in time
+)
 
 // ErrCompleted refuses to cancel an order that has been paid.
 var ErrCompleted = errors.New("cannot cancel a completed order")
@@ -96,7 +106,7 @@ func (o *Order) Cancel() (*outbox.Event, error) {
 	case events.StatusComplete:
 		return nil, ErrCompleted
 	}
-	return o.cancel()
+	return o.cancel(ByBuyer)
 }
 
 // NotYetExpired is Expire's answer while the order may still be paid: Left
@@ -120,7 +130,7 @@ func (o *Order) Expire(now time.Time, grace time.Duration) (*outbox.Event, error
 	if left := o.ExpiresAt.Add(grace).Sub(now); left > 0 {
 		return nil, &NotYetExpired{Left: left}
 	}
-	return o.cancel()
+	return o.cancel(Expired)
 }
 
 // Complete marks the order paid unless it was cancelled (payments then
@@ -136,8 +146,9 @@ func (o *Order) Complete() (*outbox.Event, error) {
 	return &evt, err
 }
 
-func (o *Order) cancel() (*outbox.Event, error) {
+func (o *Order) cancel(reason string) (*outbox.Event, error) {
 	o.Status = events.StatusCancelled
+	o.CancelReason = reason
 	o.Version++
 	evt, err := outbox.New(events.OrderCancelled, eventID(events.OrderCancelled.Subject, *o), o.Version,
 		events.OrderCancelledData{ID: o.ID.Hex(), Version: o.Version, Ticket: events.TicketRef{ID: o.Ticket.ID.Hex()}})

@@ -48,6 +48,7 @@ func TestTransitions(t *testing.T) {
 		version int64
 		subject string // "" when no event
 		err     error
+		reason  string // CancelReason afterwards
 	}
 	cancel := func(o *order.Order) (string, error) { return eventSubject(o.Cancel()) }
 	expire := func(o *order.Order) (string, error) { return eventSubject(o.Expire(time.Now(), 0)) }
@@ -59,23 +60,23 @@ func TestTransitions(t *testing.T) {
 		do        func(o *order.Order) (string, error)
 		want      result
 	}{
-		{"cancel created", events.StatusCreated, time.Minute, cancel, result{events.StatusCancelled, 1, "order.cancelled", nil}},
-		{"cancel awaiting payment", events.StatusAwaitingPayment, time.Minute, cancel, result{events.StatusCancelled, 1, "order.cancelled", nil}},
-		{"cancel cancelled is a no-op", events.StatusCancelled, time.Minute, cancel, result{events.StatusCancelled, 0, "", nil}},
-		{"cancel complete is refused", events.StatusComplete, time.Minute, cancel, result{events.StatusComplete, 0, "", order.ErrCompleted}},
-		{"expire past due", events.StatusCreated, -time.Second, expire, result{events.StatusCancelled, 1, "order.cancelled", nil}},
-		{"expire awaiting payment past due", events.StatusAwaitingPayment, -time.Second, expire, result{events.StatusCancelled, 1, "order.cancelled", nil}},
-		{"expire complete", events.StatusComplete, -time.Second, expire, result{events.StatusComplete, 0, "", nil}},
-		{"expire cancelled", events.StatusCancelled, -time.Second, expire, result{events.StatusCancelled, 0, "", nil}},
-		{"complete created", events.StatusCreated, time.Minute, complete, result{events.StatusComplete, 1, "order.completed", nil}},
-		{"complete complete", events.StatusComplete, time.Minute, complete, result{events.StatusComplete, 0, "", nil}},
-		{"complete cancelled", events.StatusCancelled, time.Minute, complete, result{events.StatusCancelled, 0, "", nil}},
+		{"cancel created", events.StatusCreated, time.Minute, cancel, result{events.StatusCancelled, 1, "order.cancelled", nil, order.ByBuyer}},
+		{"cancel awaiting payment", events.StatusAwaitingPayment, time.Minute, cancel, result{events.StatusCancelled, 1, "order.cancelled", nil, order.ByBuyer}},
+		{"cancel cancelled is a no-op", events.StatusCancelled, time.Minute, cancel, result{events.StatusCancelled, 0, "", nil, ""}},
+		{"cancel complete is refused", events.StatusComplete, time.Minute, cancel, result{events.StatusComplete, 0, "", order.ErrCompleted, ""}},
+		{"expire past due", events.StatusCreated, -time.Second, expire, result{events.StatusCancelled, 1, "order.cancelled", nil, order.Expired}},
+		{"expire awaiting payment past due", events.StatusAwaitingPayment, -time.Second, expire, result{events.StatusCancelled, 1, "order.cancelled", nil, order.Expired}},
+		{"expire complete", events.StatusComplete, -time.Second, expire, result{events.StatusComplete, 0, "", nil, ""}},
+		{"expire cancelled", events.StatusCancelled, -time.Second, expire, result{events.StatusCancelled, 0, "", nil, ""}},
+		{"complete created", events.StatusCreated, time.Minute, complete, result{events.StatusComplete, 1, "order.completed", nil, ""}},
+		{"complete complete", events.StatusComplete, time.Minute, complete, result{events.StatusComplete, 0, "", nil, ""}},
+		{"complete cancelled", events.StatusCancelled, time.Minute, complete, result{events.StatusCancelled, 0, "", nil, ""}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			o := newOrder(t, tt.status, tt.expiresIn)
 			subject, err := tt.do(&o)
-			got := result{o.Status, o.Version, subject, err}
+			got := result{o.Status, o.Version, subject, err, o.CancelReason}
 			if got != tt.want {
 				t.Fatalf("got %+v, want %+v", got, tt.want)
 			}

@@ -8,6 +8,7 @@ package store
 import (
 	"context"
 	"errors"
+	"slices"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -134,6 +135,10 @@ type ListQuery struct {
 	// After is the last order of the previous page (nil: from the start, in
 	// the page's order).
 	After *Position
+	// Backward reads the page that ends just before After instead: the
+	// Limit orders preceding it, still in the page's order; List's more
+	// then says whether more precede them.
+	Backward bool
 	// Limit is the page's size; 0 lists every order (after After).
 	Limit int
 }
@@ -151,10 +156,11 @@ func PositionOf(o order.Order) Position {
 }
 
 // List returns the orders q selects, up to q.Limit of them, and whether
-// more follow. The {userId, createdAt} index serves it.
+// more follow (precede, with Backward). The {userId, createdAt} index
+// serves it.
 func (s *Orders) List(ctx context.Context, q ListQuery) ([]order.Order, bool, error) {
 	dir, past := 1, "$gt"
-	if q.Newest {
+	if q.Newest != q.Backward { // backward reads the page's order in reverse
 		dir, past = -1, "$lt"
 	}
 	filter := bson.D{{Key: "userId", Value: q.UserID}}
@@ -173,10 +179,14 @@ func (s *Orders) List(ctx context.Context, q ListQuery) ([]order.Order, bool, er
 	if err != nil {
 		return nil, false, err
 	}
-	if q.Limit > 0 && len(orders) > q.Limit {
-		return orders[:q.Limit], true, nil
+	more := q.Limit > 0 && len(orders) > q.Limit
+	if more {
+		orders = orders[:q.Limit]
 	}
-	return orders, false, nil
+	if q.Backward {
+		slices.Reverse(orders)
+	}
+	return orders, more, nil
 }
 
 // CountActive counts the user's active orders at now (see order.MayOrder):
@@ -251,6 +261,9 @@ func (s *Orders) Update(ctx context.Context, id bson.ObjectID, change Change) (o
 			return true, err
 		}
 		set := bson.D{{Key: "status", Value: o.Status}, {Key: "version", Value: o.Version}}
+		if o.CancelReason != "" {
+			set = append(set, bson.E{Key: "cancelReason", Value: o.CancelReason})
+		}
 		var unset bson.D
 		if !order.Reserves(o.Status) {
 			unset = append(unset, bson.E{Key: "activeTicket", Value: ""})

@@ -2,9 +2,9 @@
 package httpapi
 
 import (
-	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
 
 	"github.com/go-chi/chi/v5"
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -125,9 +125,8 @@ func (a *api) edit(w http.ResponseWriter, r *http.Request) error {
 
 // list answers a page of tickets: by default the unreserved ones, oldest
 // first, as the original did; with mine=true every ticket of the caller
-// with its state. The cursor is the last id of the previous page, encoded
-// so that clients treat it as opaque; the next page's URL is in the Link
-// header.
+// with its state. The URLs of the previous and next pages are in the Link
+// header (httpx.SetPageLinks), with opaque cursors (httpx.EncodeCursor).
 func (a *api) list(w http.ResponseWriter, r *http.Request) error {
 	p, err := parseList(r.URL.RawQuery)
 	if p.mine {
@@ -144,10 +143,15 @@ func (a *api) list(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if more {
-		next := p.next(tickets[len(tickets)-1].ID)
-		w.Header().Set("Link", fmt.Sprintf(`<%s?%s>; rel="next"`, r.URL.Path, next.Encode()))
+	page := httpx.Page{Back: p.Backward, Cursor: p.cursor, More: more, N: len(tickets)}
+	var prev, next url.Values
+	if page.HasPrev() {
+		prev = p.link(tickets[0].ID, true)
 	}
+	if page.HasNext() {
+		next = p.link(tickets[len(tickets)-1].ID, false)
+	}
+	httpx.SetPageLinks(w, r.URL.Path, prev, next)
 	if p.mine {
 		out := make([]ownTicketJSON, len(tickets))
 		for i, t := range tickets {

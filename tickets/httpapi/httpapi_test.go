@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"net/url"
 	"reflect"
-	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -326,18 +325,8 @@ func TestEdit(t *testing.T) {
 // nextPath is the path of the answer's Link rel="next" ("" when none).
 func nextPath(t *testing.T, res testkit.Response) string {
 	t.Helper()
-	link := res.Header.Get("Link")
-	if link == "" {
-		return ""
-	}
-	m := linkNext.FindStringSubmatch(link)
-	if m == nil {
-		t.Fatalf("Link %q", link)
-	}
-	return m[1]
+	return res.Links(t)["next"]
 }
-
-var linkNext = regexp.MustCompile(`^<([^>]+)>; rel="next"$`)
 
 func TestList(t *testing.T) {
 	t.Parallel()
@@ -380,6 +369,44 @@ func TestList(t *testing.T) {
 			t.Fatalf("pages of %v gave %+v\nwant %+v", sizes, got, free)
 		}
 	})
+
+	// Forward by next, then back by prev from the last page: the same pages
+	// in reverse; a prev link on every page but the first, a next link on
+	// every page but the last, in both directions.
+	for _, sort := range []string{"oldest", "newest"} {
+		t.Run("pages read back by the prev links, sort="+sort, func(t *testing.T) {
+			want := slices.Clone(free)
+			if sort == "newest" {
+				slices.Reverse(want)
+			}
+			page := func(path string) ([]ticket, map[string]string) {
+				res := testkit.Call(t, a.h, http.MethodGet, path, nil).Want(t, http.StatusOK)
+				return decode[[]ticket](t, res), res.Links(t)
+			}
+			var pages [][]ticket
+			path, last := "/api/tickets?limit=2&sort="+sort, ""
+			for path != "" {
+				got, links := page(path)
+				if _, prev := links["prev"]; prev != (len(pages) > 0) {
+					t.Fatalf("page %d: Link %v", len(pages)+1, links)
+				}
+				pages = append(pages, got)
+				last, path = path, links["next"]
+			}
+			if !reflect.DeepEqual(slices.Concat(pages...), want) || len(pages) != 3 {
+				t.Fatalf("forward: %v", pages)
+			}
+			_, links := page(last)
+			for i := len(pages) - 2; i >= 0; i-- {
+				got, back := page(links["prev"])
+				_, prev := back["prev"]
+				if !reflect.DeepEqual(got, pages[i]) || prev != (i > 0) || back["next"] == "" {
+					t.Fatalf("page %d read back: %+v (Link %v), want %+v", i+1, got, back, pages[i])
+				}
+				links = back
+			}
+		})
+	}
 
 	t.Run("an empty listing is an empty array", func(t *testing.T) {
 		empty := newAPI(t)

@@ -1,7 +1,6 @@
 package httpapi
 
 import (
-	"encoding/base64"
 	"fmt"
 	"net/url"
 	"strconv"
@@ -40,8 +39,9 @@ var (
 // listParams is a valid listing query.
 type listParams struct {
 	store.ListQuery
-	mine bool
-	sort string // as asked ("" for the default), for the next page's link
+	mine   bool
+	sort   string // as asked ("" for the default), for the pages' links
+	cursor bool   // a cursor was given
 }
 
 // parseList reads the listing's query string. Every parameter it knows is
@@ -63,8 +63,8 @@ func parseList(rawQuery string) (listParams, error) {
 		}
 		cursor, cursorParam = after, paramAfter
 	}
-	if after, ok := decodeCursor(cursor); ok {
-		p.After = after
+	if after, back, ok := decodeCursor(cursor); ok {
+		p.After, p.Backward, p.cursor = after, back, cursor != ""
 	} else {
 		q.Fail(cursorParam, httpx.CursorMessage)
 	}
@@ -92,11 +92,12 @@ func parseList(rawQuery string) (listParams, error) {
 	return p, q.Err()
 }
 
-// next is the query of the page after the one that ends with last.
-func (p listParams) next(last bson.ObjectID) url.Values {
+// link is the query of the page next to the ticket at: the one after it,
+// or with back the one before it.
+func (p listParams) link(at bson.ObjectID, back bool) url.Values {
 	v := url.Values{
 		httpx.ParamLimit:  {strconv.Itoa(p.Limit)},
-		httpx.ParamCursor: {encodeCursor(last)},
+		httpx.ParamCursor: {httpx.EncodeCursor(at[:], back)},
 	}
 	if p.sort != "" {
 		v.Set(httpx.ParamSort, p.sort)
@@ -110,18 +111,16 @@ func (p listParams) next(last bson.ObjectID) url.Values {
 	return v
 }
 
-func encodeCursor(id bson.ObjectID) string { return base64.RawURLEncoding.EncodeToString(id[:]) }
-
-// decodeCursor reads a cursor; an empty one means the first page.
-func decodeCursor(s string) (bson.ObjectID, bool) {
-	var id bson.ObjectID
+// decodeCursor reads a cursor (httpx.DecodeCursor of a ticket's id); an
+// empty one means the first page.
+func decodeCursor(s string) (id bson.ObjectID, back, ok bool) {
 	if s == "" {
-		return id, true
+		return id, false, true
 	}
-	b, err := base64.RawURLEncoding.DecodeString(s)
-	if err != nil || len(b) != len(id) {
-		return id, false
+	b, back, ok := httpx.DecodeCursor(s, len(id))
+	if !ok {
+		return id, false, false
 	}
 	copy(id[:], b)
-	return id, !id.IsZero()
+	return id, back, !id.IsZero()
 }

@@ -147,6 +147,11 @@ func TestListCacheKeepsQueriesApart(t *testing.T) {
 			{store.ListQuery{Limit: 1}, made[:1]},
 			{store.ListQuery{Limit: 1, After: made[0]}, made[1:2]},
 			{store.ListQuery{Limit: 1, After: made[2], Newest: true}, made[1:2]},
+			// Backward: the page just before After, in the page's order.
+			{store.ListQuery{Limit: 2, After: made[2], Backward: true}, made[:2]},
+			{store.ListQuery{Limit: 1, After: made[2], Backward: true}, made[1:2]},
+			{store.ListQuery{Limit: 2, After: made[0], Newest: true, Backward: true}, []bson.ObjectID{made[2], made[1]}},
+			{store.ListQuery{Limit: 100, After: made[0], Backward: true}, nil},
 		}
 		for _, tc := range tests {
 			if got := list(tc.q); !slices.Equal(got, tc.want) {

@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"slices"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -219,16 +220,20 @@ type ListQuery struct {
 	// After is the last ticket of the previous page (the zero id: from the
 	// start, in the page's order).
 	After bson.ObjectID
-	Limit int
+	// Backward reads the page that ends just before After instead: the
+	// Limit tickets preceding it, still in the page's order; List's more
+	// then says whether more precede them.
+	Backward bool
+	Limit    int
 }
 
 // key names the query's page in the list cache.
 func (q ListQuery) key() string {
-	return fmt.Sprintf("%s/%d/%t/%q/%q", q.After.Hex(), q.Limit, q.Newest, q.Seller, q.Title)
+	return fmt.Sprintf("%s/%t/%d/%t/%q/%q", q.After.Hex(), q.Backward, q.Limit, q.Newest, q.Seller, q.Title)
 }
 
 // List returns up to q.Limit tickets as q selects them, and whether more
-// follow.
+// follow (precede, with Backward).
 //
 // With CacheLists, a page of unreserved tickets may come from the cache; a
 // seller's own list is always read, so that the seller sees a reservation
@@ -250,7 +255,7 @@ func (s *Store) list(ctx context.Context, q ListQuery) ([]Ticket, bool, error) {
 		filter = bson.D{{Key: "orderId", Value: bson.D{{Key: "$exists", Value: false}}}}
 	}
 	order, past := 1, "$gt"
-	if q.Newest {
+	if q.Newest != q.Backward { // backward reads the page's order in reverse
 		order, past = -1, "$lt"
 	}
 	if !q.After.IsZero() {
@@ -271,10 +276,14 @@ func (s *Store) list(ctx context.Context, q ListQuery) ([]Ticket, bool, error) {
 	if err := cur.All(ctx, &tickets); err != nil {
 		return nil, false, mongodb.Classify(err)
 	}
-	if len(tickets) > q.Limit {
-		return tickets[:q.Limit], true, nil
+	more := len(tickets) > q.Limit
+	if more {
+		tickets = tickets[:q.Limit]
 	}
-	return tickets, false, nil
+	if q.Backward {
+		slices.Reverse(tickets)
+	}
+	return tickets, more, nil
 }
 
 // Change modifies a loaded ticket and reports whether it changed anything.

@@ -162,6 +162,8 @@ type Order struct {
 		Price   money.Cents `json:"price"`
 		Version int64       `json:"version"`
 	} `json:"ticket"`
+	CreatedAt    string `json:"createdAt"`
+	CancelReason string `json:"cancelReason,omitempty"`
 }
 
 // CreateOrder orders ticket as the cookie's user and fails the test unless
