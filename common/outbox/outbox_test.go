@@ -213,3 +213,56 @@ func TestRelayRetriesUntilConfirmed(t *testing.T) {
 	go relay.Run(ctx)
 	rec.WaitFor(t, 1, 5*time.Second)
 }
+
+// After its first sweep, which takes everything, a relay's periodic sweep
+// publishes only events stored at least one sweep interval before: younger
+// ones are in flight from their writer's Notify, and sweeping them too
+// published and cleared each one twice under load.
+func TestSweepLeavesYoungEventsToNotify(t *testing.T) {
+	ctx := testkit.Context(t)
+	db := mongokit.Mongo(t)
+	n := natskit.StartNATS(t)
+	coll := db.Collection("tickets")
+	rec := natskit.Record(t, n.JS, events.TicketUpdated)
+	published := func(id bson.ObjectID) bool {
+		for _, m := range rec.All() {
+			if m.Data.ID == id.Hex() {
+				return true
+			}
+		}
+		return false
+	}
+	at := func(t *testing.T, id bson.ObjectID, stored time.Time) outbox.Event {
+		e := ticketEvent(t, id, 0, "x")
+		e.Entry.At = stored
+		return e
+	}
+
+	// Left by an earlier run a moment ago: the first sweep takes it.
+	left := bson.NewObjectID()
+	insert(t, coll, left, at(t, left, time.Now()))
+	relay := outbox.NewRelay(coll, events.NewPublisher(n.JS), testkit.Logger(t), 50*time.Millisecond)
+	go relay.Run(ctx)
+	testkit.Eventually(t, 5*time.Second, func() bool { return published(left) }, "the first sweep left the leftover")
+
+	// Written now (its Notify lost, say), then one written long ago: the
+	// sweep that publishes the old one read the young one with it, and left
+	// it.
+	young, old := bson.NewObjectID(), bson.NewObjectID()
+	insert(t, coll, young, at(t, young, time.Now().Add(time.Hour)))
+	insert(t, coll, old, at(t, old, time.Now().Add(-time.Hour)))
+	testkit.Eventually(t, 5*time.Second, func() bool { return published(old) }, "the sweep left an old event")
+	var d doc
+	if err := coll.FindOne(ctx, bson.D{{Key: "_id", Value: young}}).Decode(&d); err != nil || d.OutboxN != 1 || published(young) {
+		t.Fatalf("a periodic sweep took a young event: pending %d (%v), published %t", d.OutboxN, err, published(young))
+	}
+	// Its writer's Notify publishes it; and a Flush (shutdown) takes any.
+	relay.Notify(young)
+	testkit.Eventually(t, 5*time.Second, func() bool { return published(young) }, "Notify did not publish")
+	stale := bson.NewObjectID()
+	insert(t, coll, stale, at(t, stale, time.Now().Add(time.Hour)))
+	if err := relay.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	testkit.Eventually(t, 5*time.Second, func() bool { return published(stale) }, "Flush left a young event")
+}
