@@ -1,8 +1,13 @@
+import { useEffect, useState } from 'react';
 import Link from 'next/link';
 import { useRouter } from 'next/router';
 
+// The site's navigation. Below the md breakpoint its links fold behind a "Menu" button
+// (Bootstrap's collapse classes, opened and closed by React: no Bootstrap JavaScript);
+// from md up they are always shown and the button is hidden by Bootstrap's CSS.
 export default function Header({ currentUser }) {
   const router = useRouter();
+  const [open, setOpen] = useState(false);
   const links = currentUser
     ? [
         { label: 'Sell Tickets', href: '/tickets/new' },
@@ -18,19 +23,45 @@ export default function Header({ currentUser }) {
   // only when it is that very page.
   const current = router ? router.pathname : '';
 
+  // Following a link folds the menu again.
+  useEffect(() => {
+    if (!router) return undefined;
+    const close = () => setOpen(false);
+    router.events.on('routeChangeStart', close);
+    return () => router.events.off('routeChangeStart', close);
+  }, [router]);
+
+  function onKeyDown(event) {
+    if (event.key === 'Escape' && open) {
+      setOpen(false);
+      document.getElementById('main-nav-toggle')?.focus();
+    }
+  }
+
   return (
-    <nav className="navbar navbar-expand navbar-dark bg-dark mb-4" aria-label="Main">
+    <nav className="navbar navbar-expand-md navbar-dark bg-dark mb-4" aria-label="Main" onKeyDown={onKeyDown}>
       <div className="container">
         <Link className="navbar-brand fw-bold" href="/" aria-current={current === '/' ? 'page' : undefined}>
           GitTix
         </Link>
-        <div className="d-flex align-items-center">
+        <button
+          id="main-nav-toggle"
+          type="button"
+          className="navbar-toggler"
+          aria-controls="main-nav"
+          aria-expanded={open ? 'true' : 'false'}
+          onClick={() => setOpen((was) => !was)}
+        >
+          <span className="navbar-toggler-icon me-2" aria-hidden="true" />
+          Menu
+        </button>
+        <div id="main-nav" className={`collapse navbar-collapse justify-content-md-end${open ? ' show' : ''}`}>
           {currentUser && (
-            <span className="navbar-text small me-3 d-none d-md-inline" data-testid="current-user">
+            <span className="navbar-text small me-md-3 text-break" data-testid="current-user">
               {currentUser.email}
             </span>
           )}
-          <ul className="navbar-nav flex-wrap justify-content-end">
+          <ul className="navbar-nav">
             {links.map(({ label, href }) => {
               const active = current === href;
               return (

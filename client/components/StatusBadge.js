@@ -1,17 +1,17 @@
-import { ORDER_STATUS_LABELS } from '../lib/format.js';
+import { ORDER_STATE_LABELS } from '../lib/orders.js';
 
 const COLORS = {
-  created: 'text-bg-warning',
-  'awaiting:payment': 'text-bg-warning',
-  complete: 'text-bg-success',
+  open: 'text-bg-warning',
+  paid: 'text-bg-success',
   cancelled: 'text-bg-secondary',
   expired: 'text-bg-secondary',
 };
 
-export default function StatusBadge({ status }) {
+// An order's state (lib/orders.js orderState) as a badge, worded the same everywhere.
+export default function StatusBadge({ state }) {
   return (
-    <span className={`badge ${COLORS[status] || 'text-bg-light'}`} data-status={status}>
-      {ORDER_STATUS_LABELS[status] || status}
+    <span className={`badge ${COLORS[state] || 'text-bg-light'}`} data-state={state}>
+      {ORDER_STATE_LABELS[state] || 'Unknown'}
     </span>
   );
 }

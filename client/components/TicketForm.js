@@ -1,10 +1,16 @@
 import { useState } from 'react';
 import ErrorList from './ErrorList.js';
+import FieldError from './FieldError.js';
+import PendingButton from './PendingButton.js';
+import useFormErrors from '../hooks/useFormErrors.js';
+
+const FIELDS = ['title', 'price'];
 
 // Title and price fields shared by "sell a ticket" and "edit a ticket".
-export default function TicketForm({ initialTitle = '', initialPrice = '', submitLabel, onSubmit, errors, pending }) {
+export default function TicketForm({ initialTitle = '', initialPrice = '', submitLabel, pendingLabel, onSubmit, errors, pending }) {
   const [title, setTitle] = useState(initialTitle);
   const [price, setPrice] = useState(initialPrice === '' ? '' : Number(initialPrice).toFixed(2));
+  const form = useFormErrors(errors, FIELDS);
 
   function onPriceBlur() {
     const n = parseFloat(price);
@@ -13,45 +19,43 @@ export default function TicketForm({ initialTitle = '', initialPrice = '', submi
 
   function submit(event) {
     event.preventDefault();
+    if (pending) return;
     onSubmit({ title, price });
   }
 
   return (
-    <form onSubmit={submit} className="page-narrow" noValidate>
+    <form onSubmit={submit} className="page-narrow" noValidate aria-busy={pending ? 'true' : undefined}>
       <div className="mb-3">
         <label htmlFor="title" className="form-label">
           Title
         </label>
-        <input
-          id="title"
-          name="title"
-          className="form-control"
-          maxLength={200}
-          value={title}
-          onChange={(e) => setTitle(e.target.value)}
-        />
+        <input id="title" name="title" maxLength={200} value={title} onChange={(e) => setTitle(e.target.value)} {...form.inputProps('title')} />
+        <FieldError name="title" message={form.errorOf('title')} />
       </div>
       <div className="mb-3">
         <label htmlFor="price" className="form-label">
           Price
         </label>
-        <div className="input-group">
-          <span className="input-group-text">$</span>
+        <div className={`input-group${form.errorOf('price') ? ' has-validation' : ''}`}>
+          <span className="input-group-text" aria-hidden="true">
+            $
+          </span>
           <input
             id="price"
             name="price"
             inputMode="decimal"
-            className="form-control"
             value={price}
             onBlur={onPriceBlur}
             onChange={(e) => setPrice(e.target.value)}
+            {...form.inputProps('price')}
           />
         </div>
+        <FieldError name="price" message={form.errorOf('price')} />
       </div>
-      <ErrorList errors={errors} />
-      <button type="submit" className="btn btn-primary" disabled={pending}>
+      <ErrorList errors={form.general} ref={form.alertRef} />
+      <PendingButton type="submit" pending={pending} pendingLabel={pendingLabel}>
         {submitLabel}
-      </button>
+      </PendingButton>
     </form>
   );
 }

@@ -1,39 +1,42 @@
 // End-to-end: the marketplace views of issue 19 — the home list newest first with search,
 // sort and paging; a seller's own tickets with their state; a title for every page.
-import { after, afterEach, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  assertPlatformReachable,
   BASE_URL,
+  capturePage,
+  EVENTUAL_MS,
   EXPIRATION_SECONDS,
   eventually,
   findTicketRow,
-  launchBrowser,
   navLink,
   newPage,
   newUser,
   pathOf,
-  screenshotSizes,
   sellTicket,
-  takeCspViolations,
   unique,
   waitForPath,
+  suiteBrowser,
 } from './support.mjs';
 
 const TEST_TIMEOUT_MS = 150000;
 
 let browser;
 
-const ROW_TITLES = '[data-testid="tickets"] tbody tr td:first-child';
-
-// Waits until the home list shows exactly these titles, in this order.
-async function waitForTitles(page, titles) {
+// Waits until the rows' titles (the cells, or the parts of them, the selector finds) are
+// exactly these, in this order.
+async function waitForRows(page, selector, titles) {
   await page.waitForFunction(
-    ({ selector, expected }) =>
-      [...document.querySelectorAll(selector)].map((td) => td.textContent).join('\n') === expected,
-    { selector: ROW_TITLES, expected: titles.join('\n') },
+    ({ selector, expected }) => [...document.querySelectorAll(selector)].map((el) => el.textContent).join('\n') === expected,
+    { selector, expected: titles.join('\n') },
   );
 }
+const ROW_TITLES = '[data-testid="tickets"] tbody tr td:first-child';
+const MY_TICKET_TITLES = '[data-testid="my-tickets"] tbody tr td:first-child';
+const ORDER_TITLES = '[data-testid="orders"] tbody tr [data-testid="order-title"]';
+
+// Waits until the home list shows exactly these titles, in this order.
+const waitForTitles = (page, titles) => waitForRows(page, ROW_TITLES, titles);
 
 async function waitForQuery(page, name, value) {
   await page.waitForURL((url) => url.pathname === '/' && url.searchParams.get(name) === value);
@@ -73,18 +76,8 @@ async function currentNavLinks(page) {
 }
 
 describe(`marketplace views at ${BASE_URL}`, () => {
-  before(async () => {
-    await assertPlatformReachable();
-    browser = await launchBrowser();
-  });
-
-  after(async () => {
-    await browser?.close();
-  });
-
-  afterEach(() => {
-    const violations = takeCspViolations();
-    assert.deepEqual(violations, [], `Content-Security-Policy violations:\n${JSON.stringify(violations, null, 2)}`);
+  suiteBrowser((b) => {
+    browser = b;
   });
 
   test('the list is newest first, so a new ticket is on page 1; search and sort work with paging', { timeout: TEST_TIMEOUT_MS }, async () => {
@@ -107,7 +100,7 @@ describe(`marketplace views at ${BASE_URL}`, () => {
     await page.getByRole('button', { name: 'Search' }).click();
     await waitForQuery(page, 'q', tag.toUpperCase());
     await waitForTitles(page, [gamma, beta, alpha]);
-    await screenshotSizes(page, '30-home-search');
+    await capturePage(page, '30-home-search');
 
     // Sort: oldest first keeps the search.
     await page.getByLabel('Sort').selectOption('oldest');
@@ -116,22 +109,31 @@ describe(`marketplace views at ${BASE_URL}`, () => {
     assert.equal(await page.getByLabel('Search titles').inputValue(), tag.toUpperCase());
     assert.equal(new URL(page.url()).searchParams.get('q'), tag.toUpperCase());
 
-    // Paging (one a page) keeps the search and the sort, and First goes back to page 1.
+    // Paging (one a page) keeps the search and the sort: Next, Previous, and First goes
+    // back to page 1.
     await page.goto(`/?q=${encodeURIComponent(tag)}&sort=oldest&limit=1`);
     await waitForTitles(page, [alpha]);
     assert.equal(await page.getByTestId('first-page').count(), 0);
+    assert.equal(await page.getByTestId('prev-page').count(), 0);
     await follow(page, 'next-page');
     await waitForTitles(page, [beta]);
     let params = new URL(page.url()).searchParams;
     assert.equal(params.get('q'), tag);
     assert.equal(params.get('sort'), 'oldest');
-    await screenshotSizes(page, '31-home-page-2');
+    await capturePage(page, '31-home-page-2');
     await follow(page, 'next-page');
     await waitForTitles(page, [gamma]);
-    if ((await page.getByTestId('next-page').count()) > 0) {
-      await follow(page, 'next-page');
-      await waitForTitles(page, []);
-    }
+    await follow(page, 'prev-page');
+    await waitForTitles(page, [beta]);
+    params = new URL(page.url()).searchParams;
+    assert.equal(params.get('q'), tag);
+    assert.equal(params.get('sort'), 'oldest');
+    await follow(page, 'prev-page');
+    await waitForTitles(page, [alpha]);
+    assert.equal(await page.getByTestId('prev-page').count(), 0, 'no Previous on the first page');
+    assert.equal(await page.getByTestId('first-page').count(), 0, 'no First on the first page');
+    await follow(page, 'next-page');
+    await waitForTitles(page, [beta]);
     await follow(page, 'first-page');
     params = new URL(page.url()).searchParams;
     assert.equal(params.get('q'), tag);
@@ -148,7 +150,7 @@ describe(`marketplace views at ${BASE_URL}`, () => {
     await page.getByLabel('Search titles').fill(unique('nothing-like-this'));
     await page.getByLabel('Search titles').press('Enter');
     await page.getByTestId('no-tickets').getByText('No tickets for sale match').waitFor();
-    await screenshotSizes(page, '32-home-no-match');
+    await capturePage(page, '32-home-no-match');
   });
 
   test("a seller's own tickets with their state; signed-out visitors sign in first", { timeout: TEST_TIMEOUT_MS }, async () => {
@@ -176,8 +178,8 @@ describe(`marketplace views at ${BASE_URL}`, () => {
     // A buyer buys and pays for one: sold.
     const { page: buyer } = await newUser(browser, 'buyer');
     await purchase(buyer, ids[toSell]);
-    await buyer.getByRole('button', { name: 'Pay', exact: true }).click();
-    await waitForPath(buyer, '/orders');
+    await buyer.getByRole('button', { name: 'Pay $22.50', exact: true }).click();
+    await buyer.locator('[data-testid="order"][data-state="paid"]').waitFor({ timeout: EVENTUAL_MS });
     await eventually(async () => (await stateOnMine(seller, ids[toSell])) === 'sold', {
       what: `ticket "${toSell}" to show as sold on /tickets/mine`,
     });
@@ -195,7 +197,7 @@ describe(`marketplace views at ${BASE_URL}`, () => {
     assert.match(await row(toSell).innerText(), /Sold/);
     assert.match(await row(toSell).innerText(), /\$22\.50/);
     assert.match(await row(onSale).innerText(), /For sale/);
-    await screenshotSizes(seller, '33-my-tickets');
+    await capturePage(seller, '33-my-tickets');
 
     // The buyer cancels: for sale again.
     await buyer.getByRole('button', { name: 'Cancel order' }).click();
@@ -205,6 +207,30 @@ describe(`marketplace views at ${BASE_URL}`, () => {
     });
     // The public list never shows the sold one.
     assert.equal(await findTicketRow(seller, toSell), null);
+
+    // Both lists page with Previous and Next: the seller's three tickets and the buyer's
+    // two orders, one a page, newest first.
+    await seller.goto('/tickets/mine?limit=1');
+    await waitForRows(seller, MY_TICKET_TITLES, [toReserve]);
+    await follow(seller, 'next-page');
+    await waitForRows(seller, MY_TICKET_TITLES, [toSell]);
+    await follow(seller, 'next-page');
+    await waitForRows(seller, MY_TICKET_TITLES, [onSale]);
+    await follow(seller, 'prev-page');
+    await waitForRows(seller, MY_TICKET_TITLES, [toSell]);
+    assert.equal(new URL(seller.url()).searchParams.get('mine'), null, 'the page adds mine=true by itself');
+    await follow(seller, 'first-page');
+    await waitForPath(seller, '/tickets/mine');
+
+    await buyer.goto('/orders?limit=1');
+    await waitForRows(buyer, ORDER_TITLES, [toReserve]);
+    assert.equal(await buyer.getByTestId('prev-page').count(), 0);
+    await follow(buyer, 'next-page');
+    await waitForRows(buyer, ORDER_TITLES, [toSell]);
+    await capturePage(buyer, '35-orders-page-2');
+    await follow(buyer, 'prev-page');
+    await waitForRows(buyer, ORDER_TITLES, [toReserve]);
+    assert.equal(await buyer.getByTestId('first-page').count(), 0, 'no First on the first page');
 
     // Signed out: the page asks to sign in, then comes back.
     await navLink(seller, 'Sign Out').click();
@@ -262,7 +288,7 @@ describe(`marketplace views at ${BASE_URL}`, () => {
     await waitForPath(buyer, '/tickets/new');
     await buyer.waitForFunction(() => document.title === 'Sell a Ticket · GitTix');
     assert.deepEqual(await currentNavLinks(buyer), ['Sell Tickets']);
-    await screenshotSizes(buyer, '34-nav-current');
+    await capturePage(buyer, '34-nav-current');
 
     const all = [...titles.values()];
     assert.equal(new Set(all).size, all.length, `titles repeat: ${JSON.stringify([...titles])}`);

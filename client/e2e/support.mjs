@@ -1,5 +1,8 @@
 // Shared pieces of the end-to-end suite: the browser, users, and waits on conditions.
-import { mkdirSync } from 'node:fs';
+import assert from 'node:assert/strict';
+import { after, afterEach, before } from 'node:test';
+import { mkdirSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as delay } from 'node:timers/promises';
@@ -85,7 +88,7 @@ export async function watchCspViolations(context, violations = []) {
 }
 
 // The violations of every context newPage made since the last call; the suite fails a
-// test that caused any (afterEach in ticketing.test.mjs).
+// test that caused any (suiteBrowser's afterEach).
 const cspViolations = [];
 export function takeCspViolations() {
   return cspViolations.splice(0);
@@ -94,9 +97,32 @@ export function peekCspViolations() {
   return [...cspViolations];
 }
 
+// The frame of every suite that drives the site: before its tests, checks that the
+// platform answers and launches the browser, handed to use; after them, closes it. After
+// each test it fails the test on any Content-Security-Policy violation in any of its
+// pages: the policy must allow everything the site does, and the site must do nothing
+// inline.
+export function suiteBrowser(use) {
+  let browser;
+  before(async () => {
+    await assertPlatformReachable();
+    browser = await launchBrowser();
+    use(browser);
+  });
+  after(async () => {
+    await browser?.close();
+  });
+  afterEach(() => {
+    const violations = takeCspViolations();
+    assert.deepEqual(violations, [], `Content-Security-Policy violations:\n${JSON.stringify(violations, null, 2)}`);
+  });
+}
+
 // A fresh browser profile (its own cookies) with one page.
 export async function newPage(browser) {
-  const context = await browser.newContext({ baseURL: BASE_URL, viewport: { width: 1100, height: 760 } });
+  // Reduced motion: no CSS transitions (Bootstrap drops them), so colours are settled
+  // whenever the accessibility check measures them.
+  const context = await browser.newContext({ baseURL: BASE_URL, viewport: { width: 1100, height: 760 }, reducedMotion: 'reduce' });
   await watchCspViolations(context, cspViolations);
   const page = await context.newPage();
   page.setDefaultTimeout(15000);
@@ -115,12 +141,38 @@ export const VIEWPORTS = {
   mobile: { width: 390, height: 844 },
 };
 
-// Screenshots of the page at both sizes (`<name>-desktop.png`, `<name>-mobile.png`);
-// the page keeps its own size afterwards.
-export async function screenshotSizes(page, name) {
+// axe-core's browser build. Playwright's evaluate runs it in the page despite the
+// Content-Security-Policy (the page's own inline scripts could not), so the check needs
+// no change to the site's policy.
+const AXE_SOURCE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
+const BLOCKING_IMPACTS = new Set(['serious', 'critical']);
+
+// Runs axe-core on the page as it is and fails on any violation of impact serious or
+// critical, listing each rule with the elements it found.
+export async function checkAccessibility(page, label) {
+  // What axe measures must not depend on where the last click left the mouse: it goes to
+  // the window's top right corner, over nothing but the nav bar's padding (no hover).
+  const viewport = page.viewportSize();
+  if (viewport) await page.mouse.move(viewport.width - 1, 0);
+  if (!(await page.evaluate(() => Boolean(window.axe)))) await page.evaluate(AXE_SOURCE);
+  const { violations } = await page.evaluate(() => window.axe.run(document, { resultTypes: ['violations'] }));
+  const blocking = violations
+    .filter((v) => BLOCKING_IMPACTS.has(v.impact))
+    .map((v) => ({ rule: v.id, impact: v.impact, help: v.help, nodes: v.nodes.slice(0, 5).map((n) => `${n.target.join(' ')}: ${n.failureSummary}`) }));
+  assert.deepEqual(blocking, [], `${label} (${page.url()}): accessibility violations:\n${JSON.stringify(blocking, null, 2)}`);
+}
+
+// The page at both sizes, a laptop's and a phone's: at each, the accessibility check
+// (checkAccessibility), no sideways scrolling of the page (a wide table scrolls within
+// itself), and a screenshot (`<name>-desktop.png`, `<name>-mobile.png`). The page keeps
+// its own size afterwards.
+export async function capturePage(page, name) {
   const before = page.viewportSize();
   for (const [size, viewport] of Object.entries(VIEWPORTS)) {
     await page.setViewportSize(viewport);
+    await checkAccessibility(page, `${name} at ${size}`);
+    const width = await page.evaluate(() => document.documentElement.scrollWidth);
+    assert.ok(width <= viewport.width, `${name} at ${size}: the page is ${width} px wide in a ${viewport.width} px window`);
     await screenshot(page, `${name}-${size}`);
   }
   if (before) await page.setViewportSize(before);

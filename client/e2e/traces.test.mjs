@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import {
   BASE_URL,
+  EVENTUAL_MS,
   assertPlatformReachable,
   eventually,
   launchBrowser,
@@ -71,8 +72,9 @@ describe('one purchase is one trace', { skip: TRACES_URL ? false : 'E2E_TRACES_U
     await buyer.getByRole('button', { name: 'Purchase' }).click();
     await buyer.waitForURL((url) => /^\/orders\/[^/]+$/.test(url.pathname));
     const orderId = new URL(buyer.url()).pathname.split('/').pop();
-    await buyer.getByRole('button', { name: 'Pay', exact: true }).click();
-    await waitForPath(buyer, '/orders');
+    await buyer.getByRole('button', { name: /^Pay \$/ }).click();
+    // The order page itself turns paid once the payment's events are handled.
+    await buyer.locator('[data-testid="order"][data-state="paid"]').waitFor({ timeout: EVENTUAL_MS });
     await eventually(async () => {
       const res = await buyer.request.get(`/api/orders/${orderId}`);
       return res.ok() && (await res.json()).status === 'complete';

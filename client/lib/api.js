@@ -71,12 +71,22 @@ export const api = {
   del: (path) => request('DELETE', path),
 };
 
+// The links of a Link header by relation: `<path?query>; rel="prev", <path?query>;
+// rel="next"` gives { prev: 'path?query', next: 'path?query' }; either may be absent.
+export function pageLinks(linkHeader) {
+  const links = {};
+  if (!linkHeader) return links;
+  for (const [, url, params] of String(linkHeader).matchAll(/<([^>]*)>((?:\s*;[^,;]*)*)/g)) {
+    const rel = /;\s*rel\s*=\s*"?([^";]+)"?/i.exec(params);
+    if (!rel) continue;
+    for (const name of rel[1].trim().toLowerCase().split(/\s+/)) {
+      if (!(name in links)) links[name] = url;
+    }
+  }
+  return links;
+}
+
 // The URL marked rel="next" in a Link header, or null.
 export function nextLink(linkHeader) {
-  if (!linkHeader) return null;
-  for (const part of String(linkHeader).split(',')) {
-    const m = part.match(/<([^>]*)>\s*;(.*)/);
-    if (m && /rel="?next"?/.test(m[2])) return m[1];
-  }
-  return null;
+  return pageLinks(linkHeader).next ?? null;
 }

@@ -27,14 +27,14 @@ export function priceForApi(input) {
   return text !== '' && Number.isFinite(n) ? n : text;
 }
 
-export const ORDER_STATUS_LABELS = {
-  created: 'Awaiting payment',
-  'awaiting:payment': 'Awaiting payment',
-  complete: 'Complete',
-  cancelled: 'Cancelled',
-  // Shown by the order page once the countdown ends, until the platform cancels the order.
-  expired: 'Expired',
-};
+// A date and time for people: "Mar 12, 2025, 2:03 PM". The server renders it in UTC
+// (saying so), the browser then in its own time zone (components/LocalTime.js).
+export function formatDateTime(iso, timeZone) {
+  const date = new Date(iso);
+  if (!iso || Number.isNaN(date.getTime())) return '';
+  const text = new Intl.DateTimeFormat('en-US', { dateStyle: 'medium', timeStyle: 'short', timeZone }).format(date);
+  return timeZone === 'UTC' ? `${text} UTC` : text;
+}
 
 // A seller's ticket as GET /api/tickets?mine=true reports it.
 export const TICKET_STATE_LABELS = {
@@ -42,3 +42,27 @@ export const TICKET_STATE_LABELS = {
   reserved: 'Reserved',
   sold: 'Sold',
 };
+
+// Why the sign-in page is shown, from the page it returns to (a protected page sends
+// anonymous visitors there with ?next=); nothing when it returns home.
+const SIGNIN_REASONS = [
+  [/^\/orders\/[^/?#]+/, 'Sign in to see this order'],
+  [/^\/orders(?:[/?#]|$)/, 'Sign in to see your orders'],
+  [/^\/tickets\/new(?:[/?#]|$)/, 'Sign in to sell a ticket'],
+  [/^\/tickets\/mine(?:[/?#]|$)/, 'Sign in to see your tickets'],
+  [/^\/tickets\/[^/?#]+\/edit(?:[/?#]|$)/, 'Sign in to edit your ticket'],
+  [/^\/tickets\/[^/?#]+(?:[?#]|$)/, 'Sign in to buy this ticket'],
+];
+export function signinReason(next) {
+  const path = safeReturnPath(next);
+  if (path === '/') return null;
+  const found = SIGNIN_REASONS.find(([pattern]) => pattern.test(path));
+  return found ? found[1] : 'Please sign in to continue';
+}
+
+// Where a signed-in visitor of the sign-in or sign-up page goes instead: the page it
+// would have returned to, never back to a form of /auth (a loop).
+export function afterSigninPath(next) {
+  const path = safeReturnPath(next);
+  return path.startsWith('/auth/') ? '/' : path;
+}

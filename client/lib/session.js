@@ -3,12 +3,17 @@
 import { signinPath } from './format.js';
 import { buildServerClient } from './server-api.js';
 
+// The signed-in user, or null. A failing auth service must not take the site down:
+// it counts as "signed out".
+export async function loadCurrentUser(client) {
+  const res = await client.get('/api/users/currentuser');
+  return (res.ok && res.data && res.data.currentUser) || null;
+}
+
 export function withSession(handler, { protect = false } = {}) {
   return async (ctx) => {
     const client = buildServerClient(ctx.req);
-    // A failing auth service must not take the site down: treat it as "signed out".
-    const res = await client.get('/api/users/currentuser');
-    const currentUser = (res.ok && res.data && res.data.currentUser) || null;
+    const currentUser = await loadCurrentUser(client);
 
     if (protect && !currentUser) {
       return { redirect: { destination: signinPath(ctx.resolvedUrl), permanent: false } };

@@ -2,21 +2,29 @@ import { useEffect, useState } from 'react';
 import Link from 'next/link';
 import { useRouter } from 'next/router';
 import ErrorList from '../components/ErrorList.js';
+import PendingButton from '../components/PendingButton.js';
 import PageTitle from '../components/PageTitle.js';
 import Pager from '../components/Pager.js';
 import { formatPrice } from '../lib/format.js';
-import { DEFAULT_SORT, firstPagePath, listQuery, nextPagePath, SORTS } from '../lib/listing.js';
+import { DEFAULT_SORT, firstPagePath, listQuery, pagerProps, SORTS } from '../lib/listing.js';
 import { withSession } from '../lib/session.js';
 
 // Search and sort: a plain GET form (it works before the scripts load); once they have,
-// submitting or changing the sort navigates on the client, to the first page.
+// submitting or changing the sort navigates on the client, to the first page, and the
+// Search button shows it is busy until the results are there.
 function SearchForm({ q, sort }) {
   const router = useRouter();
   const [text, setText] = useState(q);
+  const [searching, setSearching] = useState(false);
   useEffect(() => setText(q), [q]);
 
-  function go(nextQ, nextSort) {
-    router.push(firstPagePath('/', { q: nextQ.trim(), sort: nextSort }));
+  async function go(nextQ, nextSort) {
+    setSearching(true);
+    try {
+      await router.push(firstPagePath('/', { q: nextQ.trim(), sort: nextSort }));
+    } finally {
+      setSearching(false);
+    }
   }
 
   return (
@@ -24,6 +32,7 @@ function SearchForm({ q, sort }) {
       method="get"
       action="/"
       role="search"
+      aria-busy={searching ? 'true' : undefined}
       className="row g-2 align-items-end mb-3"
       onSubmit={(event) => {
         event.preventDefault();
@@ -57,15 +66,15 @@ function SearchForm({ q, sort }) {
         </select>
       </div>
       <div className="col-4 col-sm-auto">
-        <button type="submit" className="btn btn-outline-primary w-100">
+        <PendingButton type="submit" className="btn btn-outline-primary w-100" pending={searching} pendingLabel="Searching…">
           Search
-        </button>
+        </PendingButton>
       </div>
     </form>
   );
 }
 
-export default function LandingPage({ tickets, errors, currentUser, nextPage, firstPage, isFirstPage, q, sort }) {
+export default function LandingPage({ tickets, errors, currentUser, pager, q, sort }) {
   return (
     <>
       <PageTitle title={q ? `Tickets matching “${q}”` : 'Tickets'} />
@@ -91,7 +100,9 @@ export default function LandingPage({ tickets, errors, currentUser, nextPage, fi
               <tr>
                 <th scope="col">Title</th>
                 <th scope="col">Price</th>
-                <th scope="col">Link</th>
+                <th scope="col">
+                  <span className="visually-hidden">Details</span>
+                </th>
               </tr>
             </thead>
             <tbody>
@@ -100,7 +111,9 @@ export default function LandingPage({ tickets, errors, currentUser, nextPage, fi
                   <td>{ticket.title}</td>
                   <td>{formatPrice(ticket.price)}</td>
                   <td>
-                    <Link href={`/tickets/${ticket.id}`}>View</Link>
+                    <Link href={`/tickets/${ticket.id}`} className="touch-link">
+                      View<span className="visually-hidden"> {ticket.title}</span>
+                    </Link>
                   </td>
                 </tr>
               ))}
@@ -108,26 +121,22 @@ export default function LandingPage({ tickets, errors, currentUser, nextPage, fi
           </table>
         </div>
       )}
-      <Pager label="Ticket pages" firstPage={firstPage} nextPage={nextPage} isFirstPage={isFirstPage} />
+      <Pager label="Ticket pages" {...pager} />
     </>
   );
 }
 
 // Newest first (the site asks for it; the API's default is the original's order).
 export const getServerSideProps = withSession(async (ctx, { client }) => {
-  const { apiPath, isFirstPage, q, sort } = listQuery(ctx.query);
-  const base = { q, sort: sort || DEFAULT_SORT, isFirstPage, firstPage: firstPagePath('/', { q, sort }) };
-  const res = await client.get(apiPath);
+  const query = listQuery(ctx.query);
+  const base = { q: query.q, sort: query.sort || DEFAULT_SORT };
+  const res = await client.get(query.apiPath);
   if (!res.ok) {
     if (res.status === 400) ctx.res.statusCode = 400;
-    return { props: { ...base, tickets: [], errors: res.errors, nextPage: null } };
+    return { props: { ...base, tickets: [], errors: res.errors, pager: pagerProps('/', query, null, { empty: true }) } };
   }
+  const tickets = Array.isArray(res.data) ? res.data : [];
   return {
-    props: {
-      ...base,
-      tickets: Array.isArray(res.data) ? res.data : [],
-      errors: null,
-      nextPage: nextPagePath('/', res.headers),
-    },
+    props: { ...base, tickets, errors: null, pager: pagerProps('/', query, res.headers, { empty: tickets.length === 0 }) },
   };
 });

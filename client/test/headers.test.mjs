@@ -14,7 +14,7 @@ import { existsSync } from 'node:fs';
 import nextConfig from '../next.config.mjs';
 import { contentSecurityPolicy, isValidNonce, newNonce } from '../lib/csp.js';
 import { buildSite, FAKE, startFakeApi, startSite } from './site.mjs';
-import { launchBrowser, watchCspViolations } from '../e2e/support.mjs';
+import { checkAccessibility, launchBrowser, watchCspViolations } from '../e2e/support.mjs';
 
 // The headers of the rule for every path (`/:path*` matches every page and
 // Next's own files), by lower-case name.
@@ -125,11 +125,10 @@ describe('security headers (configuration)', () => {
   });
 });
 
-// Every page of the site, as a signed-in user of the fake API sees it.
+// Every page of the site, as a signed-in user of the fake API sees it, and the forms
+// only an anonymous visitor gets (a signed-in one is sent on).
 const PAGES = [
   '/',
-  '/auth/signin',
-  '/auth/signup',
   '/auth/signout',
   '/tickets/new',
   '/tickets/mine',
@@ -139,11 +138,14 @@ const PAGES = [
   `/orders/${FAKE.orderId}`,
   '/no-such-page',
 ];
+const ANONYMOUS_PAGES = ['/auth/signin', '/auth/signup'];
+const NOT_FOUND = new Set(['/no-such-page']);
 
 // A page's response: status, its Content-Security-Policy headers (every one sent, from
 // the raw headers), the other headers and the HTML.
 async function load(site, path, headers = {}) {
-  const res = await fetch(`${site.url}${path}`, { headers: { Cookie: 'session=x', ...headers }, redirect: 'manual' });
+  const cookie = ANONYMOUS_PAGES.includes(path) ? {} : { Cookie: 'session=x' };
+  const res = await fetch(`${site.url}${path}`, { headers: { ...cookie, ...headers }, redirect: 'manual' });
   const html = await res.text();
   const policies = [];
   res.headers.forEach((value, name) => {
@@ -201,9 +203,9 @@ describe('the built site', { timeout: 600000 }, () => {
   });
 
   test("every page's scripts carry the nonce of its header; nothing else inline", async () => {
-    for (const path of PAGES) {
+    for (const path of [...PAGES, ...ANONYMOUS_PAGES]) {
       const page = await load(site, path);
-      assert.equal(page.status, path === '/no-such-page' ? 404 : 200, path);
+      assert.equal(page.status, NOT_FOUND.has(path) ? 404 : 200, path);
       assert.equal(page.csp.length, 1, path);
       const [nonce] = scriptNonces(parsePolicy(page.csp[0]));
       const scripts = scriptTags(page.html);
@@ -216,6 +218,20 @@ describe('the built site', { timeout: 600000 }, () => {
         assert.doesNotMatch(tag, /\son[a-z]+\s*=/i, `${path}: inline event handler in ${tag}`);
         assert.doesNotMatch(tag, /=\s*"\s*javascript:/i, `${path}: javascript: URL in ${tag}`);
       }
+    }
+  });
+
+  test('a signed-in visitor of the sign-in and sign-up forms is sent on', async () => {
+    for (const [path, to] of [
+      ['/auth/signin', '/'],
+      ['/auth/signin?next=%2Forders', '/orders'],
+      ['/auth/signup?next=%2Fauth%2Fsignin', '/'],
+      ['/auth/signup?next=%2F%2Fevil.example', '/'],
+    ]) {
+      const res = await fetch(`${site.url}${path}`, { headers: { Cookie: 'session=x' }, redirect: 'manual' });
+      assert.equal(res.status, 307, path);
+      assert.equal(new URL(res.headers.get('location'), site.url).pathname, to, path);
+      await res.arrayBuffer();
     }
   });
 
@@ -260,16 +276,22 @@ describe('the built site', { timeout: 600000 }, () => {
     // A context with the session cookie, Stripe's origin served by a stand-in (no
     // internet here; the policy is applied all the same, a refused request never
     // reaches the route), and its violations.
-    async function newContext() {
-      const context = await browser.newContext({ baseURL: site.url });
+    // `stripe` is what js.stripe.com does: 'stand-in' (serves the stand-in), 'blocked'
+    // (every request fails, as offline or behind a blocker), 'empty' (a script that
+    // defines no Stripe) or 'silent' (never answers).
+    async function newContext({ stripe = 'stand-in' } = {}) {
+      const context = await browser.newContext({ baseURL: site.url, reducedMotion: 'reduce' });
       await context.addCookies([{ name: 'session', value: 'x', url: site.url }]);
       const violations = await watchCspViolations(context);
       const stripeRequests = [];
       await context.route('https://js.stripe.com/**', (route) => {
         const url = route.request().url();
         stripeRequests.push(url);
+        if (stripe === 'blocked') return route.abort('blockedbyclient');
+        if (stripe === 'silent') return undefined;
         if (/\/stripe\.js(\?|$)/.test(url)) {
-          return route.fulfill({ contentType: 'application/javascript', body: STRIPE_JS_STAND_IN });
+          const body = stripe === 'empty' ? 'window.__emptyStripe = true;' : STRIPE_JS_STAND_IN;
+          return route.fulfill({ contentType: 'application/javascript', body });
         }
         return route.fulfill({ contentType: 'text/html', body: '<!doctype html><p id="card">card frame</p>' });
       });
@@ -291,6 +313,14 @@ describe('the built site', { timeout: 600000 }, () => {
           await hydrated(page);
           assert.deepEqual(violations, [], path);
         }
+        await context.clearCookies();
+        for (const path of ANONYMOUS_PAGES) {
+          await page.goto(path);
+          await hydrated(page);
+          assert.equal(new URL(page.url()).pathname, path);
+          assert.deepEqual(violations, [], path);
+        }
+        await context.addCookies([{ name: 'session', value: 'x', url: site.url }]);
         // A client-side navigation loads the next page's chunks at run time.
         await page.goto('/');
         await hydrated(page);
@@ -314,11 +344,47 @@ describe('the built site', { timeout: 600000 }, () => {
         const frame = page.frameLocator('iframe[src^="https://js.stripe.com/"]');
         await frame.locator('#card').waitFor();
         assert.ok(stripeRequests.some((url) => /\/stripe\.js/.test(url)), `Stripe.js not requested: ${stripeRequests}`);
+        // The amount on the button, and a test key says test mode and the test card.
+        assert.equal((await page.locator('button[type="submit"]').innerText()).trim(), 'Pay $25.50');
+        const note = await page.getByTestId('test-mode').innerText();
+        assert.match(note, /Test mode/);
+        assert.match(note, /4242 4242 4242 4242/);
+        await checkAccessibility(page, 'the order page with the card form');
         assert.deepEqual(violations, []);
       } finally {
         await context.close();
       }
     });
+
+    // Stripe.js cannot be had: loadStripe rejects (the request fails, or the script
+    // defines no Stripe), or it never settles (a request that never answers, after the
+    // card form's deadline of 10 s). The buyer is told, with a way to retry, instead of
+    // an empty box and a button that never enables.
+    for (const [stripe, what] of [
+      ['blocked', 'blocked'],
+      ['empty', 'loads without Stripe in it'],
+      ['silent', 'never answers'],
+    ]) {
+      test(`Stripe.js ${what}: the order page says the card form could not load`, async () => {
+        const { context, page, violations, stripeRequests } = await newContext({ stripe });
+        try {
+          await page.goto(`/orders/${FAKE.orderId}`);
+          await hydrated(page);
+          const unavailable = page.getByTestId('card-form-unavailable');
+          await unavailable.waitFor({ timeout: 20000 });
+          assert.match(await unavailable.innerText(), /Could not load the card form/);
+          assert.match(await unavailable.innerText(), /offline|extension/);
+          await unavailable.getByRole('button', { name: 'Reload the page' }).waitFor();
+          assert.equal(await page.locator('button[type="submit"]').count(), 0, 'no Pay button that cannot work');
+          assert.equal(await page.getByTestId('card-form-loading').count(), 0);
+          assert.ok(stripeRequests.length > 0, 'Stripe.js was asked for');
+          await checkAccessibility(page, `the order page when Stripe.js ${what}`);
+          assert.deepEqual(violations, []);
+        } finally {
+          await context.close();
+        }
+      });
+    }
 
     test('an injected inline script or event handler is refused, and reported', async () => {
       const { context, page, violations } = await newContext();

@@ -74,8 +74,9 @@ export async function freePort() {
   return port;
 }
 
-// A signed-in user who owns one ticket and has one open order: every page renders
-// its full content (the order page its card form, when a Stripe key is set).
+// A signed-in user (any request with a session cookie) who owns one ticket and has one
+// open order: every page renders its full content (the order page its card form, when a
+// Stripe key is set). Without the cookie, the visitor is anonymous.
 export const FAKE = {
   user: { id: 'a'.repeat(24), email: 'csp@test.dev' },
   ticketId: 'b'.repeat(24),
@@ -89,11 +90,12 @@ export async function startFakeApi() {
     status: 'created',
     userId: FAKE.user.id,
     expiresAt: new Date(Date.now() + 3600 * 1000).toISOString(),
+    createdAt: new Date().toISOString(),
     ticket,
     version: 0,
   });
   const routes = {
-    '/api/users/currentuser': () => ({ currentUser: FAKE.user }),
+    '/api/users/currentuser': (req) => ({ currentUser: /(^|;\s*)session=/.test(req.headers.cookie || '') ? FAKE.user : null }),
     '/api/tickets': () => [ticket],
     [`/api/tickets/${FAKE.ticketId}`]: () => ticket,
     '/api/orders': () => [order()],
@@ -101,7 +103,7 @@ export async function startFakeApi() {
   };
   const server = http.createServer((req, res) => {
     const route = routes[new URL(req.url, 'http://api.invalid').pathname];
-    const [status, body] = req.method === 'GET' && route ? [200, route()] : [404, { errors: [{ message: 'Not Found' }] }];
+    const [status, body] = req.method === 'GET' && route ? [200, route(req)] : [404, { errors: [{ message: 'Not Found' }] }];
     res.writeHead(status, { 'Content-Type': 'application/json' });
     res.end(JSON.stringify(body));
   });

@@ -3,7 +3,7 @@ import ErrorList from '../../components/ErrorList.js';
 import PageTitle from '../../components/PageTitle.js';
 import Pager from '../../components/Pager.js';
 import { formatPrice, TICKET_STATE_LABELS } from '../../lib/format.js';
-import { firstPagePath, listQuery, nextPagePath } from '../../lib/listing.js';
+import { listQuery, pagerProps } from '../../lib/listing.js';
 import { withSession } from '../../lib/session.js';
 
 const STATE_COLORS = {
@@ -20,7 +20,7 @@ function TicketState({ state }) {
   );
 }
 
-export default function MyTicketsPage({ tickets, errors, nextPage, firstPage, isFirstPage }) {
+export default function MyTicketsPage({ tickets, errors, pager }) {
   return (
     <>
       <PageTitle title="My Tickets" />
@@ -44,7 +44,9 @@ export default function MyTicketsPage({ tickets, errors, nextPage, firstPage, is
                 <th scope="col">Title</th>
                 <th scope="col">Price</th>
                 <th scope="col">State</th>
-                <th scope="col">Link</th>
+                <th scope="col">
+                  <span className="visually-hidden">Details</span>
+                </th>
               </tr>
             </thead>
             <tbody>
@@ -56,7 +58,9 @@ export default function MyTicketsPage({ tickets, errors, nextPage, firstPage, is
                     <TicketState state={ticket.state} />
                   </td>
                   <td>
-                    <Link href={`/tickets/${ticket.id}`}>View</Link>
+                    <Link href={`/tickets/${ticket.id}`} className="touch-link">
+                      View<span className="visually-hidden"> {ticket.title}</span>
+                    </Link>
                   </td>
                 </tr>
               ))}
@@ -64,7 +68,7 @@ export default function MyTicketsPage({ tickets, errors, nextPage, firstPage, is
           </table>
         </div>
       )}
-      <Pager label="My ticket pages" firstPage={firstPage} nextPage={nextPage} isFirstPage={isFirstPage} />
+      <Pager label="My ticket pages" {...pager} />
     </>
   );
 }
@@ -72,20 +76,15 @@ export default function MyTicketsPage({ tickets, errors, nextPage, firstPage, is
 // Every ticket of the signed-in seller (reserved and sold ones too), newest first.
 export const getServerSideProps = withSession(
   async (ctx, { client }) => {
-    const { apiPath, isFirstPage, q, sort } = listQuery(ctx.query, { mine: 'true' });
-    const base = { isFirstPage, firstPage: firstPagePath('/tickets/mine', { q, sort }) };
-    const res = await client.get(apiPath);
+    const query = listQuery(ctx.query, { fixed: { mine: 'true' } });
+    const res = await client.get(query.apiPath);
     if (!res.ok) {
       if (res.status === 400) ctx.res.statusCode = 400;
-      return { props: { ...base, tickets: [], errors: res.errors, nextPage: null } };
+      return { props: { tickets: [], errors: res.errors, pager: pagerProps('/tickets/mine', query, null, { empty: true }) } };
     }
+    const tickets = Array.isArray(res.data) ? res.data : [];
     return {
-      props: {
-        ...base,
-        tickets: Array.isArray(res.data) ? res.data : [],
-        errors: null,
-        nextPage: nextPagePath('/tickets/mine', res.headers, ['mine']),
-      },
+      props: { tickets, errors: null, pager: pagerProps('/tickets/mine', query, res.headers, { drop: ['mine'], empty: tickets.length === 0 }) },
     };
   },
   { protect: true },

@@ -18,7 +18,7 @@ export default function NewTicketPage() {
     <>
       <PageTitle title="Sell a Ticket" />
       <h1 className="h2 mb-4">Sell a Ticket</h1>
-      <TicketForm submitLabel="Submit" onSubmit={create} errors={errors} pending={pending} />
+      <TicketForm submitLabel="Submit" pendingLabel="Submitting…" onSubmit={create} errors={errors} pending={pending} />
     </>
   );
 }

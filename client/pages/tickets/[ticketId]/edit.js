@@ -3,16 +3,18 @@ import { useRouter } from 'next/router';
 import ErrorList from '../../../components/ErrorList.js';
 import PageTitle from '../../../components/PageTitle.js';
 import TicketForm from '../../../components/TicketForm.js';
+import TicketNotFound from '../../../components/TicketNotFound.js';
 import useRequest from '../../../hooks/useRequest.js';
 import { priceForApi } from '../../../lib/format.js';
 import { withSession } from '../../../lib/session.js';
 import { loadTicket } from '../../../lib/tickets.js';
 
-export default function EditTicketPage({ ticket, errors: loadErrors }) {
+export default function EditTicketPage({ ticket, notFound, errors: loadErrors }) {
   const router = useRouter();
   const { run, errors, pending } = useRequest();
 
   if (!ticket) {
+    if (notFound) return <TicketNotFound />;
     return (
       <>
         <PageTitle title="Cannot edit ticket" />
@@ -36,11 +38,12 @@ export default function EditTicketPage({ ticket, errors: loadErrors }) {
         initialTitle={ticket.title}
         initialPrice={ticket.price}
         submitLabel="Save"
+        pendingLabel="Saving…"
         onSubmit={save}
         errors={errors}
         pending={pending}
       />
-      <Link className="d-inline-block mt-3" href={`/tickets/${ticket.id}`}>
+      <Link className="d-inline-flex mt-3 touch-link" href={`/tickets/${ticket.id}`}>
         Cancel
       </Link>
     </>
@@ -51,8 +54,8 @@ export default function EditTicketPage({ ticket, errors: loadErrors }) {
 // same rules, this just spares the user a form that cannot succeed.
 export const getServerSideProps = withSession(
   async (ctx, { client, currentUser }) => {
-    const { ticket, errors } = await loadTicket(ctx, client);
-    if (!ticket) return { props: { ticket: null, errors } };
+    const { ticket, notFound, errors } = await loadTicket(ctx, client);
+    if (!ticket) return { props: { ticket: null, notFound, errors } };
     if (ticket.userId !== currentUser.id) {
       ctx.res.statusCode = 403;
       return { props: { ticket: null, errors: [{ message: 'You can only edit your own tickets' }] } };
