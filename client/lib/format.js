@@ -11,9 +11,18 @@ export function signinPath(returnTo) {
   return `/auth/signin?next=${encodeURIComponent(returnTo || '/')}`;
 }
 
-// Where to go after signing in: only a local path, never another site.
+// Where to go after signing in: only a local path, never another site. A browser
+// drops tabs and newlines from a URL and reads a backslash as a slash, so "/\t/evil.example"
+// is "//evil.example" to it: any control character or backslash is refused, and the path
+// must stay on this site as a URL parser reads it.
+const LOCAL = 'http://local.invalid';
 export function safeReturnPath(next) {
-  if (typeof next !== 'string' || !next.startsWith('/') || next.startsWith('//') || next.includes('\\')) {
+  if (typeof next !== 'string' || !next.startsWith('/') || next.startsWith('//') || /[\u0000-\u001f\u007f\\]/.test(next)) {
+    return '/';
+  }
+  try {
+    if (new URL(next, LOCAL).origin !== LOCAL) return '/';
+  } catch {
     return '/';
   }
   return next;

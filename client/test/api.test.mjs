@@ -60,7 +60,11 @@ describe('format helpers', () => {
   });
   test('only local paths are followed after sign-in', () => {
     assert.equal(safeReturnPath('/orders'), '/orders');
-    for (const bad of ['//evil.example', 'https://evil.example', '/\\evil.example', undefined, ['/a']]) {
+    assert.equal(safeReturnPath('/orders?sort=newest#top'), '/orders?sort=newest#top');
+    const attempts = ['//evil.example', 'https://evil.example', '/\\evil.example', undefined, ['/a'],
+      // What a browser reads as //evil.example once it drops tabs and newlines.
+      '/\t/evil.example', '/\n/evil.example', '/\r/evil.example', '\t//evil.example', '/\u0000/evil.example'];
+    for (const bad of attempts) {
       assert.equal(safeReturnPath(bad), '/');
     }
   });
