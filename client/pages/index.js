@@ -2,6 +2,7 @@ import { useEffect, useState } from 'react';
 import Link from 'next/link';
 import { useRouter } from 'next/router';
 import ErrorList from '../components/ErrorList.js';
+import ListTable from '../components/ListTable.js';
 import PendingButton from '../components/PendingButton.js';
 import PageTitle from '../components/PageTitle.js';
 import Pager from '../components/Pager.js';
@@ -94,32 +95,19 @@ export default function LandingPage({ tickets, errors, currentUser, pager, q, so
         </p>
       )}
       {tickets.length > 0 && (
-        <div className="table-responsive">
-          <table className="table table-hover bg-white align-middle" data-testid="tickets">
-            <thead>
-              <tr>
-                <th scope="col">Title</th>
-                <th scope="col">Price</th>
-                <th scope="col">
-                  <span className="visually-hidden">Details</span>
-                </th>
-              </tr>
-            </thead>
-            <tbody>
-              {tickets.map((ticket) => (
-                <tr key={ticket.id} data-ticket-id={ticket.id}>
-                  <td>{ticket.title}</td>
-                  <td>{formatPrice(ticket.price)}</td>
-                  <td>
-                    <Link href={`/tickets/${ticket.id}`} className="touch-link">
-                      View<span className="visually-hidden"> {ticket.title}</span>
-                    </Link>
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+        <ListTable testId="tickets" columns={['Title', 'Price']} hover>
+          {tickets.map((ticket) => (
+            <tr key={ticket.id} data-ticket-id={ticket.id}>
+              <td>{ticket.title}</td>
+              <td>{formatPrice(ticket.price)}</td>
+              <td>
+                <Link href={`/tickets/${ticket.id}`} className="touch-link">
+                  View<span className="visually-hidden"> {ticket.title}</span>
+                </Link>
+              </td>
+            </tr>
+          ))}
+        </ListTable>
       )}
       <Pager label="Ticket pages" {...pager} />
     </>

@@ -1,5 +1,6 @@
 import Link from 'next/link';
 import ErrorList from '../../components/ErrorList.js';
+import ListTable from '../../components/ListTable.js';
 import LocalTime from '../../components/LocalTime.js';
 import PageTitle from '../../components/PageTitle.js';
 import Pager from '../../components/Pager.js';
@@ -24,54 +25,40 @@ export default function OrdersPage({ orders, errors, serverNow, pager }) {
         </p>
       )}
       {orders.length > 0 && (
-        <div className="table-responsive">
-          <table className="table bg-white align-middle" data-testid="orders">
-            <thead>
-              <tr>
-                <th scope="col">Ticket</th>
-                <th scope="col">Price</th>
-                <th scope="col">Status</th>
-                <th scope="col">
-                  <span className="visually-hidden">Details</span>
-                </th>
+        <ListTable testId="orders" columns={['Ticket', 'Price', 'Status']}>
+          {orders.map((order) => {
+            // The same words as the order page; an open order past its time is
+            // shown expired at once, as there.
+            const state = orderState(order, serverNow);
+            const title = order.ticket ? order.ticket.title : '';
+            return (
+              <tr key={order.id} data-order-id={order.id} data-status={order.status} data-state={state}>
+                <td>
+                  <span data-testid="order-title">{title}</span>
+                  {order.createdAt && (
+                    <div className="small text-body-secondary" data-testid="created">
+                      Ordered <LocalTime iso={order.createdAt} />
+                    </div>
+                  )}
+                </td>
+                <td>{order.ticket ? formatPrice(order.ticket.price) : ''}</td>
+                <td>
+                  <StatusBadge state={state} />
+                  {state === 'open' && (
+                    <div className="small text-body-secondary" data-testid="expires">
+                      Pay by <LocalTime iso={order.expiresAt} />
+                    </div>
+                  )}
+                </td>
+                <td>
+                  <Link href={`/orders/${order.id}`} className="touch-link">
+                    View<span className="visually-hidden"> order for {title}</span>
+                  </Link>
+                </td>
               </tr>
-            </thead>
-            <tbody>
-              {orders.map((order) => {
-                // The same words as the order page; an open order past its time is
-                // shown expired at once, as there.
-                const state = orderState(order, serverNow);
-                const title = order.ticket ? order.ticket.title : '';
-                return (
-                  <tr key={order.id} data-order-id={order.id} data-status={order.status} data-state={state}>
-                    <td>
-                      <span data-testid="order-title">{title}</span>
-                      {order.createdAt && (
-                        <div className="small text-body-secondary" data-testid="created">
-                          Ordered <LocalTime iso={order.createdAt} />
-                        </div>
-                      )}
-                    </td>
-                    <td>{order.ticket ? formatPrice(order.ticket.price) : ''}</td>
-                    <td>
-                      <StatusBadge state={state} />
-                      {state === 'open' && (
-                        <div className="small text-body-secondary" data-testid="expires">
-                          Pay by <LocalTime iso={order.expiresAt} />
-                        </div>
-                      )}
-                    </td>
-                    <td>
-                      <Link href={`/orders/${order.id}`} className="touch-link">
-                        View<span className="visually-hidden"> order for {title}</span>
-                      </Link>
-                    </td>
-                  </tr>
-                );
-              })}
-            </tbody>
-          </table>
-        </div>
+            );
+          })}
+        </ListTable>
       )}
       <Pager label="Order pages" {...pager} />
     </>

@@ -1,5 +1,6 @@
 import Link from 'next/link';
 import ErrorList from '../../components/ErrorList.js';
+import ListTable from '../../components/ListTable.js';
 import PageTitle from '../../components/PageTitle.js';
 import Pager from '../../components/Pager.js';
 import { formatPrice, TICKET_STATE_LABELS } from '../../lib/format.js';
@@ -37,36 +38,22 @@ export default function MyTicketsPage({ tickets, errors, pager }) {
         </p>
       )}
       {tickets.length > 0 && (
-        <div className="table-responsive">
-          <table className="table bg-white align-middle" data-testid="my-tickets">
-            <thead>
-              <tr>
-                <th scope="col">Title</th>
-                <th scope="col">Price</th>
-                <th scope="col">State</th>
-                <th scope="col">
-                  <span className="visually-hidden">Details</span>
-                </th>
-              </tr>
-            </thead>
-            <tbody>
-              {tickets.map((ticket) => (
-                <tr key={ticket.id} data-ticket-id={ticket.id} data-state={ticket.state}>
-                  <td>{ticket.title}</td>
-                  <td>{formatPrice(ticket.price)}</td>
-                  <td>
-                    <TicketState state={ticket.state} />
-                  </td>
-                  <td>
-                    <Link href={`/tickets/${ticket.id}`} className="touch-link">
-                      View<span className="visually-hidden"> {ticket.title}</span>
-                    </Link>
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+        <ListTable testId="my-tickets" columns={['Title', 'Price', 'State']}>
+          {tickets.map((ticket) => (
+            <tr key={ticket.id} data-ticket-id={ticket.id} data-state={ticket.state}>
+              <td>{ticket.title}</td>
+              <td>{formatPrice(ticket.price)}</td>
+              <td>
+                <TicketState state={ticket.state} />
+              </td>
+              <td>
+                <Link href={`/tickets/${ticket.id}`} className="touch-link">
+                  View<span className="visually-hidden"> {ticket.title}</span>
+                </Link>
+              </td>
+            </tr>
+          ))}
+        </ListTable>
       )}
       <Pager label="My ticket pages" {...pager} />
     </>
