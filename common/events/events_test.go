@@ -356,6 +356,8 @@ func TestConnectAndListenBeforeTheBroker(t *testing.T) {
 	testkit.Eventually(t, 20*time.Second, func() bool {
 		return events.Publish(ctx, pub, events.OrderCompleted, "o1", events.OrderCompletedData{ID: "o1"}) == nil
 	}, "no stream once the server is up")
+	// The first confirmed publish means the event stream exists, and the
+	// dead-letter stream is made before it: both are there now.
 	for _, name := range []string{events.StreamName, events.DeadLetterStream} {
 		if _, err := js.Stream(ctx, name); err != nil {
 			t.Fatalf("stream %s: %v", name, err)
@@ -380,5 +382,64 @@ func TestListenReportsARefusedConsumer(t *testing.T) {
 		func(context.Context, events.Msg[events.OrderCompletedData]) error { return nil }, events.ListenerOptions{})
 	if err == nil {
 		t.Fatal("a consumer the broker refuses was accepted")
+	}
+}
+
+// EnsureStream writes a stream only when it differs from what the service
+// asks for: a start finds the streams as they are and updates none (each
+// update also raced nats-server's consumer creation on that stream), and a
+// stream someone changed is put back.
+func TestEnsureStreamUpdatesOnlyWhatDiffers(t *testing.T) {
+	n := natskit.StartNATS(t)
+	ctx := testkit.Context(t)
+	updates, err := n.Conn.SubscribeSync("$JS.API.STREAM.UPDATE.>")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// drain is the update requests sent on n's own connection, which also
+	// carries the subscription: every one sent so far is in hand once the
+	// connection is flushed.
+	drain := func() []string {
+		t.Helper()
+		if err := n.Conn.Flush(); err != nil {
+			t.Fatal(err)
+		}
+		var subjects []string
+		for {
+			m, err := updates.NextMsg(0)
+			if err != nil {
+				return subjects
+			}
+			subjects = append(subjects, m.Subject)
+		}
+	}
+	ensure := func() []string {
+		t.Helper()
+		if err := events.EnsureStream(ctx, n.JS, 1); err != nil {
+			t.Fatal(err)
+		}
+		return drain()
+	}
+	if got := ensure(); len(got) != 0 {
+		t.Fatalf("streams as made were updated: %v", got)
+	}
+	s, err := n.JS.Stream(ctx, events.StreamName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	changed := s.CachedInfo().Config
+	changed.MaxAge = 2 * events.MaxAge
+	if _, err := n.JS.UpdateStream(ctx, changed); err != nil {
+		t.Fatal(err)
+	}
+	drain() // the test's own update
+	if got := ensure(); len(got) != 1 || got[0] != "$JS.API.STREAM.UPDATE."+events.StreamName {
+		t.Fatalf("a changed stream: updates %v, want the one of %s", got, events.StreamName)
+	}
+	if got := ensure(); len(got) != 0 {
+		t.Fatalf("after putting it back, updated again: %v", got)
+	}
+	if s, err = n.JS.Stream(ctx, events.StreamName); err != nil || s.CachedInfo().Config.MaxAge != events.MaxAge {
+		t.Fatalf("MaxAge %v (%v), want it put back to %v", s.CachedInfo().Config.MaxAge, err, events.MaxAge)
 	}
 }

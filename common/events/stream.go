@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"time"
 
@@ -139,11 +140,16 @@ func (k *streamKeeper) run(ctx context.Context) {
 	}
 }
 
-// EnsureStream creates or updates the event stream, the session stream and
-// the dead-letter stream with at least replicas copies (at least 1). It
+// EnsureStream creates or updates the dead-letter stream, the event stream
+// and the session stream with at least replicas copies (at least 1). It
 // never lowers what is there: an operator who raised a stream to 3 replicas
-// keeps them when a pod with a smaller setting starts.
+// keeps them when a pod with a smaller setting starts. The dead-letter
+// stream comes first, so that once events can be published (and handled,
+// and given up on) there is always somewhere to put the ones given up on.
 func EnsureStream(ctx context.Context, js jetstream.JetStream, replicas int) error {
+	if err := ensureDeadLetterStream(ctx, js, replicas); err != nil {
+		return err
+	}
 	for _, st := range []struct {
 		name     string
 		subjects []string
@@ -163,7 +169,7 @@ func EnsureStream(ctx context.Context, js jetstream.JetStream, replicas int) err
 			return err
 		}
 	}
-	return ensureDeadLetterStream(ctx, js, replicas)
+	return nil
 }
 
 // ensure creates a missing stream with cfg, or updates it to cfg keeping its
@@ -186,14 +192,33 @@ func ensure(ctx context.Context, js jetstream.JetStream, cfg jetstream.StreamCon
 				continue // made meanwhile: read what it has
 			}
 		case err == nil:
-			cfg.Replicas = max(cfg.Replicas, s.CachedInfo().Config.Replicas)
-			_, err = js.UpdateStream(ctx, cfg)
+			have := s.CachedInfo().Config
+			cfg.Replicas = max(cfg.Replicas, have.Replicas)
+			if !unchanged(have, cfg) {
+				_, err = js.UpdateStream(ctx, cfg)
+			}
 		}
 		if err != nil {
 			return fmt.Errorf("stream %s with %d replicas: %w", cfg.Name, cfg.Replicas, err)
 		}
 		return nil
 	}
+}
+
+// unchanged reports whether the stream already is what want asks for, in
+// every field want sets (a MaxBytes of 0 is the server's -1, no limit).
+// Then ensure writes nothing: every start and every listener that makes its
+// consumer again would otherwise update all three streams, and nats-server
+// 2.15 races a stream update against a consumer being made on the same
+// stream (its race detector caught it in TestDeadLettersSurviveAStreamRecreated).
+func unchanged(have, want jetstream.StreamConfig) bool {
+	maxBytes := want.MaxBytes
+	if maxBytes == 0 {
+		maxBytes = -1
+	}
+	return slices.Equal(have.Subjects, want.Subjects) && have.Retention == want.Retention &&
+		have.Storage == want.Storage && have.MaxAge == want.MaxAge && have.Duplicates == want.Duplicates &&
+		have.Description == want.Description && have.MaxBytes == maxBytes && have.Replicas == want.Replicas
 }
 
 // Durable names the durable consumer of a service's listener on a subject,
