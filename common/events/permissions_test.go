@@ -148,10 +148,15 @@ func TestPermissionsSuffice(t *testing.T) {
 			url := srv.ClientURL()
 			js := connectAs(t, url, svc)
 			_, admin := natskit.Connect(t, url)
+			// Every stream EnsureStream makes (the dead-letter stream first).
 			testkit.Eventually(t, 10*time.Second, func() bool {
-				_, err := admin.Stream(testkit.Context(t), events.DeadLetterStream)
-				return err == nil
-			}, "%s's keeper made no streams", svc)
+				for _, name := range []string{events.DeadLetterStream, events.StreamName, events.SessionStream} {
+					if _, err := admin.Stream(testkit.Context(t), name); err != nil {
+						return false
+					}
+				}
+				return true
+			}, "%s's keeper did not make the streams", svc)
 
 			access := events.Services[svc]
 			var mu sync.Mutex
