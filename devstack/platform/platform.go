@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"ticketing.dev/common/events"
+	"ticketing.dev/devstack/bincache"
 	"ticketing.dev/devstack/gateway"
 	"ticketing.dev/devstack/runfile"
 	"ticketing.dev/devstack/stores"
@@ -311,28 +312,18 @@ func (p *platform) presentServices() []string {
 	return present
 }
 
-// build compiles the services into the data directory's bin/ with one go
-// build (shared compilation, and the build cache makes a rebuild quick).
+// build compiles the services with one go build (shared compilation) into
+// the user's cache, where an unchanged service is not linked again, and
+// links them into the data directory's bin/ (bincache).
 func (p *platform) build(ctx context.Context, services []string) error {
 	if len(services) == 0 {
 		return nil
 	}
-	bin := filepath.Join(p.cfg.DataDir, "bin")
-	if err := os.MkdirAll(bin, 0o755); err != nil {
-		return err
-	}
-	args := []string{"build", "-o", bin + string(filepath.Separator)}
-	for _, svc := range services {
-		args = append(args, "./"+svc)
-	}
 	start := time.Now()
 	p.say("building %s…", strings.Join(services, ", "))
-	cmd := exec.CommandContext(ctx, "go", args...)
-	cmd.Dir = p.cfg.Root
 	w := p.out.Writer("build")
 	defer w.Close()
-	cmd.Stdout, cmd.Stderr = w, w
-	if err := cmd.Run(); err != nil {
+	if err := bincache.BuildServices(ctx, p.cfg.Root, filepath.Join(p.cfg.DataDir, "bin"), services, w); err != nil {
 		return fmt.Errorf("go build failed (%w): fix the errors above, or skip a service with DEVSTACK_SKIP=<name>", err)
 	}
 	p.say("built in %s", time.Since(start).Round(100*time.Millisecond))

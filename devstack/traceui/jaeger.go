@@ -14,8 +14,9 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
+
+	"ticketing.dev/devstack/bincache"
 )
 
 // JaegerVersion is the Jaeger that devstack/jaeger/go.mod pins, and
@@ -44,11 +45,11 @@ func Assets(root string) string { return filepath.Join(root, "devstack", "traceu
 // (~/.cache/ticketing-devstack/jaeger), so `make clean` does not cost a
 // rebuild either.
 func JaegerCacheDir() (string, error) {
-	dir, err := os.UserCacheDir()
+	dir, err := bincache.Dir()
 	if err != nil {
 		return "", err
 	}
-	return filepath.Join(dir, "ticketing-devstack", "jaeger"), nil
+	return filepath.Join(dir, "jaeger"), nil
 }
 
 // JaegerBinary is the path of the binary for the Jaeger module at root and
@@ -107,19 +108,19 @@ func BuildJaeger(ctx context.Context, root string, run func(*exec.Cmd) error) (s
 		return "", err
 	}
 	if built {
-		touch(bin)
+		bincache.Touch(bin)
 		return bin, nil
 	}
 	if err := os.MkdirAll(filepath.Dir(bin), 0o755); err != nil {
 		return "", err
 	}
-	unlock, err := lockFile(ctx, bin+".lock")
+	unlock, err := bincache.Lock(ctx, bin+".lock")
 	if err != nil {
 		return "", err
 	}
 	defer unlock()
 	if _, err := os.Stat(bin); err == nil { // built while we waited
-		touch(bin)
+		bincache.Touch(bin)
 		return bin, nil
 	}
 	tmp := bin + ".tmp"
@@ -152,36 +153,6 @@ func lowPriority(ctx context.Context, name string, args ...string) *exec.Cmd {
 		return exec.CommandContext(ctx, nice, append([]string{"-n", "19", name}, args...)...)
 	}
 	return exec.CommandContext(ctx, name, args...)
-}
-
-// lockFile takes an exclusive flock on path, waiting for it until ctx ends.
-func lockFile(ctx context.Context, path string) (unlock func(), err error) {
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
-	if err != nil {
-		return nil, err
-	}
-	for {
-		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
-		if err == nil {
-			return func() { _ = f.Close() }, nil
-		}
-		if !errors.Is(err, syscall.EWOULDBLOCK) {
-			f.Close()
-			return nil, err
-		}
-		select {
-		case <-ctx.Done():
-			f.Close()
-			return nil, ctx.Err()
-		case <-time.After(500 * time.Millisecond):
-		}
-	}
-}
-
-// touch marks bin as used now, for pruneOthers.
-func touch(bin string) {
-	now := time.Now()
-	_ = os.Chtimes(bin, now, now)
 }
 
 // pruneOthers removes the cached binaries other than keep that were not
