@@ -2,6 +2,7 @@ package outbox_test
 
 import (
 	"context"
+	"fmt"
 	"maps"
 	"testing"
 	"time"
@@ -265,4 +266,47 @@ func TestSweepLeavesYoungEventsToNotify(t *testing.T) {
 		t.Fatal(err)
 	}
 	testkit.Eventually(t, 5*time.Second, func() bool { return published(stale) }, "Flush left a young event")
+}
+
+// A sweep publishes the documents of different workers at once: each of
+// two documents' publishes waits until the other's has begun, which a
+// sweep that publishes one document after another never lets happen.
+func TestSweepPublishesDocumentsAtOnce(t *testing.T) {
+	ctx := testkit.Context(t)
+	db := mongokit.Mongo(t)
+	n := natskit.StartNATS(t)
+	coll := db.Collection("tickets")
+	rec := natskit.Record(t, n.JS, events.TicketUpdated)
+	a, b := bson.NewObjectID(), bson.NewObjectID()
+	for outbox.WorkerOf(a) == outbox.WorkerOf(b) {
+		b = bson.NewObjectID()
+	}
+	insert(t, coll, a, ticketEvent(t, a, 0, "a"))
+	insert(t, coll, b, ticketEvent(t, b, 0, "b"))
+
+	relay := outbox.NewRelay(coll, events.NewPublisher(n.JS), testkit.Logger(t), time.Hour)
+	begun := map[bson.ObjectID]chan struct{}{a: make(chan struct{}), b: make(chan struct{})}
+	other := map[bson.ObjectID]bson.ObjectID{a: b, b: a}
+	waited := make(chan error, 2)
+	outbox.SetBeforePublish(relay, func(docID any) {
+		id := docID.(bson.ObjectID)
+		close(begun[id])
+		select {
+		case <-begun[other[id]]:
+			waited <- nil
+		case <-time.After(10 * time.Second):
+			waited <- fmt.Errorf("%s was published alone: %s had not begun 10 s later", id.Hex(), other[id].Hex())
+		}
+	})
+	if err := relay.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		if err := <-waited; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := rec.WaitFor(t, 2, 5*time.Second); len(got) != 2 {
+		t.Fatalf("%d events published, want 2", len(got))
+	}
 }

@@ -24,6 +24,8 @@ type Relay struct {
 	log   *slog.Logger
 	kicks []chan kick // one per worker; a document's id always goes to the same one
 	sweep time.Duration
+
+	beforePublish func(docID any) // tests' hook; nil otherwise
 }
 
 // Workers is how many documents a relay publishes at once. A document's
@@ -76,12 +78,18 @@ type kick struct {
 // publishes without reading the document back. Without them (after an
 // update that returned no document) it reads the document first.
 func (r *Relay) Notify(id any, pending ...Event) {
-	h := fnv.New32a()
-	_, _ = fmt.Fprint(h, id)
 	select {
-	case r.kicks[h.Sum32()%uint32(len(r.kicks))] <- kick{id: id, pending: pending}:
+	case r.kicks[worker(id)] <- kick{id: id, pending: pending}:
 	default:
 	}
+}
+
+// worker is the worker whose queue Notify uses for the document with this
+// _id; a sweep splits its documents among its goroutines the same way.
+func worker(id any) int {
+	h := fnv.New32a()
+	_, _ = fmt.Fprint(h, id)
+	return int(h.Sum32() % Workers)
 }
 
 // Run sweeps once, then publishes on every Notify (Workers at a time) and
@@ -165,7 +173,12 @@ func (r *Relay) sweepOnce(ctx context.Context, cutoff time.Time) {
 
 // flush publishes the pending documents with an event stored before
 // cutoff (the zero time: every pending document), each read once by the
-// query that finds it.
+// query that finds it. They are published Workers at a time (split as
+// Notify splits them), since each waits for JetStream's acknowledgement and
+// its clear: one at a time, the backlog that writers under create-ticket -c
+// 16 had left to the sweeps after 20 s (5,524 documents) took 27 s to drain
+// once the load stopped; Workers at a time 11 s (3,982), while more was
+// published during the load.
 func (r *Relay) flush(ctx context.Context, cutoff time.Time) error {
 	cur, err := r.coll.Find(ctx, PendingFilter, options.Find().SetProjection(bson.D{{Key: "outbox", Value: 1}}))
 	if err != nil {
@@ -175,20 +188,35 @@ func (r *Relay) flush(ctx context.Context, cutoff time.Time) error {
 	if err := cur.All(ctx, &docs); err != nil {
 		return err
 	}
-	failed, swept := 0, 0
-	var first error
+	var shares [Workers][]pendingDoc
+	swept := 0
 	for _, d := range docs {
-		evts := Fields{Outbox: d.Outbox}.Events()
-		if !cutoff.IsZero() && !storedBefore(evts, cutoff) {
+		if !cutoff.IsZero() && !storedBefore(Fields{Outbox: d.Outbox}.Events(), cutoff) {
 			continue
 		}
 		swept++
-		if err := r.publish(ctx, d.ID, evts); err != nil {
-			if failed++; first == nil {
-				first = err
-			}
-		}
+		shares[worker(d.ID)] = append(shares[worker(d.ID)], d)
 	}
+	var (
+		wg     sync.WaitGroup
+		mu     sync.Mutex
+		failed int
+		first  error
+	)
+	for _, share := range shares {
+		wg.Go(func() {
+			for _, d := range share {
+				if err := r.publish(ctx, d.ID, Fields{Outbox: d.Outbox}.Events()); err != nil {
+					mu.Lock()
+					if failed++; first == nil {
+						first = err
+					}
+					mu.Unlock()
+				}
+			}
+		})
+	}
+	wg.Wait()
 	if failed > 0 {
 		return fmt.Errorf("%d of %d documents still pending, first error: %w", failed, swept, first)
 	}
@@ -228,6 +256,9 @@ func (r *Relay) publishDoc(ctx context.Context, filter bson.D) error {
 // from the document once JetStream has confirmed it. It stops at the first
 // failure so that the order is kept.
 func (r *Relay) publish(ctx context.Context, docID any, evts []Event) error {
+	if r.beforePublish != nil {
+		r.beforePublish(docID)
+	}
 	sort.Slice(evts, func(i, j int) bool {
 		a, b := evts[i].Entry, evts[j].Entry
 		if a.Seq != b.Seq {
