@@ -188,14 +188,20 @@ func (r *Relay) flush(ctx context.Context, cutoff time.Time) error {
 	if err := cur.All(ctx, &docs); err != nil {
 		return err
 	}
-	var shares [Workers][]pendingDoc
-	swept := 0
+	type swept struct {
+		id   any
+		evts []Event
+	}
+	var shares [Workers][]swept
+	n := 0
 	for _, d := range docs {
-		if !cutoff.IsZero() && !storedBefore(Fields{Outbox: d.Outbox}.Events(), cutoff) {
+		evts := Fields{Outbox: d.Outbox}.Events()
+		if !cutoff.IsZero() && !storedBefore(evts, cutoff) {
 			continue
 		}
-		swept++
-		shares[worker(d.ID)] = append(shares[worker(d.ID)], d)
+		n++
+		w := worker(d.ID)
+		shares[w] = append(shares[w], swept{d.ID, evts})
 	}
 	var (
 		wg     sync.WaitGroup
@@ -206,7 +212,7 @@ func (r *Relay) flush(ctx context.Context, cutoff time.Time) error {
 	for _, share := range shares {
 		wg.Go(func() {
 			for _, d := range share {
-				if err := r.publish(ctx, d.ID, Fields{Outbox: d.Outbox}.Events()); err != nil {
+				if err := r.publish(ctx, d.id, d.evts); err != nil {
 					mu.Lock()
 					if failed++; first == nil {
 						first = err
@@ -218,7 +224,7 @@ func (r *Relay) flush(ctx context.Context, cutoff time.Time) error {
 	}
 	wg.Wait()
 	if failed > 0 {
-		return fmt.Errorf("%d of %d documents still pending, first error: %w", failed, swept, first)
+		return fmt.Errorf("%d of %d documents still pending, first error: %w", failed, n, first)
 	}
 	return nil
 }
